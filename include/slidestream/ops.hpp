@@ -1,0 +1,60 @@
+// Pathology kernels, the same results on the CPU and on a GPU (the views' device decides).
+// Definitions to the digit are in ../shared/OPS-NOTES.md and docs/ops.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "slidestream/image.hpp"
+
+namespace slidestream::ops {
+
+enum class OpKind {
+  sobel,            // per-channel 2-D Sobel magnitude, float32 (skimage.filters.sobel)
+  sobel_u8,         // the same, scaled to uint8: rint(clamp(v, 0, 1) * 255)
+  grey,             // rgb2gray, float32, 1 channel
+  optical_density,  // -ln(clamp(x, 1, Io) / Io), float32, per channel
+  hed,              // rgb2hed, float32, 3 channels
+};
+
+struct Op {
+  OpKind kind = OpKind::sobel;
+  float io = 255.0f;  // optical_density's Io
+};
+
+Op parse_op(const std::string& name);  // "sobel", "sobel-u8", "grey", "od", "hed"
+std::string to_string(const Op& op);
+
+// Pixels each side an op needs beyond the area it produces.
+int halo_radius(const Op& op) noexcept;
+
+struct PixelFormat {
+  int channels = 3;
+  DataType dtype = DataType::uint8;
+};
+// What an op produces from `input`; throws Error(unsupported) for inputs it does not take.
+PixelFormat output_format(const Op& op, PixelFormat input);
+
+// Where a view sits in the whole image (image coordinates of its pixel (0, 0)), and the size of
+// that image, so that border rules apply to the image, never to the tile.
+struct Window {
+  int64_t x = 0;
+  int64_t y = 0;
+};
+struct ImageExtent {
+  int64_t width = 0;
+  int64_t height = 0;
+};
+
+// Computes `op` for every pixel of `out` (placed at out_at). `in` (placed at in_at) must hold
+// every image pixel within halo_radius(op) of out's area, clipped to the image. Both views on the
+// host, or both on a GPU; cuda_stream (a cudaStream_t) orders GPU work, nullptr = default stream.
+void apply(const Op& op, const ImageView& in, Window in_at, const ImageView& out, Window out_at,
+           ImageExtent image, void* cuda_stream = nullptr);
+
+// 2× area downsampling: (a + b + c + d + 2) >> 2 on uint8 (libvips' pyramid rule), the plain mean
+// on float32; out is floor(w / 2) × floor(h / 2) of in. in at an even (x, y) of its level.
+void downsample2(const ImageView& in, const ImageView& out, void* cuda_stream = nullptr);
+
+}  // namespace slidestream::ops

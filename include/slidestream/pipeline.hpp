@@ -1,0 +1,63 @@
+// The tiled processing pipeline: read (+ decode) → kernels → encode → write, stages running
+// concurrently over a bounded pool of tile slots, output bit-identical to processing the whole
+// level at once.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "slidestream/image.hpp"
+#include "slidestream/ops.hpp"
+#include "slidestream/read_options.hpp"
+#include "slidestream/slide.hpp"
+#include "slidestream/zarr.hpp"
+
+namespace slidestream::pipeline {
+
+enum class Mode { tiled, global };
+
+struct Progress {
+  int64_t tiles_done = 0;
+  int64_t tiles_total = 0;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  double seconds = 0;
+};
+
+struct Options {
+  Mode mode = Mode::tiled;
+  Device device = Device::cpu;
+  int level = 0;
+  int64_t tile = 512;    // tile edge in output pixels (tiled mode); also the Zarr chunk edge
+  int slots = 0;         // tiles in flight; 0: library default
+  int threads = 0;       // CPU threads for I/O and codecs; 0: hardware threads
+  IoBackend io = IoBackend::automatic;
+  zarr::Format format = zarr::Format::v3;
+  zarr::Codec codec = zarr::Codec::none;
+  int64_t shard = 0;     // v3 shard edge in pixels; 0: none
+  bool pyramid = false;  // also write 2×-downsampled levels until the smaller side < tile
+  bool overwrite = false;
+  std::function<void(const Progress&)> on_progress;  // called from one thread at a time
+};
+
+struct Summary {
+  double seconds = 0;
+  int64_t tiles = 0;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
+  uint64_t peak_gpu_bytes = 0;  // device memory the pipeline allocated at its peak
+  std::string io_path;
+};
+
+// Slide level → ops → OME-Zarr at `output`.
+Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
+                const std::filesystem::path& output, const Options& options);
+
+// Slide level → ops → an image in memory (host or GPU per options.device); for tests and for
+// callers who keep the result.
+Image process_to_image(const Slide& slide, const std::vector<ops::Op>& chain,
+                       const Options& options, Summary* summary = nullptr);
+
+}  // namespace slidestream::pipeline

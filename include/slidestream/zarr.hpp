@@ -1,0 +1,137 @@
+// Zarr v2 / v3 (sharded too) arrays and OME-Zarr multiscale groups: write from host or GPU
+// memory, read back into host or GPU memory.
+//
+// Images are given and returned interleaved, (height, width, channels). On disk a multi-channel
+// array is the logical (c, y, x) array that OME-NGFF requires: on v3 a `transpose` codec
+// (order [1, 2, 0]) keeps the bytes of each chunk interleaved; on v2 each chunk is stored planar.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "slidestream/image.hpp"
+#include "slidestream/read_options.hpp"
+
+namespace slidestream::zarr {
+
+enum class Format { v2 = 2, v3 = 3 };
+enum class Codec { none, zstd, blosc_lz4 };
+std::string to_string(Codec codec);
+Codec parse_codec(const std::string& text);  // "none" | "zstd" | "blosc-lz4"
+
+struct ArraySpec {
+  int64_t height = 0;
+  int64_t width = 0;
+  int channels = 1;  // 1: a (y, x) array; >1: (c, y, x) with all channels in each chunk
+  DataType dtype = DataType::uint8;
+  int64_t chunk_height = 512;
+  int64_t chunk_width = 512;
+  // v3 only: shard shape in pixels (a multiple of the chunk); 0 = no sharding.
+  int64_t shard_height = 0;
+  int64_t shard_width = 0;
+  Format format = Format::v3;
+  Codec codec = Codec::none;
+  int codec_level = 3;
+  double fill_value = 0;
+};
+
+struct WriteOptions {
+  int threads = 0;  // 0: hardware threads
+  IoBackend io = IoBackend::automatic;
+  bool overwrite = false;  // refuse an existing path otherwise (Error already_exists)
+  bool durable = true;     // fsync data, then metadata, then directories
+};
+
+// What a finished write did, for the CLI and benchmarks.
+struct WriteReport {
+  uint64_t bytes_written = 0;  // bytes landed on disk (chunks + metadata)
+  uint64_t chunks_written = 0;
+  std::string io_path;  // "posix", "posix (O_DIRECT)", "cufile", "cufile (compat mode)"
+};
+
+// Writes one array. Chunks may be written from many threads at once as long as no two calls
+// touch the same chunk (or, sharded, the same shard). The array's metadata is written by
+// finish(), after every chunk has landed; an ArrayWriter destroyed without finish() leaves no
+// metadata, so no reader mistakes a partial array for a complete one.
+class ArrayWriter {
+ public:
+  static ArrayWriter create(const std::filesystem::path& path, const ArraySpec& spec,
+                            const WriteOptions& options = {});
+  ArrayWriter(ArrayWriter&&) noexcept;
+  ArrayWriter& operator=(ArrayWriter&&) noexcept;
+  ~ArrayWriter();
+
+  const ArraySpec& spec() const noexcept;
+  // Writes the pixels of `src` whose top-left is at (y, x) of the array. (y, x) must be on the
+  // chunk grid (the shard grid when sharded) and src must cover whole chunks (shards), except at
+  // the array's right and bottom edges. src may be on the host or on a GPU.
+  void write_region(int64_t y, int64_t x, const ImageView& src);
+  // The whole array from one image (host or GPU), in parallel.
+  void write(const ImageView& src);
+  // Extra attributes for this array's metadata (JSON object text).
+  void set_attributes(const std::string& json_object);
+  WriteReport finish();
+
+  struct Impl;
+
+ private:
+  explicit ArrayWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ArrayInfo {
+  ArraySpec spec;
+  std::string attributes_json;  // "{}" when none
+};
+
+// Reads arrays in the layouts ArrayWriter produces (v2, v3, sharded, each codec).
+class ArrayReader {
+ public:
+  static ArrayReader open(const std::filesystem::path& path);
+  ArrayReader(ArrayReader&&) noexcept;
+  ~ArrayReader();
+  const ArrayInfo& info() const noexcept;
+  // Any region inside the array, into a host or GPU view; absent chunks read as fill_value.
+  void read_region(int64_t y, int64_t x, const ImageView& out, const ReadOptions& options = {}) const;
+  Image read(const ReadOptions& options = {}) const;
+
+  struct Impl;
+
+ private:
+  explicit ArrayReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// An OME-Zarr image: a group whose arrays "0", "1", ... are a multiscale pyramid, with NGFF
+// 0.4 (Zarr v2) or 0.5 (Zarr v3) "multiscales" metadata. Levels are written with add_level();
+// the group metadata is written by finish(), after every level finished.
+struct MultiscaleOptions {
+  Format format = Format::v3;
+  std::string name = "image";
+  std::optional<double> mpp_x, mpp_y;  // microns per pixel of level 0; scale 1 without
+  bool overwrite = false;
+  bool durable = true;
+};
+
+class OmeZarrWriter {
+ public:
+  static OmeZarrWriter create(const std::filesystem::path& root, const MultiscaleOptions& options);
+  OmeZarrWriter(OmeZarrWriter&&) noexcept;
+  ~OmeZarrWriter();
+  // Level `index` (0 = full resolution) with the given downsample factor relative to level 0.
+  ArrayWriter add_level(int index, double downsample, ArraySpec spec, WriteOptions options = {});
+  void finish();
+
+  struct Impl;
+
+ private:
+  explicit OmeZarrWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace slidestream::zarr

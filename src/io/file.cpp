@@ -1,0 +1,146 @@
+#include "io/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "slidestream/error.hpp"
+
+namespace slidestream::io {
+namespace {
+
+Error errno_error(int err, const std::string& what, const std::filesystem::path& path,
+                  int64_t offset = -1) {
+  ErrorKind kind = ErrorKind::io;
+  if (err == ENOENT) kind = ErrorKind::not_found;
+  if (err == ENOSPC || err == EDQUOT) kind = ErrorKind::disk_full;
+  if (err == EEXIST) kind = ErrorKind::already_exists;
+  return Error(kind, what + ": " + std::strerror(err), {.file = path.string(), .offset = offset});
+}
+
+int open_flags(File::Mode mode) {
+  switch (mode) {
+    case File::Mode::read: return O_RDONLY;
+    case File::Mode::write_new: return O_WRONLY | O_CREAT | O_EXCL;
+    case File::Mode::write_truncate: return O_WRONLY | O_CREAT | O_TRUNC;
+    case File::Mode::read_write: return O_RDWR | O_CREAT;
+  }
+  return O_RDONLY;
+}
+
+}  // namespace
+
+File::File(const std::filesystem::path& path, Mode mode, bool direct) : path_(path) {
+  int flags = open_flags(mode) | O_CLOEXEC | (direct ? O_DIRECT : 0);
+  fd_ = ::open(path.c_str(), flags, 0644);
+  if (fd_ < 0) throw errno_error(errno, "cannot open", path);
+  if (mode == Mode::read) {
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+      ::close(fd_);
+      fd_ = -1;
+      throw Error(ErrorKind::format, "is a directory, not a file", {.file = path.string()});
+    }
+  }
+}
+
+File File::open_direct_or_empty(const std::filesystem::path& path, Mode mode) {
+  File file;
+  int fd = ::open(path.c_str(), open_flags(mode) | O_CLOEXEC | O_DIRECT, 0644);
+  if (fd < 0) {
+    if (errno == EINVAL) return file;  // the file system has no O_DIRECT (tmpfs)
+    throw errno_error(errno, "cannot open (O_DIRECT)", path);
+  }
+  file.fd_ = fd;
+  file.path_ = path;
+  return file;
+}
+
+File::~File() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+File::File(File&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+uint64_t File::size() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) throw errno_error(errno, "cannot stat", path_);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+size_t File::read_some(std::span<std::byte> buffer, uint64_t offset) const {
+  size_t done = 0;
+  while (done < buffer.size()) {
+    ssize_t n = ::pread(fd_, buffer.data() + done, buffer.size() - done,
+                        static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw errno_error(errno, "read failed", path_, static_cast<int64_t>(offset + done));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+void File::read_exact(std::span<std::byte> buffer, uint64_t offset) const {
+  size_t got = read_some(buffer, offset);
+  if (got != buffer.size()) {
+    throw Error(ErrorKind::format,
+                "file is truncated: wanted " + std::to_string(buffer.size()) + " bytes, got " +
+                    std::to_string(got),
+                {.file = path_.string(), .offset = static_cast<int64_t>(offset)});
+  }
+}
+
+void File::write_exact(std::span<const std::byte> buffer, uint64_t offset) const {
+  size_t done = 0;
+  while (done < buffer.size()) {
+    ssize_t n = ::pwrite(fd_, buffer.data() + done, buffer.size() - done,
+                         static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw errno_error(errno, "write failed", path_, static_cast<int64_t>(offset + done));
+    }
+    if (n == 0) throw errno_error(ENOSPC, "write failed", path_, static_cast<int64_t>(offset + done));
+    done += static_cast<size_t>(n);
+  }
+}
+
+void File::sync() const {
+  if (::fsync(fd_) != 0) throw errno_error(errno, "fsync failed", path_);
+}
+
+void File::truncate(uint64_t size) const {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw errno_error(errno, "ftruncate failed", path_);
+}
+
+void File::advise_dont_need() const noexcept {
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+void sync_directory(const std::filesystem::path& directory) {
+  int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw errno_error(errno, "cannot open directory", directory);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw errno_error(err, "fsync of directory failed", directory);
+}
+
+}  // namespace slidestream::io
