@@ -1,0 +1,20 @@
+// The GPU read path, called by the region reader (src/read/) when the destination view lives on
+// a GPU. Implemented under src/read/cuda/ when built with CUDA; callers guard with
+// SLIDESTREAM_HAVE_CUDA and throw Error(unsupported) otherwise.
+#pragma once
+
+#include <cstdint>
+
+#include "slidestream/image.hpp"
+#include "slidestream/read_options.hpp"
+#include "slidestream/slide.hpp"
+
+namespace slidestream::read {
+
+// Reads [x, x+width) × [y, y+height) of `level` into `out` (out.device == Device::cuda, at least
+// width × height, any row pitch). Pixels outside the level get options.fill.
+void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, int64_t width,
+                     int64_t height, const ImageView& out, const ReadOptions& options,
+                     ReadReport* report);
+
+}  // namespace slidestream::read
