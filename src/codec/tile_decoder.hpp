@@ -24,6 +24,9 @@ struct TileFormat {
   uint16_t ycbcr_subsampling_h = 2;
   uint16_t ycbcr_subsampling_v = 2;
   std::span<const std::byte> jpeg_tables;  // TIFF JPEGTables, empty if absent
+  // Multi-byte samples in the encoded data are big-endian (a "MM" TIFF); decoded pixels are
+  // always in host order.
+  bool big_endian = false;
 };
 
 // True where decode_tile can handle this format.
