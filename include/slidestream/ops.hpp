@@ -23,7 +23,7 @@ struct Op {
   float io = 255.0f;  // optical_density's Io
 };
 
-Op parse_op(const std::string& name);  // "sobel", "sobel-u8", "grey", "od", "hed"
+Op parse_op(const std::string& name);  // "sobel", "sobel-u8", "grey", "od", "od:240", "hed"
 std::string to_string(const Op& op);
 
 // Pixels each side an op needs beyond the area it produces.
@@ -52,6 +52,19 @@ struct ImageExtent {
 // host, or both on a GPU; cuda_stream (a cudaStream_t) orders GPU work, nullptr = default stream.
 void apply(const Op& op, const ImageView& in, Window in_at, const ImageView& out, Window out_at,
            ImageExtent image, void* cuda_stream = nullptr);
+
+// A chain of ops, each one's output feeding the next (e.g. grey then sobel).
+int halo_radius(const std::vector<Op>& chain) noexcept;        // the sum of the ops' radii
+PixelFormat output_format(const std::vector<Op>& chain, PixelFormat input);
+
+// Runs `chain` as apply() runs one op: `in` must hold every image pixel within
+// halo_radius(chain) of out's area, clipped to the image; the result equals applying the ops one
+// by one to the whole image, bit for bit. A colour op followed by Sobel runs fused in one pass
+// (no intermediate); other chains use intermediate buffers (stream-ordered device memory on a
+// GPU, so nothing synchronises). `in` and `out` must not overlap.
+void apply_chain(const std::vector<Op>& chain, const ImageView& in, Window in_at,
+                 const ImageView& out, Window out_at, ImageExtent image,
+                 void* cuda_stream = nullptr);
 
 // 2× area downsampling: (a + b + c + d + 2) >> 2 on uint8 (libvips' pyramid rule), the plain mean
 // on float32; out is floor(w / 2) × floor(h / 2) of in. in at an even (x, y) of its level.

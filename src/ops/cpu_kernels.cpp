@@ -1,0 +1,213 @@
+// CPU kernels: rows in parallel on the shared ThreadPool, inner loops over flat channel-interleaved
+// float rows that the compiler can vectorise. The arithmetic is kernel_math.hpp's, in the same
+// order as the CUDA kernels.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+#include "io/thread_pool.hpp"
+#include "ops/kernels.hpp"
+
+namespace slidestream::ops::detail {
+namespace {
+
+// Below this many output values a call runs on the calling thread: waking the pool costs more.
+constexpr int64_t kSerialWork = int64_t{1} << 16;
+
+// Runs body(row_begin, row_end) over [0, rows) in blocks, in parallel when the work is large.
+template <typename Body>
+void for_row_blocks(int64_t rows, int64_t values_per_row, const Body& body) {
+  if (rows <= 0) return;
+  auto& pool = io::ThreadPool::shared();
+  if (rows * values_per_row < kSerialWork || pool.size() <= 1 || rows == 1) {
+    body(int64_t{0}, rows);
+    return;
+  }
+  int64_t blocks_wanted = int64_t{pool.size() + 1} * 4;
+  int64_t block = std::max<int64_t>(1, (rows + blocks_wanted - 1) / blocks_wanted);
+  int64_t blocks = (rows + block - 1) / block;
+  pool.parallel_for(static_cast<size_t>(blocks), [&](size_t b) {
+    int64_t begin = static_cast<int64_t>(b) * block;
+    body(begin, std::min(rows, begin + block));
+  });
+}
+
+// sqrt over n values, then stored as float or scaled uint8. _mm_sqrt_ps and std::sqrt are both
+// the correctly rounded IEEE square root; the intrinsic only avoids the errno check that stops
+// compilers from vectorising std::sqrt.
+void finish_row(float* s, int64_t n, std::byte* out, bool out_u8) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(s + i, _mm_sqrt_ps(_mm_loadu_ps(s + i)));
+#endif
+  for (; i < n; ++i) s[i] = math::sqrt(s[i]);
+  if (out_u8) {
+    auto* o = reinterpret_cast<uint8_t*>(out);
+    for (int64_t k = 0; k < n; ++k) o[k] = math::to_u8_scaled(s[k]);
+  } else {
+    std::memcpy(out, s, static_cast<size_t>(n) * sizeof(float));
+  }
+}
+
+template <Pointwise K, typename T>
+void sobel_typed(const SobelJob& job, const ImageView& in, Window in_at, const ImageView& out,
+                 Window out_at, ImageExtent image) {
+  const int in_c = in.channels;
+  const int c = pointwise_channels(K, in_c);
+  const int64_t w = out.width;
+  const int64_t row_values = (w + 2) * c;
+
+  // Input column (within `in`) of each buffer column: out's columns with one each side, the
+  // border rule applied to the image.
+  std::vector<int64_t> columns(static_cast<size_t>(w + 2));
+  for (int64_t k = 0; k < w + 2; ++k) {
+    columns[static_cast<size_t>(k)] = math::reflect(out_at.x - 1 + k, image.width) - in_at.x;
+  }
+  auto input_row = [&](int64_t out_y) {  // `in` row of image row out_at.y + out_y
+    return math::reflect(out_at.y + out_y, image.height) - in_at.y;
+  };
+
+  for_row_blocks(out.height, w * c, [&](int64_t y_begin, int64_t y_end) {
+    std::vector<float> buffer(static_cast<size_t>(row_values * 3 + w * c));
+    float* rows[3] = {buffer.data(), buffer.data() + row_values, buffer.data() + 2 * row_values};
+    float* sums = buffer.data() + 3 * row_values;
+    auto convert = [&](int64_t in_row, float* dst) {
+      const T* src = reinterpret_cast<const T*>(in.row(in_row));
+      for (int64_t k = 0; k < w + 2; ++k) {
+        pointwise_pixel<K>(job.pre, job.pre.table, src + columns[static_cast<size_t>(k)] * in_c,
+                           in_c, dst + k * c);
+      }
+    };
+    convert(input_row(y_begin - 1), rows[0]);
+    convert(input_row(y_begin), rows[1]);
+    for (int64_t y = y_begin; y < y_end; ++y) {
+      convert(input_row(y + 1), rows[2]);
+      const float* a = rows[0];
+      const float* b = rows[1];
+      const float* d = rows[2];
+      const int64_t n = w * c;
+      for (int64_t i = 0; i < n; ++i) {
+        sums[i] = math::sobel(a[i], a[i + c], a[i + 2 * c], b[i], b[i + 2 * c], d[i], d[i + c],
+                              d[i + 2 * c]);
+      }
+      finish_row(sums, n, out.row(y), job.out_u8);
+      std::rotate(rows, rows + 1, rows + 3);
+    }
+  });
+}
+
+template <Pointwise K, typename T>
+void pointwise_typed(const PointwiseParams& params, const ImageView& in, const ImageView& out) {
+  const int in_c = in.channels;
+  const int out_c = out.channels;
+  for_row_blocks(out.height, out.width * out_c, [&](int64_t y_begin, int64_t y_end) {
+    for (int64_t y = y_begin; y < y_end; ++y) {
+      const T* src = reinterpret_cast<const T*>(in.row(y));
+      float* dst = reinterpret_cast<float*>(out.row(y));
+      for (int64_t x = 0; x < out.width; ++x) {
+        pointwise_pixel<K>(params, params.table, src + x * in_c, in_c, dst + x * out_c);
+      }
+    }
+  });
+}
+
+template <typename T>
+void downsample_typed(const ImageView& in, const ImageView& out) {
+  const int64_t n = out.width * out.channels;
+  const int c = out.channels;
+  for_row_blocks(out.height, n, [&](int64_t y_begin, int64_t y_end) {
+    for (int64_t y = y_begin; y < y_end; ++y) {
+      const T* top = reinterpret_cast<const T*>(in.row(2 * y));
+      const T* bottom = reinterpret_cast<const T*>(in.row(2 * y + 1));
+      T* dst = reinterpret_cast<T*>(out.row(y));
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t j = (i / c) * 2 * c + i % c;
+        if constexpr (std::is_same_v<T, float>) {
+          dst[i] = math::downsample_mean(top[j], top[j + c], bottom[j], bottom[j + c]);
+        } else {
+          dst[i] =
+              static_cast<T>((uint32_t{top[j]} + top[j + c] + bottom[j] + bottom[j + c] + 2) >> 2);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void sobel_dispatch_pre(const SobelJob& job, const ImageView& in, Window in_at,
+                        const ImageView& out, Window out_at, ImageExtent image) {
+  switch (job.pre.kind) {
+    case Pointwise::none:
+      return sobel_typed<Pointwise::none, T>(job, in, in_at, out, out_at, image);
+    case Pointwise::grey:
+      return sobel_typed<Pointwise::grey, T>(job, in, in_at, out, out_at, image);
+    case Pointwise::od:
+      if constexpr (std::is_same_v<T, uint8_t>) {
+        return sobel_typed<Pointwise::od, T>(job, in, in_at, out, out_at, image);
+      }
+      break;
+    case Pointwise::hed:
+      if constexpr (std::is_same_v<T, uint8_t>) {
+        return sobel_typed<Pointwise::hed, T>(job, in, in_at, out, out_at, image);
+      }
+      break;
+  }
+}
+
+template <typename T>
+void pointwise_dispatch(const PointwiseParams& params, const ImageView& in, const ImageView& out) {
+  switch (params.kind) {
+    case Pointwise::none:
+      return pointwise_typed<Pointwise::none, T>(params, in, out);
+    case Pointwise::grey:
+      return pointwise_typed<Pointwise::grey, T>(params, in, out);
+    case Pointwise::od:
+      if constexpr (std::is_same_v<T, uint8_t>) {
+        return pointwise_typed<Pointwise::od, T>(params, in, out);
+      }
+      break;
+    case Pointwise::hed:
+      if constexpr (std::is_same_v<T, uint8_t>) {
+        return pointwise_typed<Pointwise::hed, T>(params, in, out);
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+void sobel_cpu(const SobelJob& job, const ImageView& in, Window in_at, const ImageView& out,
+               Window out_at, ImageExtent image) {
+  if (in.dtype == DataType::uint8) {
+    sobel_dispatch_pre<uint8_t>(job, in, in_at, out, out_at, image);
+  } else {
+    sobel_dispatch_pre<float>(job, in, in_at, out, out_at, image);
+  }
+}
+
+void pointwise_cpu(const PointwiseParams& params, const ImageView& in, const ImageView& out) {
+  if (in.dtype == DataType::uint8) {
+    pointwise_dispatch<uint8_t>(params, in, out);
+  } else {
+    pointwise_dispatch<float>(params, in, out);
+  }
+}
+
+void downsample2_cpu(const ImageView& in, const ImageView& out) {
+  switch (in.dtype) {
+    case DataType::uint8:
+      return downsample_typed<uint8_t>(in, out);
+    case DataType::uint16:
+      return downsample_typed<uint16_t>(in, out);
+    case DataType::float32:
+      return downsample_typed<float>(in, out);
+    case DataType::uint32:
+      break;  // refused by ops.cpp
+  }
+}
+
+}  // namespace slidestream::ops::detail

@@ -1,0 +1,67 @@
+// Pointwise colour ops (grey, optical density, HED) as one parameter block and one per-pixel
+// function shared by the CPU and CUDA paths. OD and HED need a logarithm, and the GPU's logf is
+// not rounded like glibc's: for uint8 input each channel takes only 256 values, so the host
+// computes the 256 logarithms once in double, rounds them to float, and both paths read that same
+// table (passed to the kernels by value). Equal on CPU and GPU by construction.
+#pragma once
+
+#include <cstdint>
+
+#include "ops/kernel_math.hpp"
+#include "slidestream/ops.hpp"
+
+namespace slidestream::ops::detail {
+
+enum class Pointwise : uint8_t {
+  none,  // channels as float: uint8 / 255, float32 as-is
+  grey,  // 3 channels -> 1
+  od,    // uint8 channels -> as many: -ln(clamp(x, 1, Io) / Io)
+  hed,   // 3 uint8 channels -> 3: rgb2hed
+};
+
+struct PointwiseParams {
+  Pointwise kind = Pointwise::none;
+  float table[256] = {};  // od: the OD of each uint8 value; hed: ln(max(x/255, 1e-6)) / ln(1e-6)
+  float hed_from_rgb[9] = {};  // row-major, the inverse of Ruifrok's rgb_from_hed
+};
+
+// The host builds the parameters of a pointwise op (tables in double, rounded to float).
+PointwiseParams make_pointwise(Pointwise kind, float io = 255.0f);
+
+// Output channels of a pointwise op given its input channels.
+inline int pointwise_channels(Pointwise kind, int in_channels) {
+  if (kind == Pointwise::grey) return 1;
+  if (kind == Pointwise::hed) return 3;
+  return in_channels;
+}
+
+SS_HD float to_float(uint8_t x) {
+  return math::from_u8(x);
+}
+SS_HD float to_float(float x) {
+  return x;
+}
+
+// One pixel: `px` has the input channels (3 for grey and hed, `channels` for none and od); writes
+// pointwise_channels() floats to `out`. `table` is params.table or a copy of it (GPU shared
+// memory).
+template <Pointwise K, typename T>
+SS_HD void pointwise_pixel(const PointwiseParams& params, const float* table, const T* px,
+                           int channels, float* out) {
+  if constexpr (K == Pointwise::none) {
+    for (int c = 0; c < channels; ++c) out[c] = to_float(px[c]);
+  } else if constexpr (K == Pointwise::grey) {
+    out[0] = math::grey(to_float(px[0]), to_float(px[1]), to_float(px[2]));
+  } else if constexpr (K == Pointwise::od) {
+    for (int c = 0; c < channels; ++c) out[c] = table[static_cast<uint8_t>(px[c])];
+  } else {
+    float v0 = table[static_cast<uint8_t>(px[0])];
+    float v1 = table[static_cast<uint8_t>(px[1])];
+    float v2 = table[static_cast<uint8_t>(px[2])];
+    for (int j = 0; j < 3; ++j) {
+      out[j] = math::clip_below_zero(math::dot3(v0, v1, v2, params.hed_from_rgb, j));
+    }
+  }
+}
+
+}  // namespace slidestream::ops::detail
