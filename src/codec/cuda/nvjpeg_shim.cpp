@@ -1,0 +1,200 @@
+#include "codec/cuda/nvjpeg_shim.hpp"
+
+#include <dlfcn.h>
+#include <library_types.h>
+#include <nvjpeg.h>
+
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "slidestream/error.hpp"
+
+namespace slidestream::codec::nvjpeg {
+namespace {
+
+struct Symbols {
+  decltype(&::nvjpegGetProperty) get_property = nullptr;
+  decltype(&::nvjpegCreateEx) create_ex = nullptr;
+  decltype(&::nvjpegDestroy) destroy = nullptr;
+  decltype(&::nvjpegJpegStateCreate) state_create = nullptr;
+  decltype(&::nvjpegJpegStateDestroy) state_destroy = nullptr;
+  decltype(&::nvjpegDecodeBatchedInitialize) batched_initialize = nullptr;
+  decltype(&::nvjpegDecodeBatched) batched = nullptr;
+};
+
+const char* status_name(nvjpegStatus_t s) {
+  switch (s) {
+    case NVJPEG_STATUS_SUCCESS: return "success";
+    case NVJPEG_STATUS_NOT_INITIALIZED: return "not initialized";
+    case NVJPEG_STATUS_INVALID_PARAMETER: return "invalid parameter";
+    case NVJPEG_STATUS_BAD_JPEG: return "bad JPEG";
+    case NVJPEG_STATUS_JPEG_NOT_SUPPORTED: return "JPEG not supported";
+    case NVJPEG_STATUS_ALLOCATOR_FAILURE: return "allocator failure";
+    case NVJPEG_STATUS_EXECUTION_FAILED: return "execution failed";
+    case NVJPEG_STATUS_ARCH_MISMATCH: return "architecture mismatch (backend not on this GPU)";
+    case NVJPEG_STATUS_INTERNAL_ERROR: return "internal error";
+    case NVJPEG_STATUS_IMPLEMENTATION_NOT_SUPPORTED: return "implementation not supported";
+    case NVJPEG_STATUS_INCOMPLETE_BITSTREAM: return "incomplete bitstream";
+  }
+  return "unknown status";
+}
+
+struct Loaded {
+  Availability availability;
+  Symbols symbols;
+};
+
+template <typename T>
+bool bind(void* library, const char* name, T* out, std::string* why) {
+  *out = reinterpret_cast<T>(dlsym(library, name));
+  if (*out == nullptr) *why = std::string("libnvjpeg lacks ") + name;
+  return *out != nullptr;
+}
+
+bool probe_backend(const Symbols& s, nvjpegBackend_t backend, std::string* why) {
+  nvjpegHandle_t handle = nullptr;
+  nvjpegStatus_t status = s.create_ex(backend, nullptr, nullptr, 0, &handle);
+  if (status != NVJPEG_STATUS_SUCCESS) {
+    *why = status_name(status);
+    return false;
+  }
+  s.destroy(handle);
+  return true;
+}
+
+Loaded load() {
+  Loaded result;
+  Availability& a = result.availability;
+  if (const char* off = std::getenv("SLIDESTREAM_NVJPEG"); off && std::string(off) == "0") {
+    a.why = "disabled by SLIDESTREAM_NVJPEG=0";
+    return result;
+  }
+  // Never closed: handles may live in static pools until exit.
+  void* library = nullptr;
+  for (const char* name : {"libnvjpeg.so.13", "libnvjpeg.so"}) {
+    library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (library) {
+      a.library_path = name;
+      break;
+    }
+  }
+  if (library == nullptr) {
+    const char* err = dlerror();
+    a.why = std::string("libnvjpeg.so.13 not loadable: ") + (err ? err : "unknown reason");
+    return result;
+  }
+  Symbols& s = result.symbols;
+  if (!bind(library, "nvjpegGetProperty", &s.get_property, &a.why) ||
+      !bind(library, "nvjpegCreateEx", &s.create_ex, &a.why) ||
+      !bind(library, "nvjpegDestroy", &s.destroy, &a.why) ||
+      !bind(library, "nvjpegJpegStateCreate", &s.state_create, &a.why) ||
+      !bind(library, "nvjpegJpegStateDestroy", &s.state_destroy, &a.why) ||
+      !bind(library, "nvjpegDecodeBatchedInitialize", &s.batched_initialize, &a.why) ||
+      !bind(library, "nvjpegDecodeBatched", &s.batched, &a.why)) {
+    return result;
+  }
+  a.loaded = true;
+  s.get_property(MAJOR_VERSION, &a.version_major);
+  s.get_property(MINOR_VERSION, &a.version_minor);
+  s.get_property(PATCH_LEVEL, &a.version_patch);
+  std::string hw_why, gpu_why;
+  a.hardware_backend = probe_backend(s, NVJPEG_BACKEND_HARDWARE, &hw_why);
+  a.gpu_backend = probe_backend(s, NVJPEG_BACKEND_GPU_HYBRID, &gpu_why);
+  if (!a.hardware_backend) a.why = "hardware backend: " + hw_why;
+  if (!a.gpu_backend) a.why += (a.why.empty() ? "" : "; ") + std::string("GPU backend: ") + gpu_why;
+  return result;
+}
+
+const Loaded& loaded() {
+  static const Loaded instance = load();
+  return instance;
+}
+
+[[noreturn]] void fail(nvjpegStatus_t status, const char* what) {
+  ErrorKind kind = status == NVJPEG_STATUS_BAD_JPEG || status == NVJPEG_STATUS_INCOMPLETE_BITSTREAM
+                       ? ErrorKind::corrupt
+                   : status == NVJPEG_STATUS_ALLOCATOR_FAILURE ? ErrorKind::out_of_memory
+                   : status == NVJPEG_STATUS_JPEG_NOT_SUPPORTED ? ErrorKind::unsupported
+                                                                : ErrorKind::cuda;
+  throw Error(kind, std::string(what) + ": " + status_name(status));
+}
+
+}  // namespace
+
+const Availability& availability() { return loaded().availability; }
+
+BatchDecoder::BatchDecoder(bool hardware) : hardware_(hardware) {
+  const Loaded& l = loaded();
+  if (!l.availability.loaded) throw Error(ErrorKind::unsupported, "nvJPEG: " + l.availability.why);
+  nvjpegHandle_t handle = nullptr;
+  nvjpegStatus_t status = l.symbols.create_ex(
+      hardware ? NVJPEG_BACKEND_HARDWARE : NVJPEG_BACKEND_GPU_HYBRID, nullptr, nullptr, 0, &handle);
+  if (status != NVJPEG_STATUS_SUCCESS) fail(status, "nvjpegCreateEx");
+  handle_ = handle;
+  nvjpegJpegState_t state = nullptr;
+  status = l.symbols.state_create(handle, &state);
+  if (status != NVJPEG_STATUS_SUCCESS) {
+    l.symbols.destroy(handle);
+    handle_ = nullptr;
+    fail(status, "nvjpegJpegStateCreate");
+  }
+  state_ = state;
+}
+
+BatchDecoder::~BatchDecoder() {
+  const Loaded& l = loaded();
+  if (state_) l.symbols.state_destroy(static_cast<nvjpegJpegState_t>(state_));
+  if (handle_) l.symbols.destroy(static_cast<nvjpegHandle_t>(handle_));
+}
+
+void BatchDecoder::decode(const std::vector<std::span<const std::byte>>& streams,
+                          const std::vector<Output>& outputs, cudaStream_t stream) {
+  const Symbols& s = loaded().symbols;
+  auto handle = static_cast<nvjpegHandle_t>(handle_);
+  auto state = static_cast<nvjpegJpegState_t>(state_);
+  int n = static_cast<int>(streams.size());
+  if (n == 0) return;
+  if (n != batch_size_) {
+    // Also resets the state after a failed batch (nvJPEG's documented recovery).
+    nvjpegStatus_t status = s.batched_initialize(handle, state, n, 1, NVJPEG_OUTPUT_RGBI);
+    if (status != NVJPEG_STATUS_SUCCESS) fail(status, "nvjpegDecodeBatchedInitialize");
+    batch_size_ = n;
+  }
+  std::vector<const unsigned char*> data(n);
+  std::vector<size_t> lengths(n);
+  std::vector<nvjpegImage_t> images(n);
+  for (int i = 0; i < n; ++i) {
+    data[i] = reinterpret_cast<const unsigned char*>(streams[i].data());
+    lengths[i] = streams[i].size();
+    std::memset(&images[i], 0, sizeof(nvjpegImage_t));
+    images[i].channel[0] = reinterpret_cast<unsigned char*>(outputs[i].data);
+    images[i].pitch[0] = outputs[i].pitch;
+  }
+  nvjpegStatus_t status =
+      s.batched(handle, state, data.data(), lengths.data(), images.data(), stream);
+  if (status != NVJPEG_STATUS_SUCCESS) {
+    batch_size_ = 0;  // re-initialise before the next batch
+    fail(status, "nvjpegDecodeBatched");
+  }
+}
+
+void merge_jpeg_tables(std::span<const std::byte> tables, std::span<const std::byte> tile,
+                       std::vector<std::byte>* out) {
+  out->clear();
+  auto is_marker = [](std::span<const std::byte> b, size_t at, unsigned char code) {
+    return b.size() >= at + 2 && b[at] == std::byte{0xFF} && b[at + 1] == std::byte{code};
+  };
+  bool usable_tables = tables.size() >= 4 && is_marker(tables, 0, 0xD8) &&
+                       is_marker(tables, tables.size() - 2, 0xD9);
+  if (!usable_tables || !is_marker(tile, 0, 0xD8)) {
+    out->assign(tile.begin(), tile.end());
+    return;
+  }
+  out->reserve(tables.size() + tile.size());
+  out->insert(out->end(), tile.begin(), tile.begin() + 2);                  // SOI
+  out->insert(out->end(), tables.begin() + 2, tables.end() - 2);            // DQT, DHT...
+  out->insert(out->end(), tile.begin() + 2, tile.end());                    // frame, scan, EOI
+}
+
+}  // namespace slidestream::codec::nvjpeg

@@ -1,0 +1,63 @@
+// nvJPEG loaded at run time with dlopen (libnvjpeg.so.13 / .so): the build never links it, and a
+// machine without it decodes JPEG tiles on CPU threads instead. The only file that knows
+// libnvjpeg's symbols.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace slidestream::codec::nvjpeg {
+
+struct Availability {
+  bool loaded = false;
+  std::string library_path;
+  int version_major = -1, version_minor = -1, version_patch = -1;
+  bool hardware_backend = false;  // nvjpegCreateEx(NVJPEG_BACKEND_HARDWARE) succeeded
+  bool gpu_backend = false;       // nvjpegCreateEx(NVJPEG_BACKEND_GPU_HYBRID) succeeded
+  std::string why;                // why nvJPEG (or its hardware backend) is not usable
+};
+// Loads the library and probes the backends once per process (needs a CUDA device); never throws.
+const Availability& availability();
+
+// One RGB-interleaved output of a batched decode: a device pointer and its row pitch.
+struct Output {
+  std::byte* data = nullptr;
+  size_t pitch = 0;
+};
+
+// A batched decoder (one nvJPEG handle + state) for 8-bit 3-channel streams, decoding into
+// interleaved RGB. Use from one thread at a time; make one per worker.
+class BatchDecoder {
+ public:
+  // Throws Error(unsupported) when nvJPEG or the backend is not usable.
+  explicit BatchDecoder(bool hardware);
+  ~BatchDecoder();
+  BatchDecoder(const BatchDecoder&) = delete;
+  BatchDecoder& operator=(const BatchDecoder&) = delete;
+
+  // Decodes streams[i] into outputs[i] on `stream` (asynchronous: the caller synchronises the
+  // stream before reusing the input bytes). Throws Error(corrupt / cuda) on failure; the caller
+  // may then decode the batch another way.
+  void decode(const std::vector<std::span<const std::byte>>& streams,
+              const std::vector<Output>& outputs, cudaStream_t stream);
+  const char* name() const noexcept { return hardware_ ? "nvjpeg-hardware" : "nvjpeg-gpu"; }
+
+ private:
+  bool hardware_;
+  void* handle_ = nullptr;  // nvjpegHandle_t
+  void* state_ = nullptr;   // nvjpegJpegState_t
+  int batch_size_ = 0;      // the size nvjpegDecodeBatchedInitialize last saw
+};
+
+// A TIFF JPEG tile made into one self-contained JPEG stream: the level's JPEGTables (quantisation
+// and Huffman tables, between their own SOI and EOI) spliced in after the tile's SOI. Tiles
+// without tables are returned as they are (empty `tables`).
+void merge_jpeg_tables(std::span<const std::byte> tables, std::span<const std::byte> tile,
+                       std::vector<std::byte>* out);
+
+}  // namespace slidestream::codec::nvjpeg

@@ -1,0 +1,29 @@
+// Places rectangles of bytes (tiles, or the part of a tile inside a region) from a staging buffer
+// into their spot of a pitched destination, all in one kernel launch: one H2D copy of a whole
+// staging buffer plus this kernel beats one small 2-D copy per tile.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace slidestream::codec::cuda {
+
+// One rectangle: `rows` rows of `row_bytes` bytes, read from src_offset in the staging buffer
+// with src_pitch between rows, written to dst with dst_pitch between rows.
+struct Placement {
+  uint64_t src_offset = 0;
+  uint64_t src_pitch = 0;
+  std::byte* dst = nullptr;
+  uint64_t dst_pitch = 0;
+  uint32_t row_bytes = 0;
+  uint32_t rows = 0;
+};
+
+// `placements` is a device array of `count` entries; `max_rows` bounds every entry's rows.
+// Asynchronous on `stream`; launch errors are thrown as Error(cuda).
+void place(const std::byte* staging, const Placement* placements, int count, uint32_t max_rows,
+           cudaStream_t stream);
+
+}  // namespace slidestream::codec::cuda

@@ -1,0 +1,314 @@
+#include "read/region_reader.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "codec/tile_decoder.hpp"
+#include "io/thread_pool.hpp"
+#include "slidestream/error.hpp"
+
+namespace slidestream::read {
+namespace {
+
+// A compressed tile larger than this many times its decoded size (plus slack for headers) is not
+// a tile but a damaged byte count; refusing it bounds the allocation by the image, not the file.
+constexpr uint64_t kMaxExpansion = 4;
+constexpr uint64_t kHeaderSlack = 1 << 20;
+// No TIFF writer makes tiles or strips this large; a header claiming so is damaged.
+constexpr uint64_t kMaxTileBytes = uint64_t{1} << 30;
+
+const char* decoder_name(Compression c) {
+  switch (c) {
+    case Compression::none:
+      return "none";
+    case Compression::jpeg:
+      return "libjpeg-turbo";
+    case Compression::deflate:
+    case Compression::adobe_deflate:
+      return "libdeflate";
+    case Compression::lzw:
+      return "lzw";
+    case Compression::zstd:
+      return "zstd";
+    case Compression::jpeg2000:
+    case Compression::jpeg2000_aperio_rgb:
+    case Compression::jpeg2000_aperio_ycbcr:
+      return "openjpeg";
+    default:
+      return "unknown";
+  }
+}
+
+int planes_of(const Level& layout) {
+  return layout.planar_configuration == 2 ? layout.samples_per_pixel : 1;
+}
+
+ErrorContext context_of(const RegionSource& s, int64_t tile = -1, int64_t offset = -1) {
+  return ErrorContext{s.slide.path.string(), s.level_index, tile, offset};
+}
+
+// Per-thread buffers, grown on demand and reused for every tile the thread decodes.
+struct Scratch {
+  std::vector<std::byte> encoded;
+  std::vector<std::byte> tile;
+  std::vector<std::byte> plane;
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+void ensure(std::vector<std::byte>& buffer, size_t bytes) {
+  if (buffer.size() < bytes) {
+    buffer.clear();
+    buffer.shrink_to_fit();
+    buffer.resize(bytes);
+  }
+}
+
+// Decodes one stored tile (one plane of it when planar) into `dest`, which has the stored
+// tile's samples per pixel. Returns the bytes read from the file.
+uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& format,
+                            size_t tile_index, const ImageView& dest, uint8_t fill) {
+  const auto& offsets = s.data.tile_offsets;
+  const auto& counts = s.data.tile_byte_counts;
+  if (tile_index >= offsets.size() || tile_index >= counts.size()) {
+    throw Error(ErrorKind::format,
+                "tile " + std::to_string(tile_index) + " has no offset or byte count (the file " +
+                    "lists " + std::to_string(std::min(offsets.size(), counts.size())) + ")",
+                context_of(s, static_cast<int64_t>(tile_index)));
+  }
+  const uint64_t offset = offsets[tile_index];
+  const uint64_t count = counts[tile_index];
+  ErrorContext where =
+      context_of(s, static_cast<int64_t>(tile_index), static_cast<int64_t>(offset));
+  if (count == 0) {
+    // An absent tile (byte count 0): OpenSlide draws nothing there, i.e. transparent black.
+    fill_view(dest, fill);
+    return 0;
+  }
+  if (offset > s.slide.file_size || count > s.slide.file_size - offset) {
+    throw Error(ErrorKind::format,
+                "tile data (" + std::to_string(count) + " bytes) runs past the end of the file (" +
+                    std::to_string(s.slide.file_size) + " bytes)",
+                where);
+  }
+  const uint64_t decoded = static_cast<uint64_t>(dest.row_bytes()) * format.height;
+  if (count > decoded * kMaxExpansion + kHeaderSlack) {
+    throw Error(ErrorKind::limit,
+                "tile byte count " + std::to_string(count) + " is implausible for a " +
+                    std::to_string(decoded) + "-byte tile",
+                where);
+  }
+  try {
+    Scratch& sc = scratch();
+    ensure(sc.encoded, count);
+    std::span<std::byte> encoded{sc.encoded.data(), count};
+    s.slide.file.read_exact(encoded, offset);
+    codec::decode_tile(encoded, format, dest);
+  } catch (const Error& e) {
+    throw e.with_context(where);
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorKind::out_of_memory, "cannot allocate tile buffers", where);
+  }
+  return count;
+}
+
+// Decodes tile (tx, ty) into `dest` (tile_width wide, at least `rows` tall, interleaved), all
+// planes. Returns the bytes read.
+uint64_t decode_tile_at(const RegionSource& s, int64_t tx, int64_t ty, const ImageView& dest,
+                        uint8_t fill) {
+  const Level& l = s.layout;
+  codec::TileFormat format = s.data.tile_format(l);
+  if (s.strips) {
+    int64_t rows = std::min<int64_t>(l.tile_height, l.height - ty * int64_t{l.tile_height});
+    format.height = static_cast<uint32_t>(std::max<int64_t>(rows, 0));
+  }
+  const size_t per_plane = static_cast<size_t>(l.tiles_across * l.tiles_down);
+  const size_t index = static_cast<size_t>(ty * l.tiles_across + tx);
+  const int planes = planes_of(l);
+  if (planes == 1) return decode_stored_tile(s, format, index, dest, fill);
+
+  // Planar configuration 2: one stored tile per sample; decode each, then interleave.
+  ImageView plane_view = dest;
+  plane_view.channels = 1;
+  plane_view.row_pitch = plane_view.row_bytes();
+  const size_t plane_bytes = plane_view.row_pitch * static_cast<size_t>(format.height);
+  Scratch& sc = scratch();
+  ensure(sc.plane, plane_bytes);
+  plane_view.data = sc.plane.data();
+  plane_view.height = format.height;
+  const size_t sample = size_of(dest.dtype);
+  const size_t pixel = dest.pixel_bytes();
+  uint64_t bytes = 0;
+  for (int p = 0; p < planes; ++p) {
+    bytes += decode_stored_tile(s, format, p * per_plane + index, plane_view, fill);
+    for (uint32_t y = 0; y < format.height; ++y) {
+      const std::byte* src = plane_view.row(y);
+      std::byte* dst = dest.row(y) + p * sample;
+      for (int64_t x = 0; x < dest.width; ++x) {
+        std::memcpy(dst + x * pixel, src + x * sample, sample);
+      }
+    }
+  }
+  return bytes;
+}
+
+void fill_rect(const ImageView& out, int64_t x, int64_t y, int64_t w, int64_t h, uint8_t value) {
+  if (w <= 0 || h <= 0) return;
+  fill_view(out.crop(x, y, w, h), value);
+}
+
+}  // namespace
+
+void fill_view(const ImageView& view, uint8_t value) {
+  if (view.width <= 0 || view.height <= 0) return;
+  const size_t row = view.row_bytes();
+  if (view.dtype == DataType::uint8 || value == 0) {
+    for (int64_t y = 0; y < view.height; ++y) std::memset(view.row(y), value, row);
+    return;
+  }
+  // Wider samples hold the value itself (255 stays 255, not 65535).
+  std::byte sample[4];
+  size_t n = size_of(view.dtype);
+  if (view.dtype == DataType::uint16) {
+    uint16_t v = value;
+    std::memcpy(sample, &v, 2);
+  } else if (view.dtype == DataType::uint32) {
+    uint32_t v = value;
+    std::memcpy(sample, &v, 4);
+  } else {
+    float v = value;
+    std::memcpy(sample, &v, 4);
+  }
+  for (int64_t y = 0; y < view.height; ++y) {
+    std::byte* p = view.row(y);
+    for (size_t i = 0; i < row; i += n) std::memcpy(p + i, sample, n);
+  }
+}
+
+void check_output(const RegionSource& s, int64_t width, int64_t height, const ImageView& out) {
+  const Level& l = s.layout;
+  std::string problem;
+  if (out.device != Device::cpu) {
+    problem = "the output view is not in host memory";
+  } else if (out.channels != l.channels || out.dtype != l.dtype) {
+    problem = "the output view has " + std::to_string(out.channels) + " x " +
+              std::string(to_string(out.dtype)) + ", the image " + std::to_string(l.channels) +
+              " x " + std::string(to_string(l.dtype));
+  } else if (out.width < width || out.height < height) {
+    problem = "the output view (" + std::to_string(out.width) + " x " + std::to_string(out.height) +
+              ") is smaller than the region (" + std::to_string(width) + " x " +
+              std::to_string(height) + ")";
+  } else if (out.row_pitch < out.row_bytes()) {
+    problem = "the output view's row pitch is smaller than a row";
+  } else if (out.data == nullptr && width > 0 && height > 0) {
+    problem = "the output view has no data";
+  }
+  if (!problem.empty()) throw Error(ErrorKind::invalid_argument, problem, context_of(s));
+}
+
+void read_full_tile(const RegionSource& s, int64_t tx, int64_t ty, const ImageView& out,
+                    const ReadOptions& options, ReadReport* report) {
+  ImageView dest = out;
+  dest.width = s.layout.tile_width;
+  dest.height = s.layout.tile_height;
+  uint64_t bytes = decode_tile_at(s, tx, ty, dest, options.fill);
+  if (report) {
+    report->file_bytes += bytes;
+    report->pixel_bytes += dest.tight_bytes();
+    report->io_path = "posix";
+    report->decoder = decoder_name(s.layout.compression);
+  }
+}
+
+void read_area(const RegionSource& s, int64_t x, int64_t y, int64_t width, int64_t height,
+               const ImageView& out, const ReadOptions& options, ReadReport* report) {
+  const Level& l = s.layout;
+  if (width <= 0 || height <= 0) return;
+  const int64_t tw = l.tile_width;
+  const int64_t th = l.tile_height;
+  if (tw <= 0 || th <= 0) {
+    throw Error(ErrorKind::format, "image has no tile size", context_of(s));
+  }
+  const ImageView region = out.crop(0, 0, width, height);
+
+  // The part of the region inside the image; the rest gets the fill value.
+  const int64_t x0 = std::clamp<int64_t>(x, 0, l.width);
+  const int64_t x1 = std::clamp<int64_t>(x + width, 0, l.width);
+  const int64_t y0 = std::clamp<int64_t>(y, 0, l.height);
+  const int64_t y1 = std::clamp<int64_t>(y + height, 0, l.height);
+  if (x0 >= x1 || y0 >= y1) {
+    fill_view(region, options.fill);
+  } else {
+    fill_rect(region, 0, 0, width, y0 - y, options.fill);                      // above
+    fill_rect(region, 0, y1 - y, width, y + height - y1, options.fill);        // below
+    fill_rect(region, 0, y0 - y, x0 - x, y1 - y0, options.fill);               // left
+    fill_rect(region, x1 - x, y0 - y, x + width - x1, y1 - y0, options.fill);  // right
+  }
+
+  std::atomic<uint64_t> file_bytes{0};
+  if (x0 < x1 && y0 < y1) {
+    const int64_t tx0 = x0 / tw, tx1 = (x1 - 1) / tw;
+    const int64_t ty0 = y0 / th, ty1 = (y1 - 1) / th;
+    const int64_t across = tx1 - tx0 + 1;
+    const size_t count = static_cast<size_t>(across * (ty1 - ty0 + 1));
+    const size_t pixel = out.pixel_bytes();
+    if (static_cast<uint64_t>(tw) * static_cast<uint64_t>(s.strips ? std::min(th, l.height) : th) *
+            pixel >
+        kMaxTileBytes) {
+      throw Error(ErrorKind::limit,
+                  "tiles of " + std::to_string(tw) + " x " + std::to_string(th) + " are too large",
+                  context_of(s));
+    }
+
+    auto body = [&](size_t i) {
+      const int64_t tx = tx0 + static_cast<int64_t>(i) % across;
+      const int64_t ty = ty0 + static_cast<int64_t>(i) / across;
+      const int64_t left = tx * tw, top = ty * th;
+      // The part of this tile the region wants, in image coordinates.
+      const int64_t ax0 = std::max(left, x0), ax1 = std::min(left + tw, x1);
+      const int64_t ay0 = std::max(top, y0), ay1 = std::min(top + th, y1);
+      const bool whole = ax0 == left && ax1 == left + tw && ay0 == top && ay1 == top + th;
+      if (whole && !s.strips) {
+        // The full tile lands inside the output: decode straight into it.
+        ImageView dest = region.crop(left - x, top - y, tw, th);
+        file_bytes += decode_tile_at(s, tx, ty, dest, options.fill);
+        return;
+      }
+      ImageView tile;
+      tile.width = tw;
+      tile.height = s.strips ? std::min(th, l.height) : th;
+      tile.channels = out.channels;
+      tile.dtype = out.dtype;
+      tile.row_pitch = tile.row_bytes();
+      Scratch& sc = scratch();
+      ensure(sc.tile, tile.tight_bytes());
+      tile.data = sc.tile.data();
+      file_bytes += decode_tile_at(s, tx, ty, tile, options.fill);
+      const size_t bytes = static_cast<size_t>(ax1 - ax0) * pixel;
+      for (int64_t yy = ay0; yy < ay1; ++yy) {
+        std::memcpy(region.row(yy - y) + static_cast<size_t>(ax0 - x) * pixel,
+                    tile.row(yy - top) + static_cast<size_t>(ax0 - left) * pixel, bytes);
+      }
+    };
+    int threads = options.threads > 0 ? options.threads : io::hardware_threads();
+    if (threads == 1 || count == 1) {
+      for (size_t i = 0; i < count; ++i) body(i);
+    } else {
+      io::ThreadPool::shared().parallel_for(count, body, threads);
+    }
+  }
+  if (report) {
+    report->file_bytes += file_bytes.load();
+    report->pixel_bytes += region.tight_bytes();
+    report->io_path = "posix";
+    report->decoder = decoder_name(l.compression);
+  }
+}
+
+}  // namespace slidestream::read

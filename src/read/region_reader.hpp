@@ -1,0 +1,38 @@
+// The host read path behind Slide::read_* (and reusable by benchmarks and the pipeline): reads
+// and decodes the tiles of one image (a pyramid level or an associated image) into a view.
+#pragma once
+
+#include <cstdint>
+
+#include "slidestream/image.hpp"
+#include "slidestream/read_options.hpp"
+#include "slidestream/slide.hpp"
+#include "tiff/slide_impl.hpp"
+
+namespace slidestream::read {
+
+struct RegionSource {
+  const Slide::Impl& slide;
+  const Level& layout;
+  const ImageData& data;
+  int level_index;  // -1 for an associated image (error context)
+  bool strips;      // stored in strips: the last one holds only the rows left
+};
+
+// Throws invalid_argument unless `out` is a host view that can take width × height pixels of
+// the source's channels and data type.
+void check_output(const RegionSource& source, int64_t width, int64_t height, const ImageView& out);
+
+// Tile (tx, ty), all tile_width × tile_height pixels including an edge tile's padding, into out.
+void read_full_tile(const RegionSource& source, int64_t tx, int64_t ty, const ImageView& out,
+                    const ReadOptions& options, ReadReport* report);
+
+// [x, x+width) × [y, y+height) into out; pixels outside the image get options.fill. Tiles are
+// decoded on up to options.threads threads (0: all hardware threads; 1: this thread only).
+void read_area(const RegionSource& source, int64_t x, int64_t y, int64_t width, int64_t height,
+               const ImageView& out, const ReadOptions& options, ReadReport* report);
+
+// Sets every sample of every pixel of `view` (a host view) to `value`.
+void fill_view(const ImageView& view, uint8_t value);
+
+}  // namespace slidestream::read
