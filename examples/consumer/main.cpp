@@ -1,9 +1,8 @@
 // Opens a slide through the installed slidestream package and prints its pyramid, one level a
 // line. Exit status 1 with a one-line error on stderr when the slide cannot be opened.
-#include <slidestream/slidestream.hpp>
-
 #include <cstdio>
 #include <exception>
+#include <slidestream/slidestream.hpp>
 
 int main(int argc, char** argv) {
   if (argc != 2) {
