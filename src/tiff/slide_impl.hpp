@@ -27,6 +27,7 @@ struct ImageData {
   std::vector<std::byte> jpeg_tables;
   std::array<uint16_t, 2> ycbcr_subsampling{2, 2};
   uint64_t ifd_offset = 0;
+  bool big_endian = false;  // the file is "MM": multi-byte samples are stored big-endian
 
   // The decoder's description of one tile (jpeg_tables points into this object).
   codec::TileFormat tile_format(const Level& level) const;
@@ -38,10 +39,10 @@ struct Slide::Impl {
   uint64_t file_size = 0;
   std::string format;
   std::vector<Level> levels;
-  std::vector<ImageData> level_data;          // parallel to levels
+  std::vector<ImageData> level_data;  // parallel to levels
   std::vector<AssociatedImage> associated;
-  std::vector<Level> associated_layout;       // the same description, for the decoders
-  std::vector<ImageData> associated_data;     // parallel to associated
+  std::vector<Level> associated_layout;    // the same description, for the decoders
+  std::vector<ImageData> associated_data;  // parallel to associated
   std::map<std::string, std::string> properties;
   std::optional<double> mpp_x, mpp_y, objective_power;
 };
