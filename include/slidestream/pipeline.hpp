@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "slidestream/image.hpp"
@@ -49,6 +50,12 @@ struct Summary {
   uint64_t bytes_written = 0;
   uint64_t peak_gpu_bytes = 0;  // device memory the pipeline allocated at its peak
   std::string io_path;
+  // Peak of (device memory in use − in use at the start), from cudaMemGetInfo: includes what the
+  // read path, the Zarr writer and CUDA libraries allocated, and anything else on the device.
+  uint64_t gpu_memory_delta_bytes = 0;
+  int slots = 0;               // tiles in flight (tiled mode)
+  int levels = 1;              // OME-Zarr levels written (process)
+  std::string write_io_path;   // the Zarr writer's I/O path (process)
 };
 
 // Slide level → ops → OME-Zarr at `output`.

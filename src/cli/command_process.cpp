@@ -1,16 +1,178 @@
-// PLACEHOLDER: replaced by the real command.
+// slidestream process SLIDE OUT.zarr --op sobel [--op ...]: a slide level through a chain of
+// kernels into OME-Zarr. A progress bar on a terminal, nothing while running otherwise; one
+// summary line at the end (or a JSON object with --json, for scripts and benchmarks).
+#include <unistd.h>
+
 #include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
+#include "slidestream/error.hpp"
+#include "slidestream/pipeline.hpp"
+#include "slidestream/slide.hpp"
 
 namespace slidestream::cli {
+namespace {
+
+struct ProcessArgs {
+  std::string slide;
+  std::string output;
+  std::vector<std::string> ops;
+  int level = 0;
+  std::string mode = "tiled";
+  int64_t tile = 512;
+  std::string device = "cpu";
+  bool pyramid = false;
+  int zarr_format = 3;
+  std::string codec = "none";
+  int64_t shard = 0;
+  bool overwrite = false;
+  int threads = 0;
+  int slots = 0;
+  std::string io = "auto";
+  bool json = false;
+};
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 4) {
+    bytes /= 1000;
+    ++u;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return text;
+}
+
+// Redraws one line on stderr at most ten times a second, and always for the last tile.
+class ProgressBar {
+ public:
+  void operator()(const pipeline::Progress& p) {
+    bool last = p.tiles_done == p.tiles_total;
+    if (!last && p.seconds - drawn_at_ < 0.1) return;
+    drawn_at_ = p.seconds;
+    double fraction = p.tiles_total ? static_cast<double>(p.tiles_done) / p.tiles_total : 1;
+    constexpr int kWidth = 30;
+    int filled = static_cast<int>(fraction * kWidth);
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.resize(kWidth, ' ');
+    double seconds = p.seconds > 0 ? p.seconds : 1e-9;
+    double tiles_per_s = p.tiles_done / seconds;
+    double eta = tiles_per_s > 0 ? (p.tiles_total - p.tiles_done) / tiles_per_s : 0;
+    std::fprintf(stderr, "\r[%s] %3.0f%% %lld/%lld tiles  %.1f tiles/s  %s/s  ETA %.0f s   ",
+                 bar.c_str(), fraction * 100, static_cast<long long>(p.tiles_done),
+                 static_cast<long long>(p.tiles_total), tiles_per_s,
+                 human_bytes(p.bytes_read / seconds).c_str(), eta);
+    if (last) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  double drawn_at_ = -1;
+};
+
+int run_process(const ProcessArgs& args) {
+  Slide slide = Slide::open(args.slide);
+  std::vector<ops::Op> chain;
+  for (const auto& name : args.ops) chain.push_back(ops::parse_op(name));
+
+  pipeline::Options options;
+  options.mode = args.mode == "global" ? pipeline::Mode::global : pipeline::Mode::tiled;
+  options.device = args.device == "cuda" ? Device::cuda : Device::cpu;
+  options.level = args.level;
+  options.tile = args.tile;
+  options.slots = args.slots;
+  options.threads = args.threads;
+  options.io = parse_io_backend(args.io);
+  options.format = args.zarr_format == 2 ? zarr::Format::v2 : zarr::Format::v3;
+  options.codec = zarr::parse_codec(args.codec);
+  options.shard = args.shard;
+  options.pyramid = args.pyramid;
+  options.overwrite = args.overwrite;
+  if (isatty(STDERR_FILENO) && !args.json) options.on_progress = ProgressBar{};
+
+  pipeline::Summary s = pipeline::process(slide, chain, args.output, options);
+
+  const Level& level = slide.level(args.level);
+  double seconds = s.seconds > 0 ? s.seconds : 1e-9;
+  uint64_t pixels = static_cast<uint64_t>(level.width) * static_cast<uint64_t>(level.height);
+  if (args.json) {
+    nlohmann::json j = {{"slide", args.slide},
+                        {"output", args.output},
+                        {"ops", args.ops},
+                        {"level", args.level},
+                        {"width", level.width},
+                        {"height", level.height},
+                        {"mode", args.mode},
+                        {"device", args.device},
+                        {"tile", args.tile},
+                        {"seconds", s.seconds},
+                        {"tiles", s.tiles},
+                        {"slots", s.slots},
+                        {"levels", s.levels},
+                        {"bytes_read", s.bytes_read},
+                        {"bytes_written", s.bytes_written},
+                        {"megapixels_per_second", pixels / seconds / 1e6},
+                        {"peak_gpu_bytes", s.peak_gpu_bytes},
+                        {"gpu_memory_delta_bytes", s.gpu_memory_delta_bytes},
+                        {"io_path", s.io_path},
+                        {"write_io_path", s.write_io_path}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::string chain_text;
+  for (const auto& op : chain) chain_text += (chain_text.empty() ? "" : ",") + ops::to_string(op);
+  std::printf(
+      "%s level %d (%lld x %lld) %s -> %s: %lld tiles in %.2f s, %.1f Mpx/s, %s/s in, %s/s out, "
+      "peak GPU memory %s (mode %s, device %s, %d levels, read %s)\n",
+      args.slide.c_str(), args.level, static_cast<long long>(level.width),
+      static_cast<long long>(level.height), chain_text.c_str(), args.output.c_str(),
+      static_cast<long long>(s.tiles), s.seconds, pixels / seconds / 1e6,
+      human_bytes(s.bytes_read / seconds).c_str(), human_bytes(s.bytes_written / seconds).c_str(),
+      human_bytes(static_cast<double>(s.peak_gpu_bytes)).c_str(), args.mode.c_str(),
+      args.device.c_str(), s.levels, s.io_path.c_str());
+  return 0;
+}
+
+}  // namespace
 
 Command add_process_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("process", "(not yet built)");
-  return {sub, [] {
-            std::fprintf(stderr, "slidestream: process is not built yet\n");
-            return 2;
-          }};
+  auto args = std::make_shared<ProcessArgs>();
+  auto* sub = app.add_subcommand(
+      "process", "Run a chain of kernels over a slide level and write OME-Zarr (tiled, seamless)");
+  sub->add_option("slide", args->slide, "Input slide (TIFF, SVS, OME-TIFF)")->required();
+  sub->add_option("output", args->output, "Output OME-Zarr directory")->required();
+  sub->add_option("--op", args->ops, "Kernel, in order: sobel, sobel-u8, grey, od, hed")
+      ->required()
+      ->expected(1)
+      ->take_all()
+      ->delimiter(',');
+  sub->add_option("--level", args->level, "Slide level to process")->check(CLI::NonNegativeNumber);
+  sub->add_option("--mode", args->mode, "tiled (bounded memory) or global (whole level at once)")
+      ->check(CLI::IsMember({"tiled", "global"}));
+  sub->add_option("--tile", args->tile, "Tile edge in pixels; also the Zarr chunk edge")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--device", args->device, "Where kernels run")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  sub->add_flag("--pyramid", args->pyramid, "Also write 2x-downsampled OME-Zarr levels");
+  sub->add_option("--zarr-format", args->zarr_format, "Zarr format")->check(CLI::IsMember({2, 3}));
+  sub->add_option("--codec", args->codec, "Chunk codec")
+      ->check(CLI::IsMember({"none", "zstd", "blosc-lz4"}));
+  sub->add_option("--shard", args->shard, "Zarr v3 shard edge in pixels (multiple of --tile)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--overwrite", args->overwrite, "Replace an existing output");
+  sub->add_option("--threads", args->threads, "CPU threads for I/O and codecs (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--slots", args->slots, "Tiles in flight (0: automatic)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--io", args->io, "I/O backend")
+      ->check(CLI::IsMember({"auto", "posix", "cufile"}));
+  sub->add_flag("--json", args->json, "Print the summary as one JSON object");
+  return {sub, [args] { return run_process(*args); }};
 }
 
 }  // namespace slidestream::cli

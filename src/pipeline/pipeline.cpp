@@ -1,0 +1,438 @@
+// pipeline::process and process_to_image: plans the run (formats, halos, units, slots), then
+// either streams tiles through the staged executor (tiled) or processes the whole level at once
+// (global) and writes it tile by tile.
+#include "slidestream/pipeline.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "pipeline/engine.hpp"
+#include "pipeline/pyramid.hpp"
+#include "pipeline/slot.hpp"
+#include "pipeline/tiling.hpp"
+#include "slidestream/error.hpp"
+
+namespace slidestream::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Device memory the tiled mode may give its slots unless the caller fixes the slot count.
+constexpr uint64_t kSlotDeviceBudget = 768ull << 20;
+
+struct Plan {
+  int level = 0;
+  int64_t width = 0, height = 0;
+  std::vector<ops::Op> chain;
+  std::vector<int> radii;
+  std::vector<ops::PixelFormat> formats;
+  int64_t unit = 0;  // edge of a processed and written tile: the shard if sharded, else the chunk
+  int threads = 1;
+  ErrorContext where;
+};
+
+Plan make_plan(const Slide& slide, const std::vector<ops::Op>& chain, const Options& options) {
+  Plan plan;
+  plan.level = options.level;
+  plan.where = ErrorContext{.file = slide.path().string(), .level = options.level};
+  const Level& level = slide.level(options.level);
+  plan.width = level.width;
+  plan.height = level.height;
+  plan.chain = chain;
+  plan.formats.push_back(ops::PixelFormat{level.channels, level.dtype});
+  for (const auto& op : chain) {
+    plan.radii.push_back(ops::halo_radius(op));
+    plan.formats.push_back(ops::output_format(op, plan.formats.back()));
+  }
+  if (options.tile <= 0) {
+    throw Error(ErrorKind::invalid_argument, "tile edge must be positive", plan.where);
+  }
+  if (options.shard < 0 || (options.shard > 0 && options.shard % options.tile != 0)) {
+    throw Error(ErrorKind::invalid_argument,
+                "shard edge " + std::to_string(options.shard) + " is not a multiple of the tile " +
+                    std::to_string(options.tile),
+                plan.where);
+  }
+  if (options.shard > 0 && options.format != zarr::Format::v3) {
+    throw Error(ErrorKind::invalid_argument, "sharding needs Zarr v3", plan.where);
+  }
+  plan.unit = options.shard > 0 ? options.shard : options.tile;
+  if (options.pyramid && plan.unit % 2 != 0) {
+    throw Error(ErrorKind::invalid_argument,
+                "--pyramid needs an even tile edge (each tile downsamples to whole pixels), got " +
+                    std::to_string(plan.unit),
+                plan.where);
+  }
+  if (options.device == Device::cuda && !SLIDESTREAM_HAVE_CUDA) {
+    throw Error(ErrorKind::unsupported, "this build has no CUDA support (device cuda)", plan.where);
+  }
+  plan.threads = options.threads > 0
+                     ? options.threads
+                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return plan;
+}
+
+// Where the tiled GPU mode reads to: "host" (default: CPU read and decode into pinned memory,
+// then an asynchronous copy on the slot's stream) or "device" (the GPU read path).
+bool gpu_reads_into_device() {
+  const char* value = std::getenv("SLIDESTREAM_PIPELINE_READ");
+  return value != nullptr && std::string(value) == "device";
+}
+
+// Tracks device memory: what the pipeline allocated itself, and the device's own count.
+class GpuMemoryMeter {
+ public:
+  explicit GpuMemoryMeter(const Options& options) : enabled_(options.device == Device::cuda) {
+#if SLIDESTREAM_HAVE_CUDA
+    if (enabled_) baseline_ = gpu_used_bytes(0);
+#endif
+  }
+  void allocated(uint64_t bytes) {
+    uint64_t now = live_ += bytes;
+    uint64_t peak = peak_.load();
+    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+    }
+  }
+  void freed(uint64_t bytes) {
+    live_ -= bytes;
+  }
+  void sample() {
+#if SLIDESTREAM_HAVE_CUDA
+    if (!enabled_) return;
+    uint64_t used = gpu_used_bytes(0);
+    uint64_t delta = used > baseline_ ? used - baseline_ : 0;
+    uint64_t peak = device_peak_.load();
+    while (delta > peak && !device_peak_.compare_exchange_weak(peak, delta)) {
+    }
+#endif
+  }
+  uint64_t peak() const {
+    return peak_;
+  }
+  uint64_t device_delta_peak() const {
+    return device_peak_;
+  }
+
+ private:
+  bool enabled_;
+  uint64_t baseline_ = 0;
+  std::atomic<uint64_t> live_{0}, peak_{0}, device_peak_{0};
+};
+
+void report_progress(const Options& options, int64_t done, int64_t total, uint64_t read,
+                     uint64_t written, Clock::time_point start) {
+  if (!options.on_progress) return;
+  Progress p;
+  p.tiles_done = done;
+  p.tiles_total = total;
+  p.bytes_read = read;
+  p.bytes_written = written;
+  p.seconds = seconds_since(start);
+  options.on_progress(p);
+}
+
+// Where the level's units go in tiled mode: into one image, or into Zarr (with a pyramid).
+struct TiledSink {
+  const ImageView* image = nullptr;
+  zarr::ArrayWriter* writer = nullptr;
+  PyramidBuilder* pyramid = nullptr;
+};
+
+Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
+                  const TiledSink& sink, GpuMemoryMeter& meter) {
+  auto start = Clock::now();
+  bool gpu = options.device == Device::cuda;
+  TileGrid grid(plan.width, plan.height, plan.unit);
+  std::vector<int64_t> order = tile_order(grid.across(), grid.down(), sink.pyramid != nullptr);
+
+  SlotLayout layout;
+  layout.chain = plan.chain;
+  layout.formats = plan.formats;
+  layout.image = ops::ImageExtent{plan.width, plan.height};
+  layout.read_into_device = gpu && gpu_reads_into_device();
+  {
+    int64_t grown = 0;
+    std::vector<int64_t> pixels(plan.chain.size() + 1);
+    for (size_t i = plan.chain.size() + 1; i-- > 0;) {
+      if (i < plan.chain.size()) grown += plan.radii[i];
+      int64_t w = std::min(plan.width, plan.unit + 2 * grown);
+      int64_t h = std::min(plan.height, plan.unit + 2 * grown);
+      pixels[i] = w * h;
+      layout.max_window_edge = std::max({layout.max_window_edge, w, h});
+    }
+    layout.max_window_pixels = pixels;
+  }
+
+  StageThreads threads;
+  threads.read = plan.threads;
+  threads.compute = gpu ? 2 : plan.threads;
+  threads.write = sink.writer ? plan.threads : 1;
+  int slots = options.slots > 0 ? options.slots : std::clamp(2 * plan.threads, 4, 64);
+  slots = static_cast<int>(std::min<int64_t>(slots, grid.count()));
+
+  std::vector<std::unique_ptr<Slot>> pool;
+  auto make_slot = [&]() -> std::unique_ptr<Slot> {
+#if SLIDESTREAM_HAVE_CUDA
+    if (gpu) return make_gpu_slot(layout);
+#endif
+    return make_cpu_slot(layout);
+  };
+  pool.push_back(make_slot());
+  if (gpu && options.slots <= 0 && pool[0]->device_bytes() > 0) {
+    // Keep the default slot count within a fixed device budget, whatever the tile size.
+    int64_t fit = static_cast<int64_t>(kSlotDeviceBudget / pool[0]->device_bytes());
+    slots = static_cast<int>(std::clamp<int64_t>(fit, 2, slots));
+    slots = static_cast<int>(std::min<int64_t>(slots, grid.count()));
+  }
+  while (static_cast<int>(pool.size()) < slots) pool.push_back(make_slot());
+  for (const auto& slot : pool) meter.allocated(slot->device_bytes());
+  meter.sample();
+  threads.slots = slots;
+
+  std::vector<std::vector<Rect>> windows(static_cast<size_t>(slots));
+  std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
+  std::mutex report_mutex;
+  std::string io_path;
+
+  ReadOptions read_options;
+  read_options.device = layout.read_into_device ? Device::cuda : Device::cpu;
+  read_options.threads = 1;  // parallelism comes from the read stage's threads, one tile each
+  read_options.io = options.io;
+
+  StageFunctions stages;
+  stages.read = [&](int s, int64_t tile) {
+    auto& w = windows[static_cast<size_t>(s)];
+    w = chain_windows(grid.rect(tile), plan.radii, plan.width, plan.height);
+    ImageView in = pool[static_cast<size_t>(s)]->input(w[0]);
+    ReadReport report;
+    slide.read_region(plan.level, w[0].x, w[0].y, w[0].width, w[0].height, in, read_options,
+                      &report);
+    bytes_read += report.file_bytes ? report.file_bytes : in.tight_bytes();
+    if (!report.io_path.empty()) {
+      std::lock_guard lock(report_mutex);
+      if (io_path.empty()) io_path = report.io_path;
+    }
+  };
+  stages.compute = [&](int s, int64_t tile) {
+    const auto& w = windows[static_cast<size_t>(s)];
+    const Rect& r = w.back();
+    if (sink.image) {
+      ImageView destination = sink.image->crop(r.x, r.y, r.width, r.height);
+      pool[static_cast<size_t>(s)]->compute(w, &destination);
+    } else {
+      pool[static_cast<size_t>(s)]->compute(w, nullptr);
+    }
+    (void)tile;
+  };
+  stages.write = [&](int s, int64_t tile) {
+    Slot& slot = *pool[static_cast<size_t>(s)];
+    slot.wait();
+    const Rect& r = windows[static_cast<size_t>(s)].back();
+    if (sink.writer) {
+      ImageView out = slot.host_output();
+      sink.writer->write_region(r.y, r.x, out);
+      if (sink.pyramid) sink.pyramid->add(0, tile % grid.across(), tile / grid.across(), out);
+      bytes_written += out.tight_bytes();
+    } else {
+      bytes_written += r.width * r.height * sink.image->pixel_bytes();
+    }
+  };
+  int64_t total = grid.count();
+  stages.on_done = [&](int64_t, int64_t done) {
+    if (gpu && (done % 16 == 0 || done == total)) meter.sample();
+    report_progress(options, done, total, bytes_read, bytes_written, start);
+  };
+
+  try {
+    run_stages(order, threads, stages);
+  } catch (const Error& e) {
+    throw e.with_context(plan.where);
+  }
+
+  Summary summary;
+  summary.seconds = seconds_since(start);
+  summary.tiles = total;
+  summary.bytes_read = bytes_read;
+  summary.bytes_written = bytes_written;
+  summary.peak_gpu_bytes = meter.peak();
+  summary.gpu_memory_delta_bytes = meter.device_delta_peak();
+  summary.io_path = io_path.empty() ? "posix" : io_path;
+  summary.slots = slots;
+  return summary;
+}
+
+// The whole level, then each op over the whole image, on options.device.
+Image run_global(const Slide& slide, const Plan& plan, const Options& options,
+                 GpuMemoryMeter& meter, Summary& summary) {
+  ReadOptions read_options;
+  read_options.device = options.device;
+  read_options.threads = options.threads;
+  read_options.io = options.io;
+  ReadReport report;
+  Image image;
+  try {
+    image = Image::allocate(plan.width, plan.height, plan.formats[0].channels,
+                            plan.formats[0].dtype, options.device);
+    if (options.device == Device::cuda) meter.allocated(image.size_bytes());
+    slide.read_level(plan.level, image.view(), read_options, &report);
+    for (size_t i = 0; i < plan.chain.size(); ++i) {
+      Image out = Image::allocate(plan.width, plan.height, plan.formats[i + 1].channels,
+                                  plan.formats[i + 1].dtype, options.device);
+      if (options.device == Device::cuda) meter.allocated(out.size_bytes());
+      ops::apply(plan.chain[i], image.view(), {0, 0}, out.view(), {0, 0},
+                 ops::ImageExtent{plan.width, plan.height});
+      if (options.device == Device::cuda) meter.freed(image.size_bytes());
+      image = std::move(out);
+    }
+#if SLIDESTREAM_HAVE_CUDA
+    if (options.device == Device::cuda) {
+      gpu_synchronize(0);
+      meter.sample();
+    }
+#endif
+  } catch (const Error& e) {
+    throw e.with_context(plan.where);
+  }
+  summary.bytes_read = report.file_bytes ? report.file_bytes : image.size_bytes();
+  summary.io_path = report.io_path.empty() ? "posix" : report.io_path;
+  return image;
+}
+
+zarr::ArraySpec level_spec(const Plan& plan, const Options& options, const LevelSize& size) {
+  zarr::ArraySpec spec;
+  spec.height = size.height;
+  spec.width = size.width;
+  spec.channels = plan.formats.back().channels;
+  spec.dtype = plan.formats.back().dtype;
+  spec.chunk_height = spec.chunk_width = options.tile;
+  spec.shard_height = spec.shard_width = options.shard;
+  spec.format = options.format;
+  spec.codec = options.codec;
+  return spec;
+}
+
+}  // namespace
+
+Image process_to_image(const Slide& slide, const std::vector<ops::Op>& chain,
+                       const Options& options, Summary* summary) {
+  auto start = Clock::now();
+  Plan plan = make_plan(slide, chain, options);
+  GpuMemoryMeter meter(options);
+  Summary result;
+  Image image;
+  if (options.mode == Mode::global) {
+    image = run_global(slide, plan, options, meter, result);
+    result.tiles = 1;
+    result.bytes_written = image.size_bytes();
+    report_progress(options, 1, 1, result.bytes_read, result.bytes_written, start);
+  } else {
+    const auto& f = plan.formats.back();
+    image = Image::allocate(plan.width, plan.height, f.channels, f.dtype, options.device);
+    if (options.device == Device::cuda) meter.allocated(image.size_bytes());
+    TiledSink sink;
+    sink.image = &image.view();
+    result = run_tiled(slide, plan, options, sink, meter);
+  }
+  result.seconds = seconds_since(start);
+  result.peak_gpu_bytes = meter.peak();
+  result.gpu_memory_delta_bytes = meter.device_delta_peak();
+  if (summary) *summary = result;
+  return image;
+}
+
+Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
+                const std::filesystem::path& output, const Options& options) {
+  auto start = Clock::now();
+  Plan plan = make_plan(slide, chain, options);
+  std::vector<LevelSize> sizes =
+      pyramid_sizes(plan.width, plan.height, options.tile, options.pyramid);
+
+  zarr::MultiscaleOptions multiscale;
+  multiscale.format = options.format;
+  multiscale.name = slide.path().stem().string();
+  double downsample = slide.level(plan.level).downsample;
+  if (slide.mpp_x()) multiscale.mpp_x = *slide.mpp_x() * downsample;
+  if (slide.mpp_y()) multiscale.mpp_y = *slide.mpp_y() * downsample;
+  multiscale.overwrite = options.overwrite;
+  zarr::WriteOptions write_options;
+  write_options.threads = options.threads;
+  write_options.io = options.io;
+  write_options.overwrite = options.overwrite;
+
+  zarr::OmeZarrWriter root = zarr::OmeZarrWriter::create(output, multiscale);
+  std::vector<zarr::ArrayWriter> writers;
+  writers.reserve(sizes.size());
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    writers.push_back(root.add_level(static_cast<int>(k), static_cast<double>(int64_t{1} << k),
+                                     level_spec(plan, options, sizes[k]), write_options));
+  }
+
+  GpuMemoryMeter meter(options);
+  Summary result;
+  if (options.mode == Mode::global) {
+    Image image = run_global(slide, plan, options, meter, result);
+    try {
+      writers[0].write(image.view());
+      for (size_t k = 1; k < sizes.size(); ++k) {
+        const auto& f = plan.formats.back();
+        Image smaller =
+            Image::allocate(sizes[k].width, sizes[k].height, f.channels, f.dtype, options.device);
+        if (options.device == Device::cuda) meter.allocated(smaller.size_bytes());
+        ops::downsample2(image.view(), smaller.view());
+#if SLIDESTREAM_HAVE_CUDA
+        if (options.device == Device::cuda) gpu_synchronize(0);
+#endif
+        writers[k].write(smaller.view());
+        if (options.device == Device::cuda) meter.freed(image.size_bytes());
+        image = std::move(smaller);
+      }
+    } catch (const Error& e) {
+      throw e.with_context(plan.where);
+    }
+    TileGrid grid(plan.width, plan.height, plan.unit);
+    result.tiles = grid.count();
+    result.bytes_written = 0;
+    report_progress(options, result.tiles, result.tiles, result.bytes_read, 0, start);
+  } else {
+    std::vector<zarr::ArrayWriter*> pointers;
+    for (auto& w : writers) pointers.push_back(&w);
+    std::unique_ptr<PyramidBuilder> pyramid;
+    if (sizes.size() > 1) {
+      pyramid = std::make_unique<PyramidBuilder>(sizes, plan.unit, plan.formats.back(), pointers);
+    }
+    TiledSink sink;
+    sink.writer = &writers[0];
+    sink.pyramid = pyramid.get();
+    result = run_tiled(slide, plan, options, sink, meter);
+  }
+
+  // Metadata last: every level's chunks have landed before its array metadata, and every
+  // level's metadata before the group's, so an interrupted run never looks complete.
+  uint64_t written = 0;
+  std::string write_path;
+  for (auto& w : writers) {
+    zarr::WriteReport report = w.finish();
+    written += report.bytes_written;
+    if (write_path.empty()) write_path = report.io_path;
+  }
+  root.finish();
+  result.bytes_written = written;
+  result.write_io_path = write_path;
+  result.levels = static_cast<int>(sizes.size());
+  result.seconds = seconds_since(start);
+  result.peak_gpu_bytes = meter.peak();
+  result.gpu_memory_delta_bytes = meter.device_delta_peak();
+  return result;
+}
+
+}  // namespace slidestream::pipeline
