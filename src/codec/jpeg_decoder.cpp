@@ -7,14 +7,16 @@
 //  - libjpeg's error_exit would call exit(): ours longjmps back to a frame with no C++ objects
 //    and the error is thrown from there. Warnings (libjpeg's "corrupt data" messages, after which
 //    it pads with grey) are errors too: a slide must not silently return invented pixels.
-// jpeglib.h needs size_t and FILE declared before it.
-#include <jpeglib.h>
-
 #include <csetjmp>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <string>
+
+// jpeglib.h needs size_t and FILE declared before it.
+// clang-format off
+#include <jpeglib.h>
+// clang-format on
 
 #include "codec/decoders.hpp"
 #include "slidestream/error.hpp"
