@@ -34,6 +34,7 @@ struct ReadReport {
   uint64_t pixel_bytes = 0;   // bytes of decoded pixels delivered
   std::string io_path;        // e.g. "posix", "posix+pinned", "cufile", "cufile (compat mode)"
   std::string decoder;        // e.g. "none", "libjpeg-turbo", "nvjpeg-hardware"
+  std::string io_note;        // why `automatic` took the path it took (e.g. cuFile unusable)
 };
 
 }  // namespace slidestream

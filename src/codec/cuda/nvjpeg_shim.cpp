@@ -25,17 +25,28 @@ struct Symbols {
 
 const char* status_name(nvjpegStatus_t s) {
   switch (s) {
-    case NVJPEG_STATUS_SUCCESS: return "success";
-    case NVJPEG_STATUS_NOT_INITIALIZED: return "not initialized";
-    case NVJPEG_STATUS_INVALID_PARAMETER: return "invalid parameter";
-    case NVJPEG_STATUS_BAD_JPEG: return "bad JPEG";
-    case NVJPEG_STATUS_JPEG_NOT_SUPPORTED: return "JPEG not supported";
-    case NVJPEG_STATUS_ALLOCATOR_FAILURE: return "allocator failure";
-    case NVJPEG_STATUS_EXECUTION_FAILED: return "execution failed";
-    case NVJPEG_STATUS_ARCH_MISMATCH: return "architecture mismatch (backend not on this GPU)";
-    case NVJPEG_STATUS_INTERNAL_ERROR: return "internal error";
-    case NVJPEG_STATUS_IMPLEMENTATION_NOT_SUPPORTED: return "implementation not supported";
-    case NVJPEG_STATUS_INCOMPLETE_BITSTREAM: return "incomplete bitstream";
+    case NVJPEG_STATUS_SUCCESS:
+      return "success";
+    case NVJPEG_STATUS_NOT_INITIALIZED:
+      return "not initialized";
+    case NVJPEG_STATUS_INVALID_PARAMETER:
+      return "invalid parameter";
+    case NVJPEG_STATUS_BAD_JPEG:
+      return "bad JPEG";
+    case NVJPEG_STATUS_JPEG_NOT_SUPPORTED:
+      return "JPEG not supported";
+    case NVJPEG_STATUS_ALLOCATOR_FAILURE:
+      return "allocator failure";
+    case NVJPEG_STATUS_EXECUTION_FAILED:
+      return "execution failed";
+    case NVJPEG_STATUS_ARCH_MISMATCH:
+      return "architecture mismatch (backend not on this GPU)";
+    case NVJPEG_STATUS_INTERNAL_ERROR:
+      return "internal error";
+    case NVJPEG_STATUS_IMPLEMENTATION_NOT_SUPPORTED:
+      return "implementation not supported";
+    case NVJPEG_STATUS_INCOMPLETE_BITSTREAM:
+      return "incomplete bitstream";
   }
   return "unknown status";
 }
@@ -114,7 +125,7 @@ const Loaded& loaded() {
 [[noreturn]] void fail(nvjpegStatus_t status, const char* what) {
   ErrorKind kind = status == NVJPEG_STATUS_BAD_JPEG || status == NVJPEG_STATUS_INCOMPLETE_BITSTREAM
                        ? ErrorKind::corrupt
-                   : status == NVJPEG_STATUS_ALLOCATOR_FAILURE ? ErrorKind::out_of_memory
+                   : status == NVJPEG_STATUS_ALLOCATOR_FAILURE  ? ErrorKind::out_of_memory
                    : status == NVJPEG_STATUS_JPEG_NOT_SUPPORTED ? ErrorKind::unsupported
                                                                 : ErrorKind::cuda;
   throw Error(kind, std::string(what) + ": " + status_name(status));
@@ -122,7 +133,9 @@ const Loaded& loaded() {
 
 }  // namespace
 
-const Availability& availability() { return loaded().availability; }
+const Availability& availability() {
+  return loaded().availability;
+}
 
 BatchDecoder::BatchDecoder(bool hardware) : hardware_(hardware) {
   const Loaded& l = loaded();
@@ -192,9 +205,9 @@ void merge_jpeg_tables(std::span<const std::byte> tables, std::span<const std::b
     return;
   }
   out->reserve(tables.size() + tile.size());
-  out->insert(out->end(), tile.begin(), tile.begin() + 2);                  // SOI
-  out->insert(out->end(), tables.begin() + 2, tables.end() - 2);            // DQT, DHT...
-  out->insert(out->end(), tile.begin() + 2, tile.end());                    // frame, scan, EOI
+  out->insert(out->end(), tile.begin(), tile.begin() + 2);        // SOI
+  out->insert(out->end(), tables.begin() + 2, tables.end() - 2);  // DQT, DHT...
+  out->insert(out->end(), tile.begin() + 2, tile.end());          // frame, scan, EOI
 }
 
 }  // namespace slidestream::codec::nvjpeg

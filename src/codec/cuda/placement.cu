@@ -14,19 +14,20 @@ __global__ void place_kernel(const std::byte* __restrict__ staging,
                              const Placement* __restrict__ placements) {
   const Placement p = placements[blockIdx.x];
   for (uint32_t r0 = blockIdx.y * kRowsPerBlock; r0 < p.rows; r0 += gridDim.y * kRowsPerBlock)
-  for (uint32_t r = r0; r < min(p.rows, r0 + kRowsPerBlock); ++r) {
-    const std::byte* src = staging + p.src_offset + static_cast<uint64_t>(r) * p.src_pitch;
-    std::byte* dst = p.dst + static_cast<uint64_t>(r) * p.dst_pitch;
-    bool aligned = ((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst) |
-                     p.row_bytes) & 15u) == 0;
-    if (aligned) {
-      const uint4* s = reinterpret_cast<const uint4*>(src);
-      uint4* d = reinterpret_cast<uint4*>(dst);
-      for (uint32_t i = threadIdx.x; i < p.row_bytes / 16; i += blockDim.x) d[i] = s[i];
-    } else {
-      for (uint32_t i = threadIdx.x; i < p.row_bytes; i += blockDim.x) dst[i] = src[i];
+    for (uint32_t r = r0; r < min(p.rows, r0 + kRowsPerBlock); ++r) {
+      const std::byte* src = staging + p.src_offset + static_cast<uint64_t>(r) * p.src_pitch;
+      std::byte* dst = p.dst + static_cast<uint64_t>(r) * p.dst_pitch;
+      bool aligned =
+          ((reinterpret_cast<uintptr_t>(src) | reinterpret_cast<uintptr_t>(dst) | p.row_bytes) &
+           15u) == 0;
+      if (aligned) {
+        const uint4* s = reinterpret_cast<const uint4*>(src);
+        uint4* d = reinterpret_cast<uint4*>(dst);
+        for (uint32_t i = threadIdx.x; i < p.row_bytes / 16; i += blockDim.x) d[i] = s[i];
+      } else {
+        for (uint32_t i = threadIdx.x; i < p.row_bytes; i += blockDim.x) dst[i] = src[i];
+      }
     }
-  }
 }
 
 }  // namespace
@@ -37,7 +38,7 @@ void place(const std::byte* staging, const Placement* placements, int count, uin
   uint32_t row_blocks = (max_rows + kRowsPerBlock - 1) / kRowsPerBlock;
   dim3 grid(static_cast<unsigned>(count), row_blocks < 65535u ? row_blocks : 65535u);
   place_kernel<<<grid, kThreads, 0, stream>>>(staging, placements);
-  check(cudaGetLastError(), "place_kernel launch");
+  slidestream::cuda::check(cudaGetLastError(), "place_kernel launch");
 }
 
 }  // namespace slidestream::codec::cuda

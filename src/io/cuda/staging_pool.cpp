@@ -1,0 +1,80 @@
+#include "io/cuda/staging_pool.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+namespace slidestream::io::cuda {
+namespace {
+
+// Idle slots kept for reuse; more are freed when returned. 64 × 8 MiB (+ device twins) covers
+// two slots for each of 32 threads at the default task size.
+constexpr size_t kMaxIdleSlots = 64;
+
+struct Pool {
+  std::mutex mutex;
+  std::vector<StagingSlot*> idle;
+};
+
+// Deliberately never destroyed: freeing pinned and device memory from a static destructor runs
+// after the CUDA runtime has begun tearing down, which fails or crashes. The OS reclaims it.
+Pool& pool() {
+  static Pool* instance = new Pool;
+  return *instance;
+}
+
+}  // namespace
+
+StagingSlot::StagingSlot(int device_, size_t capacity_)
+    : device(device_),
+      capacity(capacity_),
+      host(capacity_ + kPlacementBytes),
+      staging(capacity_ + kPlacementBytes) {}
+
+void StagingSlot::wait_idle() {
+  if (busy) {
+    idle.synchronize();
+    busy = false;
+  }
+}
+
+void SlotReturn::operator()(StagingSlot* slot) const noexcept {
+  if (slot == nullptr) return;
+  if (slot->busy) {
+    // A lease ended early (an error unwinding): wait, ignoring errors, so no copy still reads it.
+    (void)cudaEventSynchronize(slot->idle.get());
+    slot->busy = false;
+  }
+  Pool& p = pool();
+  std::lock_guard lock(p.mutex);
+  if (p.idle.size() < kMaxIdleSlots) {
+    p.idle.push_back(slot);
+    return;
+  }
+  delete slot;
+}
+
+SlotLease acquire_slot(int device, size_t capacity) {
+  Pool& p = pool();
+  {
+    std::lock_guard lock(p.mutex);
+    // The smallest idle slot that fits, so big slots stay for big requests.
+    auto best = p.idle.end();
+    for (auto it = p.idle.begin(); it != p.idle.end(); ++it) {
+      if ((*it)->device == device && (*it)->capacity >= capacity &&
+          (best == p.idle.end() || (*it)->capacity < (*best)->capacity)) {
+        best = it;
+      }
+    }
+    if (best != p.idle.end()) {
+      StagingSlot* slot = *best;
+      p.idle.erase(best);
+      return SlotLease(slot);
+    }
+  }
+  // Round up to 1 MiB so that slightly different requests share slots.
+  size_t rounded = (capacity + (1u << 20) - 1) / (1u << 20) * (1u << 20);
+  return SlotLease(new StagingSlot(device, rounded));
+}
+
+}  // namespace slidestream::io::cuda

@@ -1,0 +1,677 @@
+// The GPU read path (read/gpu_read.hpp). Three kinds of work share one set of worker threads:
+//  - uncompressed tiles: neighbouring tiles coalesced into MiB-scale page-aligned ranges, read
+//    with pread (O_DIRECT for ranges not in the page cache) or cuFile into reusable staging, one
+//    H2D copy per range, then one placement kernel puts every tile at its spot;
+//  - JPEG tiles: one queue served at once by CPU threads (libjpeg-turbo through the host read
+//    path) and by nvJPEG batch decoders (the hardware engines where the GPU has them), each
+//    taking tiles as it becomes free, so every decoder on the machine works until the level is
+//    done;
+//  - other codecs: CPU threads decode into pinned staging, then the same copy + placement.
+// Nothing is allocated per call beyond small vectors: staging comes from a process-wide pool.
+#include "read/gpu_read.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec/cuda/nvjpeg_shim.hpp"
+#include "codec/cuda/placement.hpp"
+#include "cuda/check.hpp"
+#include "io/cuda/cufile_shim.hpp"
+#include "io/cuda/staging_pool.hpp"
+#include "io/file.hpp"
+#include "io/thread_pool.hpp"
+#include "read/region_reader.hpp"
+#include "slidestream/error.hpp"
+#include "tiff/slide_impl.hpp"
+
+namespace slidestream::read {
+namespace {
+
+using codec::cuda::Placement;
+using io::cuda::SlotLease;
+using io::cuda::StagingSlot;
+
+constexpr size_t kPage = 4096;
+constexpr size_t kDefaultTaskBytes = size_t{8} << 20;
+// Tiles closer than this in the file are read in one range even with unwanted bytes between
+// them: one more pread costs more than reading a few hundred KiB from the page cache.
+constexpr uint64_t kMaxGap = 256 << 10;
+constexpr int kNvjpegBatch = 64;
+constexpr int kNvjpegWorkers = 2;
+
+uint64_t align_down(uint64_t v) {
+  return v / kPage * kPage;
+}
+uint64_t align_up(uint64_t v) {
+  return (v + kPage - 1) / kPage * kPage;
+}
+
+// One tile of the region: where it is in the file and which part of it goes where.
+struct TileJob {
+  int64_t tx = 0, ty = 0;
+  uint64_t offset = 0, bytes = 0;  // stored bytes (0: absent tile)
+  int64_t src_x = 0, src_y = 0;    // first wanted pixel inside the tile
+  int64_t dst_x = 0, dst_y = 0;    // where it goes in `out`
+  int64_t width = 0, height = 0;   // wanted pixels
+  bool whole = false;              // the full tile lands inside out (no padding outside)
+};
+
+// A coalesced range of uncompressed tiles.
+struct RawRange {
+  uint64_t begin = 0, end = 0;  // page-aligned file range
+  std::vector<size_t> tiles;    // indices into the raw tile list
+};
+
+struct Shared {
+  Shared(const Slide::Impl& slide_, const Level& level_, const ImageData& data_, int index,
+         const ImageView& out_, const ReadOptions& options_)
+      : slide(slide_),
+        level(level_),
+        data(data_),
+        level_index(index),
+        out(out_),
+        options(options_) {}
+
+  const Slide::Impl& slide;
+  const Level& level;
+  const ImageData& data;
+  int level_index;
+  ImageView out;
+  ReadOptions options;
+  size_t pixel = 0;
+  size_t tile_row_bytes = 0;  // a full tile's row
+  size_t tile_bytes = 0;      // a full decoded tile
+
+  std::vector<TileJob> raw;
+  std::vector<RawRange> ranges;
+  std::vector<TileJob> decode;  // CPU only
+  std::vector<TileJob> jpeg;    // CPU or nvJPEG, whoever is free
+  std::atomic<size_t> next_range{0}, next_decode{0}, next_jpeg{0};
+
+  // I/O
+  const io::File* direct = nullptr;   // O_DIRECT descriptor, if the file system has one
+  const std::byte* mapped = nullptr;  // for mincore (page-cache residency), if mmap worked
+  io::cufile::FileHandle* cufile = nullptr;
+
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  std::atomic<uint64_t> file_bytes{0};
+  std::atomic<uint64_t> direct_bytes{0};
+  std::atomic<int64_t> cpu_decoded{0}, nv_decoded{0};
+  std::string nv_name;
+
+  ErrorContext where(int64_t tile = -1, int64_t offset = -1) const {
+    return ErrorContext{slide.path.string(), level_index, tile, offset};
+  }
+  void record(std::exception_ptr e) {
+    std::lock_guard lock(error_mutex);
+    if (!error) error = e;
+    failed = true;
+  }
+};
+
+// True when fewer than a quarter of the range's pages are in the page cache: then O_DIRECT
+// reads it faster (no copy through the cache, large requests to the disk); otherwise the cache
+// is the fastest source there is.
+bool mostly_uncached(const Shared& s, uint64_t begin, uint64_t end) {
+  if (s.mapped == nullptr || s.direct == nullptr) return false;
+  size_t pages = (end - begin) / kPage;
+  if (pages == 0) return false;
+  std::vector<unsigned char> resident(pages);
+  if (::mincore(const_cast<std::byte*>(s.mapped) + begin, end - begin, resident.data()) != 0) {
+    return false;
+  }
+  size_t in = 0;
+  for (unsigned char r : resident) in += r & 1;
+  return in * 4 < pages;
+}
+
+// Copies the slot's data [0, used) and its placements to the GPU and places them. The slot is
+// busy until its event fires.
+void flush(Shared& s, StagingSlot& slot, size_t used, int placements, uint32_t max_rows,
+           bool data_on_device) {
+  if (placements == 0) return;
+  cudaStream_t stream = slot.stream.get();
+  if (!data_on_device && used > 0) {
+    cuda::check(cudaMemcpyAsync(slot.staging.data(), slot.host.data(), used, cudaMemcpyHostToDevice,
+                                stream),
+                "cudaMemcpyAsync (staging)");
+  }
+  cuda::check(cudaMemcpyAsync(slot.device_placements(), slot.host_placements(),
+                              sizeof(Placement) * static_cast<size_t>(placements),
+                              cudaMemcpyHostToDevice, stream),
+              "cudaMemcpyAsync (placements)");
+  codec::cuda::place(slot.staging.data(), slot.device_placements(), placements, max_rows, stream);
+  slot.idle.record(stream);
+  slot.busy = true;
+  (void)s;
+}
+
+Placement placement_for(const Shared& s, const TileJob& t, uint64_t tile_start) {
+  Placement p;
+  p.src_offset = tile_start + static_cast<uint64_t>(t.src_y) * s.tile_row_bytes +
+                 static_cast<uint64_t>(t.src_x) * s.pixel;
+  p.src_pitch = s.tile_row_bytes;
+  p.dst = s.out.data + static_cast<size_t>(t.dst_y) * s.out.row_pitch +
+          static_cast<size_t>(t.dst_x) * s.pixel;
+  p.dst_pitch = s.out.row_pitch;
+  p.row_bytes = static_cast<uint32_t>(static_cast<size_t>(t.width) * s.pixel);
+  p.rows = static_cast<uint32_t>(t.height);
+  return p;
+}
+
+void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
+  slot.wait_idle();
+  const uint64_t size = r.end - r.begin;
+  // The bytes that must be there: up to the end of the last tile's data.
+  uint64_t needed = 0;
+  for (size_t i : r.tiles) {
+    needed = std::max(needed, s.raw[i].offset + s.tile_bytes - r.begin);
+  }
+  bool on_device = false;
+  try {
+    if (s.cufile) {
+      if (!slot.registration) {
+        slot.registration = io::cufile::BufferRegistration(slot.staging.data(), slot.capacity);
+      }
+      uint64_t want = std::min<uint64_t>(size, s.slide.file_size - r.begin);
+      s.cufile->read_exact(slot.staging.data(), want, r.begin, 0);
+      on_device = true;
+    } else {
+      std::span<std::byte> buffer{slot.host.data(), size};
+      size_t got = 0;
+      if (mostly_uncached(s, r.begin, r.end)) {
+        got = s.direct->read_some(buffer, r.begin);
+        s.direct_bytes += got;
+      } else {
+        got = s.slide.file.read_some(buffer, r.begin);
+      }
+      if (got < needed) {
+        throw Error(ErrorKind::format,
+                    "file is truncated: tile data ends at " + std::to_string(r.begin + needed) +
+                        ", the file at " + std::to_string(r.begin + got),
+                    s.where(-1, static_cast<int64_t>(r.begin)));
+      }
+    }
+  } catch (const Error& e) {
+    throw e.with_context(s.where(-1, static_cast<int64_t>(r.begin)));
+  }
+  s.file_bytes += size;
+  Placement* placements = slot.host_placements();
+  int count = 0;
+  uint32_t max_rows = 0;
+  for (size_t i : r.tiles) {
+    const TileJob& t = s.raw[i];
+    placements[count++] = placement_for(s, t, t.offset - r.begin);
+    max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
+  }
+  flush(s, slot, size, count, max_rows, on_device);
+}
+
+// Decodes tiles on this CPU thread into `slot` until it is full or the queues are empty; then
+// copies and places them. Returns false when there was nothing left.
+bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra = nullptr) {
+  slot.wait_idle();
+  RegionSource source{s.slide, s.level, s.data, s.level_index, false};
+  Placement* placements = slot.host_placements();
+  int count = 0;
+  uint32_t max_rows = 0;
+  size_t used = 0;
+  ReadReport tile_report;
+  auto decode_one = [&](const TileJob& t) {
+    ImageView tile;
+    tile.data = slot.host.data() + used;
+    tile.width = s.level.tile_width;
+    tile.height = s.level.tile_height;
+    tile.channels = s.level.channels;
+    tile.dtype = s.level.dtype;
+    tile.row_pitch = s.tile_row_bytes;
+    tile.device = Device::cpu;
+    read_full_tile(source, t.tx, t.ty, tile, s.options, &tile_report);
+    placements[count++] = placement_for(s, t, used);
+    max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
+    used += align_up(s.tile_bytes);
+    s.cpu_decoded++;
+  };
+  if (extra) {
+    // Tiles another decoder gave back (nvJPEG refused a batch): all of them, in slot-fulls.
+    for (const TileJob& t : *extra) {
+      if (used + s.tile_bytes > slot.capacity || count == int(StagingSlot::kMaxPlacements)) {
+        flush(s, slot, used, count, max_rows, false);
+        slot.wait_idle();
+        count = 0;
+        used = 0;
+        max_rows = 0;
+      }
+      decode_one(t);
+    }
+  } else {
+    while (used + s.tile_bytes <= slot.capacity && count < int(StagingSlot::kMaxPlacements) &&
+           !s.failed) {
+      size_t i = s.next_decode.fetch_add(1);
+      if (i < s.decode.size()) {
+        decode_one(s.decode[i]);
+        continue;
+      }
+      i = s.next_jpeg.fetch_add(1);
+      if (i < s.jpeg.size()) {
+        decode_one(s.jpeg[i]);
+        continue;
+      }
+      break;
+    }
+  }
+  s.file_bytes += tile_report.file_bytes;
+  flush(s, slot, used, count, max_rows, false);
+  return count > 0;
+}
+
+void cpu_worker(Shared& s) {
+  cuda::check(cudaSetDevice(s.out.cuda_device), "cudaSetDevice");
+  size_t capacity =
+      std::max<size_t>(s.options.task_bytes ? s.options.task_bytes : kDefaultTaskBytes,
+                       align_up(s.tile_bytes) + 2 * kPage);
+  for (const RawRange& r : s.ranges) capacity = std::max<size_t>(capacity, r.end - r.begin);
+  // Two slots: one fills while the other's copy and placement run.
+  SlotLease slots[2] = {io::cuda::acquire_slot(s.out.cuda_device, capacity),
+                        io::cuda::acquire_slot(s.out.cuda_device, capacity)};
+  int turn = 0;
+  while (!s.failed) {
+    size_t i = s.next_range.fetch_add(1);
+    if (i >= s.ranges.size()) break;
+    read_raw_range(s, *slots[turn], s.ranges[i]);
+    turn ^= 1;
+  }
+  while (!s.failed) {
+    if (!decode_batch_cpu(s, *slots[turn])) break;
+    turn ^= 1;
+  }
+  slots[0]->wait_idle();
+  slots[1]->wait_idle();
+}
+
+void nvjpeg_worker(Shared& s, bool hardware) {
+  cuda::check(cudaSetDevice(s.out.cuda_device), "cudaSetDevice");
+  std::optional<codec::nvjpeg::BatchDecoder> made;
+  try {
+    made.emplace(hardware);
+  } catch (const Error&) {
+    return;  // no nvJPEG after all: the CPU workers drain the queue alone
+  }
+  codec::nvjpeg::BatchDecoder& decoder = *made;
+  size_t edge_capacity = align_up(s.tile_bytes) * kNvjpegBatch;
+  SlotLease slot = io::cuda::acquire_slot(s.out.cuda_device, edge_capacity);
+  std::vector<std::vector<std::byte>> bytes(kNvjpegBatch);
+  std::vector<std::byte> encoded;
+  auto tables = s.data.jpeg_tables;
+  while (!s.failed) {
+    size_t first = s.next_jpeg.fetch_add(kNvjpegBatch);
+    if (first >= s.jpeg.size()) break;
+    size_t last = std::min(first + kNvjpegBatch, s.jpeg.size());
+    std::vector<std::span<const std::byte>> streams;
+    std::vector<codec::nvjpeg::Output> outputs;
+    std::vector<TileJob> cpu_tiles;  // absent tiles: the CPU path fills them
+    Placement* placements = slot->host_placements();
+    int count = 0;
+    uint32_t max_rows = 0;
+    slot->wait_idle();
+    size_t used = 0;
+    for (size_t k = first; k < last; ++k) {
+      const TileJob& t = s.jpeg[k];
+      if (t.bytes == 0 || t.offset > s.slide.file_size || t.bytes > s.slide.file_size - t.offset ||
+          t.bytes > s.tile_bytes * 4 + (1 << 20)) {
+        cpu_tiles.push_back(t);  // let the host path fill or report it
+        continue;
+      }
+      encoded.resize(t.bytes);
+      try {
+        s.slide.file.read_exact(encoded, t.offset);
+      } catch (const Error& e) {
+        throw e.with_context(
+            s.where(t.ty * s.level.tiles_across + t.tx, static_cast<int64_t>(t.offset)));
+      }
+      s.file_bytes += t.bytes;
+      auto& stream_bytes = bytes[streams.size()];
+      codec::nvjpeg::merge_jpeg_tables(tables, encoded, &stream_bytes);
+      streams.emplace_back(stream_bytes.data(), stream_bytes.size());
+      if (t.whole) {
+        outputs.push_back({s.out.data + static_cast<size_t>(t.dst_y) * s.out.row_pitch +
+                               static_cast<size_t>(t.dst_x) * s.pixel,
+                           s.out.row_pitch});
+      } else {
+        // The tile's padding would land outside the region: decode beside it, place the part.
+        outputs.push_back({slot->staging.data() + used, s.tile_row_bytes});
+        placements[count++] = placement_for(s, t, used);
+        max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
+        used += align_up(s.tile_bytes);
+      }
+    }
+    bool decoded = false;
+    if (!streams.empty()) {
+      try {
+        decoder.decode(streams, outputs, slot->stream.get());
+        if (count > 0) {
+          cuda::check(cudaMemcpyAsync(slot->device_placements(), placements,
+                                      sizeof(Placement) * static_cast<size_t>(count),
+                                      cudaMemcpyHostToDevice, slot->stream.get()),
+                      "cudaMemcpyAsync (placements)");
+          codec::cuda::place(slot->staging.data(), slot->device_placements(), count, max_rows,
+                             slot->stream.get());
+        }
+        // The batch's input bytes are reused next round: wait for nvJPEG to have taken them.
+        slot->stream.synchronize();
+        decoded = true;
+        s.nv_decoded += static_cast<int64_t>(streams.size());
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::out_of_memory) throw;
+        (void)cudaStreamSynchronize(slot->stream.get());
+        (void)cudaGetLastError();
+      }
+    }
+    if (!decoded) {
+      // nvJPEG refused these streams (unsupported sampling, progressive...): the CPU decodes.
+      for (size_t k = first; k < last; ++k) {
+        const TileJob& t = s.jpeg[k];
+        if (std::find_if(cpu_tiles.begin(), cpu_tiles.end(), [&](const TileJob& c) {
+              return c.tx == t.tx && c.ty == t.ty;
+            }) == cpu_tiles.end()) {
+          cpu_tiles.push_back(t);
+        }
+      }
+    }
+    if (!cpu_tiles.empty()) {
+      decode_batch_cpu(s, *slot, &cpu_tiles);
+      slot->wait_idle();
+    }
+  }
+  slot->wait_idle();
+}
+
+bool is_plain_raw(const Level& l, const codec::TileFormat& f) {
+  return l.compression == Compression::none && l.planar_configuration == 1 && l.predictor == 1 &&
+         (l.photometric == 1 || l.photometric == 2) && f.samples_per_pixel == l.channels &&
+         l.bits_per_sample == 8 * size_of(l.dtype) && (!f.big_endian || size_of(l.dtype) == 1);
+}
+
+bool nvjpeg_can_take(const Level& l) {
+  // YCbCr JPEG only: how an RGB-tagged TIFF JPEG's colour space is guessed differs between
+  // decoders, and the results must stay within 1 grey level of libjpeg-turbo.
+  return l.compression == Compression::jpeg && l.photometric == 6 && l.channels == 3 &&
+         l.samples_per_pixel == 3 && l.bits_per_sample == 8 && l.planar_configuration == 1 &&
+         l.dtype == DataType::uint8;
+}
+
+void check_gpu_output(const Slide::Impl& slide, const Level& l, int level, int64_t width,
+                      int64_t height, const ImageView& out) {
+  std::string problem;
+  if (out.device != Device::cuda) {
+    problem = "the output view is not in GPU memory";
+  } else if (out.channels != l.channels || out.dtype != l.dtype) {
+    problem = "the output view has " + std::to_string(out.channels) + " x " +
+              std::string(to_string(out.dtype)) + ", the level " + std::to_string(l.channels) +
+              " x " + std::string(to_string(l.dtype));
+  } else if (out.width < width || out.height < height) {
+    problem = "the output view (" + std::to_string(out.width) + " x " + std::to_string(out.height) +
+              ") is smaller than the region (" + std::to_string(width) + " x " +
+              std::to_string(height) + ")";
+  } else if (out.row_pitch < out.row_bytes()) {
+    problem = "the output view's row pitch is smaller than a row";
+  } else if (out.data == nullptr && width > 0 && height > 0) {
+    problem = "the output view has no data";
+  }
+  if (problem.empty() && out.data != nullptr) {
+    cudaPointerAttributes attributes{};
+    cudaError_t status = cudaPointerGetAttributes(&attributes, out.data);
+    if (status != cudaSuccess) {
+      (void)cudaGetLastError();
+      problem =
+          std::string("the output pointer is not CUDA memory (") + cudaGetErrorString(status) + ")";
+    } else if (attributes.type != cudaMemoryTypeDevice &&
+               attributes.type != cudaMemoryTypeManaged) {
+      problem = "the output pointer is not device memory";
+    } else if (attributes.device != out.cuda_device) {
+      problem = "the output pointer is on GPU " + std::to_string(attributes.device) +
+                ", the view says GPU " + std::to_string(out.cuda_device);
+    }
+  }
+  if (!problem.empty()) {
+    throw Error(ErrorKind::invalid_argument, problem, {slide.path.string(), level});
+  }
+}
+
+// The cuFile decision, made once per call: the handle, or nullptr with *note saying why not.
+std::optional<io::cufile::FileHandle> choose_cufile(const Slide::Impl& slide, IoBackend backend,
+                                                    std::string* note) {
+  if (backend == IoBackend::posix) return std::nullopt;
+  std::string why;
+  io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(slide.file.fd(), &why);
+  if (handle) return std::optional<io::cufile::FileHandle>(std::move(handle));
+  if (backend == IoBackend::cufile) {
+    throw Error(ErrorKind::cufile, "cuFile was requested but cannot read this file: " + why,
+                {slide.path.string()});
+  }
+  *note = "cufile unavailable: " + why;
+  return std::nullopt;
+}
+
+}  // namespace
+
+void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, int64_t width,
+                     int64_t height, const ImageView& out, const ReadOptions& options,
+                     ReadReport* report) {
+  if (level < 0 || level >= static_cast<int>(slide.levels.size())) {
+    throw Error(ErrorKind::invalid_argument, "no level " + std::to_string(level),
+                {slide.path.string()});
+  }
+  const Level& l = slide.levels[static_cast<size_t>(level)];
+  const ImageData& data = slide.level_data.at(static_cast<size_t>(level));
+  if (width < 0 || height < 0) {
+    throw Error(ErrorKind::invalid_argument, "negative region size", {slide.path.string(), level});
+  }
+  check_gpu_output(slide, l, level, width, height, out);
+  if (width == 0 || height == 0) return;
+  if (l.tile_width == 0 || l.tile_height == 0) {
+    throw Error(ErrorKind::format, "level has no tile size", {slide.path.string(), level});
+  }
+  int previous_device = 0;
+  cuda::check(cudaGetDevice(&previous_device), "cudaGetDevice");
+  cuda::check(cudaSetDevice(out.cuda_device), "cudaSetDevice");
+  struct RestoreDevice {
+    int device;
+    ~RestoreDevice() { (void)cudaSetDevice(device); }
+  } restore{previous_device};
+
+  Shared s(slide, l, data, level, out.crop(0, 0, width, height), options);
+  s.pixel = out.pixel_bytes();
+  s.tile_row_bytes = static_cast<size_t>(l.tile_width) * s.pixel;
+  s.tile_bytes = s.tile_row_bytes * l.tile_height;
+
+  const int64_t tw = l.tile_width, th = l.tile_height;
+  const int64_t x0 = std::clamp<int64_t>(x, 0, l.width),
+                x1 = std::clamp<int64_t>(x + width, 0, l.width);
+  const int64_t y0 = std::clamp<int64_t>(y, 0, l.height),
+                y1 = std::clamp<int64_t>(y + height, 0, l.height);
+  const bool inside = x0 == x && y0 == y && x1 == x + width && y1 == y + height;
+  // Out-of-level pixels: fill the whole view first (the GPU sets memory at ~TB/s), then the
+  // tiles overwrite their part. The workers' streams are not ordered after this one: wait here.
+  if (!inside) {
+    if (l.dtype != DataType::uint8 && options.fill != 0) {
+      throw Error(ErrorKind::unsupported, "a non-zero fill for wider than 8-bit samples on a GPU",
+                  {slide.path.string(), level});
+    }
+    cuda::Stream fill_stream;
+    cuda::check(cudaMemset2DAsync(s.out.data, s.out.row_pitch, options.fill, s.out.row_bytes(),
+                                  static_cast<size_t>(height), fill_stream.get()),
+                "cudaMemset2DAsync (fill)");
+    fill_stream.synchronize();
+  }
+
+  codec::TileFormat format = data.tile_format(l);
+  const bool raw = is_plain_raw(l, format);
+  const auto& nv = codec::nvjpeg::availability();
+  const bool use_nvjpeg =
+      nvjpeg_can_take(l) && nv.loaded && (nv.hardware_backend || nv.gpu_backend);
+
+  if (x0 < x1 && y0 < y1) {
+    const size_t per_plane = static_cast<size_t>(l.tiles_across * l.tiles_down);
+    for (int64_t ty = y0 / th; ty <= (y1 - 1) / th; ++ty) {
+      for (int64_t tx = x0 / tw; tx <= (x1 - 1) / tw; ++tx) {
+        TileJob t;
+        t.tx = tx;
+        t.ty = ty;
+        size_t index = static_cast<size_t>(ty * l.tiles_across + tx);
+        if (index < data.tile_offsets.size() && index < data.tile_byte_counts.size() &&
+            l.planar_configuration == 1 && index < per_plane) {
+          t.offset = data.tile_offsets[index];
+          t.bytes = data.tile_byte_counts[index];
+        }
+        const int64_t ax0 = std::max(tx * tw, x0), ax1 = std::min(tx * tw + tw, x1);
+        const int64_t ay0 = std::max(ty * th, y0), ay1 = std::min(ty * th + th, y1);
+        t.src_x = ax0 - tx * tw;
+        t.src_y = ay0 - ty * th;
+        t.dst_x = ax0 - x;
+        t.dst_y = ay0 - y;
+        t.width = ax1 - ax0;
+        t.height = ay1 - ay0;
+        t.whole = t.src_x == 0 && t.src_y == 0 && t.width == tw && t.height == th;
+        const bool raw_ok = raw && t.bytes >= s.tile_bytes && t.offset <= slide.file_size &&
+                            s.tile_bytes <= slide.file_size - t.offset;
+        if (raw_ok) {
+          s.raw.push_back(t);
+        } else if (use_nvjpeg && t.bytes > 0) {
+          s.jpeg.push_back(t);
+        } else {
+          s.decode.push_back(t);  // absent, damaged or other codecs: the host path decides
+        }
+      }
+    }
+  }
+
+  // Coalesce uncompressed tiles into ranges in file order.
+  const size_t task_bytes =
+      std::max<size_t>(options.task_bytes ? options.task_bytes : kDefaultTaskBytes,
+                       align_up(s.tile_bytes) + 2 * kPage);
+  if (!s.raw.empty()) {
+    std::vector<size_t> order(s.raw.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return s.raw[a].offset < s.raw[b].offset; });
+    RawRange current;
+    uint64_t data_end = 0;
+    for (size_t i : order) {
+      const TileJob& t = s.raw[i];
+      uint64_t t_end = t.offset + s.tile_bytes;
+      bool joins = !current.tiles.empty() && t.offset >= data_end &&
+                   t.offset - data_end <= kMaxGap &&
+                   align_up(t_end) - current.begin <= task_bytes &&
+                   current.tiles.size() < StagingSlot::kMaxPlacements;
+      if (!joins && !current.tiles.empty()) {
+        current.end = align_up(data_end);
+        s.ranges.push_back(std::move(current));
+        current = RawRange{};
+      }
+      if (current.tiles.empty()) current.begin = align_down(t.offset);
+      current.tiles.push_back(i);
+      data_end = std::max(data_end, t_end);
+    }
+    current.end = align_up(data_end);
+    s.ranges.push_back(std::move(current));
+  }
+
+  std::string io_note;
+  std::optional<io::cufile::FileHandle> cufile;
+  io::File direct;
+  const std::byte* mapped = nullptr;
+  struct Unmap {
+    const std::byte*& p;
+    size_t size;
+    ~Unmap() {
+      if (p) ::munmap(const_cast<std::byte*>(p), size);
+    }
+  } unmap{mapped, static_cast<size_t>(slide.file_size)};
+  if (!s.ranges.empty()) {
+    cufile = choose_cufile(slide, options.io, &io_note);
+    if (cufile) {
+      s.cufile = &*cufile;
+    } else {
+      direct = io::File::open_direct_or_empty(slide.path, io::File::Mode::read);
+      if (direct.is_open()) s.direct = &direct;
+      void* m = ::mmap(nullptr, slide.file_size, PROT_READ, MAP_SHARED, slide.file.fd(), 0);
+      if (m != MAP_FAILED) mapped = static_cast<const std::byte*>(m);
+      s.mapped = mapped;
+    }
+  } else if (options.io == IoBackend::cufile) {
+    // Compressed tiles go through the CPU or nvJPEG; still honour an explicit request's check.
+    cufile = choose_cufile(slide, options.io, &io_note);
+  }
+
+  int threads = options.threads > 0 ? options.threads : io::hardware_threads();
+  const size_t cpu_work = s.ranges.size() + s.decode.size() + s.jpeg.size();
+  int cpu_workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), cpu_work));
+  int nv_workers = 0;
+  if (!s.jpeg.empty()) {
+    nv_workers = static_cast<int>(
+        std::min<size_t>(kNvjpegWorkers, (s.jpeg.size() + kNvjpegBatch - 1) / kNvjpegBatch));
+    s.nv_name = nv.hardware_backend ? "nvjpeg-hardware" : "nvjpeg-gpu";
+  }
+  {
+    std::vector<std::jthread> workers;
+    auto guarded = [&s](auto&& body) {
+      return [&s, body] {
+        try {
+          body();
+        } catch (...) {
+          s.record(std::current_exception());
+        }
+      };
+    };
+    const bool hw = nv.hardware_backend;
+    for (int i = 0; i < nv_workers; ++i) {
+      workers.emplace_back(guarded([&s, hw] { nvjpeg_worker(s, hw); }));
+    }
+    // The calling thread is one of the CPU workers.
+    for (int i = 1; i < cpu_workers; ++i) workers.emplace_back(guarded([&s] { cpu_worker(s); }));
+    if (cpu_workers > 0) guarded([&s] { cpu_worker(s); })();
+  }
+  // Every worker waited for its own streams before ending (leases wait too when unwinding), so
+  // no GPU work of this read is in flight here, failed or not.
+  if (s.error) std::rethrow_exception(s.error);
+
+  if (report) {
+    report->file_bytes += s.file_bytes.load();
+    report->pixel_bytes += s.out.tight_bytes();
+    std::string io;
+    if (!s.ranges.empty()) {
+      io = s.cufile ? "cufile" : "posix+pinned";
+      if (s.direct_bytes > 0) io += " (O_DIRECT for uncached ranges)";
+    } else {
+      io = "posix";
+    }
+    report->io_path = io;
+    report->io_note = io_note;
+    std::string decoder;
+    auto add = [&decoder](const std::string& part) {
+      decoder += (decoder.empty() ? "" : "+") + part;
+    };
+    if (!s.ranges.empty()) add("none");
+    if (s.nv_decoded > 0) add(s.nv_name);
+    if (s.cpu_decoded > 0) {
+      add(l.compression == Compression::jpeg ? "libjpeg-turbo" : "cpu-" + to_string(l.compression));
+    }
+    report->decoder = decoder.empty() ? "none" : decoder;
+  }
+}
+
+}  // namespace slidestream::read
