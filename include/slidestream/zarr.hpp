@@ -45,6 +45,8 @@ struct WriteOptions {
   IoBackend io = IoBackend::automatic;
   bool overwrite = false;  // refuse an existing path otherwise (Error already_exists)
   bool durable = true;     // fsync data, then metadata, then directories
+  // Large 4 KiB-aligned chunk files bypass the page cache (O_DIRECT) where the file system allows.
+  bool direct_io = true;
 };
 
 // What a finished write did, for the CLI and benchmarks.
@@ -80,6 +82,7 @@ class ArrayWriter {
   struct Impl;
 
  private:
+  friend class OmeZarrWriter;  // counts its levels' finish() calls
   explicit ArrayWriter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

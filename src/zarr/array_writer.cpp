@@ -1,0 +1,334 @@
+// ArrayWriter: encodes chunks (or shards) on a thread pool and lands each as one file; metadata
+// last. GPU sources are staged unit by unit through pinned buffers (zarr/device_staging.hpp).
+#include <cstring>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/crc32c.hpp"
+#include "io/file.hpp"
+#include "io/thread_pool.hpp"
+#include "slidestream/error.hpp"
+#include "slidestream/zarr.hpp"
+#include "zarr/chunk_codec.hpp"
+#include "zarr/chunk_file.hpp"
+#include "zarr/device_staging.hpp"
+#include "zarr/layout.hpp"
+#include "zarr/writer_impl.hpp"
+
+namespace slidestream::zarr {
+namespace {
+
+using detail::AlignedBuffer;
+using detail::Layout;
+
+// Pinned staging memory per writer: enough slots for every thread, within this budget.
+constexpr size_t kStagingBudget = size_t{1} << 30;
+
+// Encodes one unit (chunk, or shard of inner chunks) whose pixels inside the array are `region`
+// (host, interleaved) into `out`; returns the encoded size.
+size_t encode_unit(const Layout& l, const ImageView& region, int64_t uy, int64_t ux,
+                   AlignedBuffer& out) {
+  thread_local AlignedBuffer raw;
+  const bool plain = l.encoding.compressor == detail::Compressor::none && !l.encoding.crc32c;
+  if (!l.sharded) {
+    if (plain) {
+      out.reserve(l.chunk_bytes());
+      detail::pack_chunk(region, l, out.data());
+      return l.chunk_bytes();
+    }
+    raw.reserve(l.chunk_bytes());
+    detail::pack_chunk(region, l, raw.data());
+    out.reserve(detail::encoded_bound(l, l.chunk_bytes()));
+    return detail::encode_bytes(l, std::span(raw.data(), l.chunk_bytes()), out.data());
+  }
+  // A shard: inner chunks in C order, then the index of (offset, nbytes) pairs and its crc32c.
+  const int64_t n_down = l.inner_down(), n_across = l.inner_across();
+  const size_t n = static_cast<size_t>(n_down * n_across);
+  std::vector<uint64_t> index(2 * n, ~uint64_t{0});  // 2^64-1: chunk absent
+  out.reserve(n * detail::encoded_bound(l, l.chunk_bytes()) + l.index_bytes());
+  size_t pos = 0;
+  for (int64_t iy = 0; iy < n_down; ++iy) {
+    const int64_t y0 = uy * l.unit_h + iy * l.chunk_h;
+    if (y0 >= l.height) break;
+    for (int64_t ix = 0; ix < n_across; ++ix) {
+      const int64_t x0 = ux * l.unit_w + ix * l.chunk_w;
+      if (x0 >= l.width) break;
+      ImageView sub =
+          region.crop(x0 - ux * l.unit_w, y0 - uy * l.unit_h, std::min(l.chunk_w, l.width - x0),
+                      std::min(l.chunk_h, l.height - y0));
+      size_t size;
+      if (plain) {
+        detail::pack_chunk(sub, l, out.data() + pos);
+        size = l.chunk_bytes();
+      } else {
+        raw.reserve(l.chunk_bytes());
+        detail::pack_chunk(sub, l, raw.data());
+        size = detail::encode_bytes(l, std::span(raw.data(), l.chunk_bytes()), out.data() + pos);
+      }
+      const size_t k = static_cast<size_t>(iy * n_across + ix);
+      index[2 * k] = pos;
+      index[2 * k + 1] = size;
+      pos += size;
+    }
+  }
+  std::memcpy(out.data() + pos, index.data(), 16 * n);  // little-endian hosts
+  if (l.index_crc32c) {
+    uint32_t crc = crc32c(std::span<const std::byte>(out.data() + pos, 16 * n));
+    std::memcpy(out.data() + pos + 16 * n, &crc, 4);
+  }
+  return pos + l.index_bytes();
+}
+
+Error with_file(const Error& e, const std::filesystem::path& path) {
+  return e.with_context({.file = path.string()});
+}
+
+}  // namespace
+
+AlignedBuffer ArrayWriter::Impl::take_buffer() {
+  std::lock_guard lock(buffers_mutex);
+  if (buffers.empty()) return AlignedBuffer();
+  AlignedBuffer b = std::move(buffers.back());
+  buffers.pop_back();
+  return b;
+}
+
+void ArrayWriter::Impl::give_buffer(AlignedBuffer buffer) {
+  std::lock_guard lock(buffers_mutex);
+  buffers.push_back(std::move(buffer));
+}
+
+std::unique_ptr<device::StagingSlot> ArrayWriter::Impl::take_slot(int cuda_device) {
+  {
+    std::lock_guard lock(slots_mutex);
+    if (!slots.empty()) {
+      auto s = std::move(slots.back());
+      slots.pop_back();
+      return s;
+    }
+  }
+  return device::make_staging_slot(layout.unit_bytes(), cuda_device);
+}
+
+void ArrayWriter::Impl::give_slot(std::unique_ptr<device::StagingSlot> slot) {
+  std::lock_guard lock(slots_mutex);
+  slots.push_back(std::move(slot));
+}
+
+void ArrayWriter::Impl::write_unit(const ImageView& region, int64_t uy, int64_t ux) {
+  const auto file = path / layout.unit_key(uy, ux);
+  if (region.device == Device::cpu) {
+    AlignedBuffer buffer = take_buffer();
+    size_t size = encode_unit(layout, region, uy, ux, buffer);
+    detail::write_chunk_file(file, buffer.data(), size, buffer.capacity(), file_options, stats);
+    give_buffer(std::move(buffer));
+    return;
+  }
+  // From a GPU: the unit lands in a pinned slot laid out as the full unit (padding filled first),
+  // which for uncompressed interleaved chunks already is the file's content.
+  auto slot = take_slot(region.cuda_device);
+  const size_t pitch = static_cast<size_t>(layout.unit_w) * layout.pixel_bytes();
+  if (region.height < layout.unit_h || region.width < layout.unit_w) {
+    detail::fill_samples(slot->data(), layout.unit_bytes(), layout);
+  }
+  slot->copy_from_device(region, pitch);
+  const bool identity = !layout.sharded && layout.encoding.interleaved &&
+                        layout.encoding.compressor == detail::Compressor::none &&
+                        !layout.encoding.crc32c;
+  if (identity) {
+    detail::write_chunk_file(file, slot->data(), layout.unit_bytes(), slot->size(), file_options,
+                             stats);
+  } else {
+    ImageView staged = region;
+    staged.data = slot->data();
+    staged.row_pitch = pitch;
+    staged.device = Device::cpu;
+    AlignedBuffer buffer = take_buffer();
+    size_t size = encode_unit(layout, staged, uy, ux, buffer);
+    detail::write_chunk_file(file, buffer.data(), size, buffer.capacity(), file_options, stats);
+    give_buffer(std::move(buffer));
+  }
+  give_slot(std::move(slot));
+}
+
+ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySpec& spec,
+                                const WriteOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->spec = spec;
+  impl->layout = Layout::from_spec(spec);
+  impl->options = options;
+  impl->threads = options.threads > 0 ? options.threads : io::hardware_threads();
+  if (impl->threads > 1) impl->pool = std::make_unique<io::ThreadPool>(impl->threads - 1);
+  impl->file_options.allow_direct = options.direct_io;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || std::filesystem::is_symlink(path, ec)) {
+    if (!options.overwrite) {
+      throw Error(ErrorKind::already_exists, "output exists (pass overwrite to replace it)",
+                  {.file = path.string()});
+    }
+    std::filesystem::remove_all(path, ec);
+    if (ec) {
+      throw Error(ErrorKind::io, "cannot remove the existing output: " + ec.message(),
+                  {.file = path.string()});
+    }
+  }
+  auto make_dir = [](const std::filesystem::path& dir) {
+    std::error_code e;
+    std::filesystem::create_directories(dir, e);
+    if (e) {
+      ErrorKind kind = e == std::errc::no_space_on_device ? ErrorKind::disk_full : ErrorKind::io;
+      throw Error(kind, "cannot create directory: " + e.message(), {.file = dir.string()});
+    }
+  };
+  make_dir(path);
+  // Every chunk row's directory up front, so workers never race to create them.
+  const Layout& l = impl->layout;
+  if (l.separator == '/') {
+    for (int64_t uy = 0; uy < l.units_down(); ++uy) make_dir(path / l.unit_row_dir(uy));
+  }
+  return ArrayWriter(std::move(impl));
+}
+
+ArrayWriter::ArrayWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ArrayWriter::ArrayWriter(ArrayWriter&&) noexcept = default;
+ArrayWriter& ArrayWriter::operator=(ArrayWriter&&) noexcept = default;
+ArrayWriter::~ArrayWriter() = default;
+
+const ArraySpec& ArrayWriter::spec() const noexcept {
+  return impl_->spec;
+}
+
+void ArrayWriter::write_region(int64_t y, int64_t x, const ImageView& src) {
+  Impl& s = *impl_;
+  const Layout& l = s.layout;
+  auto fail = [&](const std::string& what) {
+    throw Error(ErrorKind::invalid_argument, "write_region: " + what, {.file = s.path.string()});
+  };
+  if (s.finished) fail("the array is already finished");
+  if (src.channels != l.channels || src.dtype != l.dtype) {
+    fail("source has " + std::to_string(src.channels) + " x " + std::string(to_string(src.dtype)) +
+         ", the array " + std::to_string(l.channels) + " x " + std::string(to_string(l.dtype)));
+  }
+  if (y < 0 || x < 0 || y % l.unit_h || x % l.unit_w) {
+    fail("(" + std::to_string(y) + ", " + std::to_string(x) + ") is not on the " +
+         (l.sharded ? "shard" : "chunk") + " grid");
+  }
+  if (src.height < 0 || src.width < 0 || y + src.height > l.height || x + src.width > l.width) {
+    fail("source extends past the array");
+  }
+  if ((src.height % l.unit_h && y + src.height != l.height) ||
+      (src.width % l.unit_w && x + src.width != l.width)) {
+    fail("source must cover whole chunks (shards) except at the array's edges");
+  }
+  if (src.data == nullptr && src.height && src.width) fail("null source");
+  if (src.row_pitch < src.row_bytes()) fail("row pitch smaller than a row");
+  const int64_t uy0 = y / l.unit_h, ux0 = x / l.unit_w;
+  const int64_t nd = (src.height + l.unit_h - 1) / l.unit_h;
+  const int64_t na = (src.width + l.unit_w - 1) / l.unit_w;
+  const size_t n = static_cast<size_t>(nd * na);
+  if (n == 0) return;
+  auto body = [&](size_t i) {
+    const int64_t uy = uy0 + static_cast<int64_t>(i) / na;
+    const int64_t ux = ux0 + static_cast<int64_t>(i) % na;
+    const int64_t ry = uy * l.unit_h, rx = ux * l.unit_w;
+    ImageView region = src.crop(rx - x, ry - y, std::min(l.unit_w, l.width - rx),
+                                std::min(l.unit_h, l.height - ry));
+    s.write_unit(region, uy, ux);
+  };
+  int parallelism = s.threads;
+  if (src.device == Device::cuda) {
+    // Each worker holds one pinned slot: bound the pinned memory.
+    size_t by_budget = std::max<size_t>(2, kStagingBudget / std::max<size_t>(l.unit_bytes(), 1));
+    parallelism = static_cast<int>(std::min<size_t>(static_cast<size_t>(parallelism), by_budget));
+  }
+  try {
+    if (s.pool && parallelism > 1 && n > 1) {
+      s.pool->parallel_for(n, body, parallelism);
+    } else {
+      for (size_t i = 0; i < n; ++i) body(i);
+    }
+  } catch (const Error& e) {
+    s.failed = true;
+    throw with_file(e, s.path);
+  } catch (...) {
+    s.failed = true;
+    throw;
+  }
+}
+
+void ArrayWriter::write(const ImageView& src) {
+  const Layout& l = impl_->layout;
+  if (src.height != l.height || src.width != l.width) {
+    throw Error(ErrorKind::invalid_argument,
+                "write: source is " + std::to_string(src.width) + " x " +
+                    std::to_string(src.height) + ", the array " + std::to_string(l.width) + " x " +
+                    std::to_string(l.height),
+                {.file = impl_->path.string()});
+  }
+  write_region(0, 0, src);
+}
+
+void ArrayWriter::set_attributes(const std::string& json_object) {
+  auto doc = nlohmann::json::parse(json_object, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    throw Error(ErrorKind::invalid_argument, "attributes must be a JSON object",
+                {.file = impl_->path.string()});
+  }
+  impl_->attributes = std::move(doc);
+}
+
+WriteReport ArrayWriter::finish() {
+  Impl& s = *impl_;
+  if (s.failed) {
+    throw Error(ErrorKind::cancelled,
+                "an earlier chunk write failed; the array is left without metadata so that no "
+                "reader takes it for complete",
+                {.file = s.path.string()});
+  }
+  if (s.finished) {
+    throw Error(ErrorKind::invalid_argument, "finish() called twice", {.file = s.path.string()});
+  }
+  const bool durable = s.options.durable;
+  uint64_t meta = 0;
+  try {
+    // Chunks first, durably; only then the metadata that declares the array complete.
+    if (durable) detail::sync_file_system(s.path);
+    if (s.layout.format == Format::v2) {
+      if (!s.attributes.empty()) {
+        meta +=
+            detail::write_small_file_atomically(s.path / ".zattrs", s.attributes.dump(2), durable);
+      }
+      meta += detail::write_small_file_atomically(
+          s.path / ".zarray", detail::v2_array_metadata(s.layout).dump(2), durable);
+    } else {
+      meta += detail::write_small_file_atomically(
+          s.path / "zarr.json", detail::v3_array_metadata(s.layout, s.attributes).dump(2), durable);
+    }
+    if (durable) {
+      io::sync_directory(s.path);
+      io::sync_directory(std::filesystem::absolute(s.path).parent_path());
+    }
+  } catch (...) {
+    s.failed = true;
+    throw;
+  }
+  s.finished = true;
+  if (s.finish_counter) s.finish_counter->fetch_add(1);
+  WriteReport report;
+  report.bytes_written = s.stats.bytes.load() + meta;
+  report.chunks_written = s.stats.files.load();
+  const uint64_t direct = s.stats.direct_files.load(), files = s.stats.files.load();
+  if (direct == 0) {
+    report.io_path = "posix";
+  } else if (direct == files) {
+    report.io_path = "posix (O_DIRECT)";
+  } else {
+    report.io_path = "posix (O_DIRECT for large chunks, page cache for small)";
+  }
+  if (!s.io_note.empty()) report.io_path += "; " + s.io_note;
+  return report;
+}
+
+}  // namespace slidestream::zarr
