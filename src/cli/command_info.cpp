@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "slidestream/slide.hpp"
+#include "slidestream/system.hpp"
 
 namespace slidestream::cli {
 namespace {
@@ -126,9 +127,22 @@ int run_info(const InfoOptions& options) {
 Command add_info_command(CLI::App& app) {
   auto options = std::make_shared<InfoOptions>();
   auto* sub = app.add_subcommand("info", "Show a slide's format, levels, resolution and metadata");
-  sub->add_option("slide", options->slide, "Slide file (TIFF, BigTIFF, SVS, OME-TIFF)")->required();
+  sub->add_option("slide", options->slide, "Slide file (TIFF, BigTIFF, SVS, OME-TIFF)");
   sub->add_flag("--json", options->json, "Print JSON instead of text");
-  return {sub, [options] { return run_info(*options); }};
+  // --system (GPU read engineer): describes the machine instead of a slide.
+  auto system = std::make_shared<bool>(false);
+  sub->add_flag("--system", *system, "Describe this machine: GPUs, CUDA, cuFile, nvJPEG");
+  return {sub, [options, system] {
+            if (*system) {
+              std::printf("%s", describe_system(options->json).c_str());
+              return 0;
+            }
+            if (options->slide.empty()) {
+              std::fprintf(stderr, "slidestream info: a SLIDE (or --system) is required\n");
+              return 2;
+            }
+            return run_info(*options);
+          }};
 }
 
 }  // namespace slidestream::cli

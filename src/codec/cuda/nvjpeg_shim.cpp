@@ -83,16 +83,18 @@ Loaded load() {
   }
   // Never closed: handles may live in static pools until exit.
   void* library = nullptr;
+  std::string first_error;
   for (const char* name : {"libnvjpeg.so.13", "libnvjpeg.so"}) {
     library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (library) {
       a.library_path = name;
       break;
     }
+    const char* err = dlerror();
+    if (first_error.empty()) first_error = err ? err : "unknown reason";
   }
   if (library == nullptr) {
-    const char* err = dlerror();
-    a.why = std::string("libnvjpeg.so.13 not loadable: ") + (err ? err : "unknown reason");
+    a.why = "libnvjpeg.so.13 not loadable: " + first_error;
     return result;
   }
   Symbols& s = result.symbols;

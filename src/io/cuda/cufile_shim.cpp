@@ -56,16 +56,18 @@ Loaded load() {
   // The library handle is never closed: cuFile keeps threads and state that must outlive every
   // registered handle, and unloading it at exit races CUDA's own teardown.
   void* library = nullptr;
+  std::string first_error;
   for (const char* name : {"libcufile.so.0", "libcufile.so"}) {
     library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (library) {
       a.library_path = name;
       break;
     }
+    const char* err = dlerror();
+    if (first_error.empty()) first_error = err ? err : "unknown reason";
   }
   if (library == nullptr) {
-    const char* err = dlerror();
-    a.why = std::string("libcufile.so.0 not loadable: ") + (err ? err : "unknown reason");
+    a.why = "libcufile.so.0 not loadable: " + first_error;
     return result;
   }
   Symbols& s = result.symbols;
@@ -156,11 +158,17 @@ void FileHandle::read_exact(void* device_base, size_t size, uint64_t file_offset
       std::string cause =
           n == -1 ? "cuFileRead: I/O error" : std::string("cuFileRead: ") + CUFILE_ERRSTR(n);
       throw Error(ErrorKind::cufile, cause,
-                  ErrorContext{.offset = static_cast<int64_t>(file_offset + done)});
+                  ErrorContext{.file = {},
+                               .level = -1,
+                               .tile = -1,
+                               .offset = static_cast<int64_t>(file_offset + done)});
     }
     if (n == 0) {
       throw Error(ErrorKind::format, "file ends before the data it points to (cuFileRead)",
-                  ErrorContext{.offset = static_cast<int64_t>(file_offset + done)});
+                  ErrorContext{.file = {},
+                               .level = -1,
+                               .tile = -1,
+                               .offset = static_cast<int64_t>(file_offset + done)});
     }
     done += static_cast<size_t>(n);
   }
