@@ -1,0 +1,229 @@
+// Failure behaviour: a full disk or an I/O error fails with a clear Error naming the file and
+// leaves no metadata that declares the array complete and no temporaries; existing outputs are
+// refused; damaged chunks, shard indices and metadata are errors, not crashes.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+
+#include "slidestream/error.hpp"
+#include "slidestream/zarr.hpp"
+#include "support/test_support.hpp"
+#include "zarr/chunk_file.hpp"
+
+namespace slidestream::zarr {
+namespace {
+
+namespace fs = std::filesystem;
+
+Image noise(int64_t w, int64_t h, int c) {
+  Image img = Image::allocate(w, h, c, DataType::uint8);
+  std::mt19937 rng(1);
+  for (size_t i = 0; i < img.size_bytes(); ++i) img.data()[i] = static_cast<std::byte>(rng());
+  return img;
+}
+
+// Files anywhere under `root` that would make a reader believe the array is complete, or that a
+// failed write left behind.
+std::vector<std::string> leftovers(const fs::path& root) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    auto name = entry.path().filename().string();
+    if (name == "zarr.json" || name == ".zarray" || name == ".zgroup" ||
+        name.find(".partial") != std::string::npos) {
+      found.push_back(entry.path().string());
+    }
+  }
+  return found;
+}
+
+// A small tmpfs, unmounted when the test ends.
+class SmallTmpfs {
+ public:
+  explicit SmallTmpfs(const fs::path& where, const char* size) : where_(where) {
+    fs::create_directories(where);
+    std::string opts = std::string("size=") + size;
+    mounted_ = ::mount("tmpfs", where.c_str(), "tmpfs", 0, opts.c_str()) == 0;
+  }
+  ~SmallTmpfs() {
+    if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  fs::path where_;
+  bool mounted_ = false;
+};
+
+class ZarrDiskFull : public ::testing::TestWithParam<Format> {};
+
+TEST_P(ZarrDiskFull, FailsWithDiskFullNamingTheFileAndLeavesNothingComplete) {
+  auto dir = test::scratch_dir(GetParam() == Format::v2 ? "zarr_full_v2" : "zarr_full_v3");
+  SmallTmpfs disk(dir / "mnt", "256k");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (not root?); see InjectedIoError";
+  auto path = disk.mounted() ? dir / "mnt" / "a.zarr" : fs::path();
+  Image img = noise(512, 512, 3);  // 768 KiB: three times the file system
+  ArraySpec spec{.height = 512,
+                 .width = 512,
+                 .channels = 3,
+                 .chunk_height = 128,
+                 .chunk_width = 128,
+                 .format = GetParam()};
+  auto writer = ArrayWriter::create(path, spec, {.threads = 4});
+  try {
+    writer.write(img.view());
+    FAIL() << "expected disk_full";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::disk_full) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    EXPECT_NE(e.context().file.find(path.string()), std::string::npos) << e.context().file;
+  }
+  try {
+    writer.finish();
+    FAIL() << "finish after a failed write must refuse";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::cancelled) << e.what();
+  }
+  EXPECT_TRUE(leftovers(path).empty()) << leftovers(path).front();
+  EXPECT_THROW(ArrayReader::open(path), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, ZarrDiskFull, ::testing::Values(Format::v2, Format::v3));
+
+TEST(ZarrSafety, InjectedIoErrorLeavesNoMetadataAndNoTemporaries) {
+  auto dir = test::scratch_dir("zarr_injected");
+  auto path = dir / "a.zarr";
+  std::atomic<int> calls{0};
+  detail::set_chunk_write_hook([&](const fs::path& file) {
+    if (++calls == 5) throw Error(ErrorKind::io, "injected EIO", {.file = file.string()});
+  });
+  Image img = noise(256, 256, 1);
+  ArraySpec spec{.height = 256,
+                 .width = 256,
+                 .chunk_height = 64,
+                 .chunk_width = 64,
+                 .format = Format::v3,
+                 .codec = Codec::zstd};
+  auto writer = ArrayWriter::create(path, spec, {.threads = 3});
+  try {
+    writer.write(img.view());
+    ADD_FAILURE() << "expected the injected error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::io);
+    EXPECT_NE(std::string(e.what()).find("injected EIO"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+  detail::set_chunk_write_hook(nullptr);
+  EXPECT_THROW(writer.finish(), Error);
+  EXPECT_TRUE(leftovers(path).empty());
+}
+
+TEST(ZarrSafety, DestroyedWithoutFinishLeavesNoMetadata) {
+  auto dir = test::scratch_dir("zarr_unfinished");
+  Image img = noise(64, 64, 1);
+  {
+    auto writer = ArrayWriter::create(
+        dir / "a.zarr",
+        {.height = 64, .width = 64, .chunk_height = 32, .chunk_width = 32, .format = Format::v2});
+    writer.write(img.view());
+  }
+  EXPECT_TRUE(leftovers(dir / "a.zarr").empty());
+}
+
+TEST(ZarrSafety, RefusesToOverwriteUnlessAsked) {
+  auto dir = test::scratch_dir("zarr_overwrite");
+  auto path = dir / "a.zarr";
+  ArraySpec spec{.height = 32, .width = 32, .chunk_height = 32, .chunk_width = 32};
+  Image img = noise(32, 32, 1);
+  auto first = ArrayWriter::create(path, spec);
+  first.write(img.view());
+  first.finish();
+  try {
+    ArrayWriter::create(path, spec);
+    FAIL() << "expected already_exists";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::already_exists);
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos);
+  }
+  EXPECT_TRUE(fs::exists(path / "zarr.json"));  // untouched
+  auto second = ArrayWriter::create(path, spec, {.overwrite = true});
+  EXPECT_FALSE(fs::exists(path / "zarr.json"));  // replaced: nothing complete until finish
+  second.write(img.view());
+  second.finish();
+  EXPECT_TRUE(fs::exists(path / "zarr.json"));
+}
+
+void flip_byte(const fs::path& file, int64_t from_end) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(from_end, std::ios::end);
+  char c;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5A);
+  f.seekp(from_end, std::ios::end);
+  f.write(&c, 1);
+}
+
+Error read_error(const fs::path& path) {
+  try {
+    ArrayReader::open(path).read();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected an error reading " << path;
+  return Error(ErrorKind::io, "none");
+}
+
+TEST(ZarrSafety, DamagedShardIndexChunkAndMetadataAreErrorsNamingTheFile) {
+  auto dir = test::scratch_dir("zarr_damaged");
+  Image img = noise(128, 128, 3);
+  auto make = [&](const std::string& name, Codec codec, int64_t shard) {
+    auto path = dir / name;
+    auto w = ArrayWriter::create(path, {.height = 128,
+                                        .width = 128,
+                                        .channels = 3,
+                                        .chunk_height = 64,
+                                        .chunk_width = 64,
+                                        .shard_height = shard,
+                                        .shard_width = shard,
+                                        .codec = codec});
+    w.write(img.view());
+    w.finish();
+    return path;
+  };
+  // Shard index: one flipped byte inside the (offset, nbytes) table fails its crc32c.
+  auto sharded = make("sharded.zarr", Codec::none, 128);
+  flip_byte(sharded / "c/0/0/0", -10);
+  Error e1 = read_error(sharded);
+  EXPECT_EQ(e1.kind(), ErrorKind::corrupt) << e1.what();
+  EXPECT_NE(std::string(e1.what()).find("c/0/0/0"), std::string::npos) << e1.what();
+
+  // A damaged zstd chunk.
+  auto zstd = make("zstd.zarr", Codec::zstd, 0);
+  fs::resize_file(zstd / "c/0/1/1", fs::file_size(zstd / "c/0/1/1") / 2);
+  Error e2 = read_error(zstd);
+  EXPECT_EQ(e2.kind(), ErrorKind::corrupt) << e2.what();
+  EXPECT_NE(std::string(e2.what()).find("c/0/1/1"), std::string::npos) << e2.what();
+
+  // A truncated uncompressed chunk.
+  auto raw = make("raw.zarr", Codec::none, 0);
+  fs::resize_file(raw / "c/0/0/1", 100);
+  EXPECT_EQ(read_error(raw).kind(), ErrorKind::corrupt);
+
+  // Metadata declaring an absurd chunk.
+  auto meta = make("meta.zarr", Codec::none, 0);
+  std::ofstream(meta / "zarr.json")
+      << R"({"zarr_format":3,"node_type":"array","shape":[3,128,128],"data_type":"uint8",)"
+         R"("chunk_grid":{"name":"regular","configuration":{"chunk_shape":[3,1000000,1000000]}},)"
+         R"("chunk_key_encoding":{"name":"default"},"fill_value":0,)"
+         R"("codecs":[{"name":"bytes"}]})";
+  Error e3 = read_error(meta);
+  EXPECT_EQ(e3.kind(), ErrorKind::limit) << e3.what();
+  std::ofstream(meta / "zarr.json") << "{not json";
+  EXPECT_EQ(read_error(meta).kind(), ErrorKind::format);
+  EXPECT_EQ(read_error(dir / "nothing.zarr").kind(), ErrorKind::not_found);
+}
+
+}  // namespace
+}  // namespace slidestream::zarr
