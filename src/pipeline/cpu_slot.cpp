@@ -1,4 +1,4 @@
-// The CPU slot: three host buffers (input window, one scratch pair for chains) and the output.
+// The CPU slot: two host buffers, the input window with its halo and the output tile.
 #include <algorithm>
 #include <cstring>
 
@@ -24,14 +24,6 @@ class CpuSlot final : public Slot {
     size_t n = layout.chain.size();
     input_ =
         allocate(static_cast<size_t>(layout.max_window_pixels[0]) * pixel_bytes(layout.formats[0]));
-    // Intermediates alternate between two scratch buffers; the last op writes the output.
-    size_t scratch = 0;
-    for (size_t i = 1; i < n; ++i) {
-      scratch = std::max(scratch, static_cast<size_t>(layout.max_window_pixels[i]) *
-                                      pixel_bytes(layout.formats[i]));
-    }
-    if (n >= 2) scratch_[0] = allocate(scratch);
-    if (n >= 3) scratch_[1] = allocate(scratch);
     output_ =
         allocate(static_cast<size_t>(layout.max_window_pixels[n]) * pixel_bytes(layout.formats[n]));
   }
@@ -52,15 +44,10 @@ class CpuSlot final : public Slot {
       copy_host(in, out_view);
       return;
     }
-    for (size_t i = 0; i < n; ++i) {
-      const Rect& w_out = windows[i + 1];
-      ImageView out = i + 1 == n ? out_view
-                                 : tight_view(scratch_[i % 2].get(), w_out.width, w_out.height,
-                                              layout_.formats[i + 1], Device::cpu);
-      ops::apply(layout_.chain[i], in, {windows[i].x, windows[i].y}, out, {w_out.x, w_out.y},
-                 layout_.image);
-      in = out;
-    }
+    // One call for the whole chain: ops fuses a colour op into the Sobel after it, and each op
+    // of the chain computes on windows[0] shrunk by the radii of the ops before it.
+    ops::apply_chain(layout_.chain, in, {windows[0].x, windows[0].y}, out_view, {last.x, last.y},
+                     layout_.image);
   }
 
   void wait() override {}
@@ -92,7 +79,6 @@ class CpuSlot final : public Slot {
 
   const SlotLayout& layout_;
   Buffer input_, output_;
-  Buffer scratch_[2];
   Rect output_rect_;
 };
 

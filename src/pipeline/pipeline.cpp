@@ -285,12 +285,12 @@ Image run_global(const Slide& slide, const Plan& plan, const Options& options,
                             plan.formats[0].dtype, options.device);
     if (options.device == Device::cuda) meter.allocated(image.size_bytes());
     slide.read_level(plan.level, image.view(), read_options, &report);
-    for (size_t i = 0; i < plan.chain.size(); ++i) {
-      Image out = Image::allocate(plan.width, plan.height, plan.formats[i + 1].channels,
-                                  plan.formats[i + 1].dtype, options.device);
+    if (!plan.chain.empty()) {
+      const auto& f = plan.formats.back();
+      Image out = Image::allocate(plan.width, plan.height, f.channels, f.dtype, options.device);
       if (options.device == Device::cuda) meter.allocated(out.size_bytes());
-      ops::apply(plan.chain[i], image.view(), {0, 0}, out.view(), {0, 0},
-                 ops::ImageExtent{plan.width, plan.height});
+      ops::apply_chain(plan.chain, image.view(), {0, 0}, out.view(), {0, 0},
+                       ops::ImageExtent{plan.width, plan.height});
       if (options.device == Device::cuda) meter.freed(image.size_bytes());
       image = std::move(out);
     }

@@ -34,16 +34,9 @@ class GpuSlot final : public Slot {
         static_cast<size_t>(layout.max_window_pixels[n]) * pixel_bytes(layout.formats[n]);
     if (!layout.read_into_device) staging_ = cuda::PinnedBuffer(input_bytes);
     input_ = cuda::DeviceBuffer(input_bytes);
-    size_t scratch = 0;
-    for (size_t i = 1; i < n; ++i) {
-      scratch = std::max(scratch, static_cast<size_t>(layout.max_window_pixels[i]) *
-                                      pixel_bytes(layout.formats[i]));
-    }
-    if (n >= 2) scratch_[0] = cuda::DeviceBuffer(scratch);
-    if (n >= 3) scratch_[1] = cuda::DeviceBuffer(scratch);
     if (n >= 1) output_ = cuda::DeviceBuffer(output_bytes);
     result_ = cuda::PinnedBuffer(output_bytes);
-    device_bytes_ = input_.size() + scratch_[0].size() + scratch_[1].size() + output_.size();
+    device_bytes_ = input_.size() + output_.size();
   }
 
   ~GpuSlot() override {
@@ -83,15 +76,9 @@ class GpuSlot final : public Slot {
     if (n == 0 && destination) {
       copy_2d(in, *destination, stream);
     }
-    for (size_t i = 0; i < n; ++i) {
-      const Rect& w_out = windows[i + 1];
-      ImageView out = i + 1 == n
-                          ? out_view
-                          : tight_view(scratch_[i % 2].data(), w_out.width, w_out.height,
-                                       layout_.formats[i + 1], Device::cuda, layout_.cuda_device);
-      ops::apply(layout_.chain[i], in, {windows[i].x, windows[i].y}, out, {w_out.x, w_out.y},
-                 layout_.image, stream);
-      in = out;
+    if (n > 0) {
+      ops::apply_chain(layout_.chain, in, {windows[0].x, windows[0].y}, out_view, {last.x, last.y},
+                       layout_.image, stream);
     }
     if (!destination) {
       cuda::check(cudaMemcpyAsync(result_.data(), out_view.data, out_view.tight_bytes(),
@@ -121,7 +108,6 @@ class GpuSlot final : public Slot {
   cuda::Stream stream_;
   cuda::PinnedBuffer staging_, result_;
   cuda::DeviceBuffer input_, output_;
-  cuda::DeviceBuffer scratch_[2];
   uint64_t device_bytes_ = 0;
   Rect output_rect_;
 };
