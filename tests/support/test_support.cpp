@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <sys/wait.h>
 
 #if SLIDESTREAM_HAVE_CUDA
@@ -12,7 +13,12 @@
 
 namespace slidestream::test {
 
-std::filesystem::path fixture_dir() { return SLIDESTREAM_FIXTURE_DIR; }
+// SLIDESTREAM_FIXTURE_DIR in the environment overrides the build tree's directory: the GPU
+// machine has no libvips to make fixtures, so they travel from another machine.
+std::filesystem::path fixture_dir() {
+  if (const char* dir = std::getenv("SLIDESTREAM_FIXTURE_DIR"); dir && *dir) return dir;
+  return SLIDESTREAM_FIXTURE_DIR;
+}
 std::filesystem::path shared_testdata() { return SLIDESTREAM_SHARED_TESTDATA; }
 
 std::filesystem::path fixture(const std::string& name) {

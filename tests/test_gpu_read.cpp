@@ -1,0 +1,332 @@
+// Every level of every test slide read into GPU memory equals the host read (our CPU path,
+// itself checked against OpenSlide and libtiff in the CPU tests): exactly for lossless tiles,
+// within 1 grey level for JPEG (nvJPEG vs libjpeg-turbo), under every I/O backend and with one
+// and many threads. Plus reads into a caller's pitched buffer and the error paths.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "slidestream/error.hpp"
+#include "slidestream/image.hpp"
+#include "slidestream/read_options.hpp"
+#include "slidestream/slide.hpp"
+#include "support/test_support.hpp"
+
+#if SLIDESTREAM_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace slidestream {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Slides found at run time: the public ones in shared testdata and whatever make_fixtures made.
+std::vector<fs::path> all_slides() {
+  std::vector<fs::path> slides;
+  for (const fs::path& dir : {test::shared_testdata(), test::fixture_dir()}) {
+    std::error_code ec;
+    for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+      if (!entry.is_regular_file()) continue;
+      std::string ext = entry.path().extension().string();
+      if (ext == ".tif" || ext == ".tiff" || ext == ".svs") slides.push_back(entry.path());
+    }
+  }
+  std::sort(slides.begin(), slides.end());
+  return slides;
+}
+
+#if SLIDESTREAM_HAVE_CUDA
+std::vector<std::byte> to_host(const ImageView& v) {
+  std::vector<std::byte> host(v.tight_bytes());
+  EXPECT_EQ(cudaMemcpy2D(host.data(), v.row_bytes(), v.data, v.row_pitch, v.row_bytes(),
+                         static_cast<size_t>(v.height), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  return host;
+}
+
+std::vector<std::byte> tight(const ImageView& v) {
+  std::vector<std::byte> out(v.tight_bytes());
+  for (int64_t y = 0; y < v.height; ++y) {
+    std::memcpy(out.data() + static_cast<size_t>(y) * v.row_bytes(), v.row(y), v.row_bytes());
+  }
+  return out;
+}
+
+// Largest absolute difference between two byte images (uint8 samples); for wider samples the
+// comparison is exact (bytes), which is all lossless data needs.
+int max_abs_difference(const std::vector<std::byte>& a, const std::vector<std::byte>& b,
+                       size_t* differing) {
+  int worst = 0;
+  *differing = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    int d = std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
+    if (d) ++*differing;
+    worst = std::max(worst, d);
+  }
+  return worst;
+}
+
+bool gds_usable() {
+  return std::filesystem::exists("/proc/driver/nvidia-fs") ||
+         std::filesystem::exists("/dev/nvidia-fs0");
+}
+#endif
+
+struct Case {
+  IoBackend io;
+  int threads;
+};
+
+TEST(GpuRead, EveryLevelOfEverySlideEqualsTheHostRead) {
+  SLIDESTREAM_REQUIRE_GPU();
+#if SLIDESTREAM_HAVE_CUDA
+  auto slides = all_slides();
+  ASSERT_FALSE(slides.empty()) << "no test slides found";
+  int compared = 0;
+  const Case cases[] = {{IoBackend::posix, 1},
+                        {IoBackend::posix, 0},
+                        {IoBackend::automatic, 1},
+                        {IoBackend::automatic, 0},
+                        {IoBackend::cufile, 0}};
+  for (const fs::path& path : slides) {
+    std::optional<Slide> slide;
+    try {
+      slide.emplace(Slide::open(path));
+    } catch (const Error&) {
+      continue;  // the unopenable ones: the CPU tests check their errors
+    }
+    for (const Level& l : slide->levels()) {
+      SCOPED_TRACE(path.string() + " level " + std::to_string(l.index));
+      std::optional<Image> cpu;
+      std::optional<Error> cpu_error;
+      try {
+        cpu.emplace(slide->read_level(l.index));
+      } catch (const Error& e) {
+        cpu_error.emplace(e);
+      }
+      for (const Case& c : cases) {
+        SCOPED_TRACE(std::string("io ") + std::string(to_string(c.io)) + ", threads " +
+                     std::to_string(c.threads));
+        ReadOptions options;
+        options.device = Device::cuda;
+        options.io = c.io;
+        options.threads = c.threads;
+        Image gpu = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
+        ReadReport report;
+        if (cpu_error) {
+          // A level the host cannot read (damaged tiles) fails on the GPU path too, same kind.
+          try {
+            slide->read_level(l.index, gpu.view(), options, &report);
+            ADD_FAILURE() << "GPU read succeeded where the host read failed: " << cpu_error->what();
+          } catch (const Error& e) {
+            if (c.io == IoBackend::cufile && e.kind() == ErrorKind::cufile) continue;
+            EXPECT_EQ(e.kind(), cpu_error->kind()) << e.what();
+          }
+          continue;
+        }
+        if (c.io == IoBackend::cufile && !gds_usable()) {
+          // No nvidia-fs: an explicit cuFile request must say so, not quietly read with POSIX.
+          // (Slides whose tiles all need decoding never touch cuFile for bytes; they still
+          // refuse when cuFile cannot register the file.)
+          try {
+            slide->read_level(l.index, gpu.view(), options, &report);
+            EXPECT_NE(report.io_path.find("cufile"), std::string::npos) << report.io_path;
+          } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::cufile) << e.what();
+            EXPECT_NE(std::string(e.what()).find("cuFile"), std::string::npos) << e.what();
+          }
+          continue;
+        }
+        slide->read_level(l.index, gpu.view(), options, &report);
+        EXPECT_FALSE(report.io_path.empty());
+        EXPECT_FALSE(report.decoder.empty());
+        if (c.io == IoBackend::automatic && !gds_usable()) {
+          EXPECT_EQ(report.io_path.find("cufile"), std::string::npos)
+              << "a POSIX read reported as cuFile: " << report.io_path;
+        }
+        EXPECT_EQ(report.pixel_bytes, gpu.view().tight_bytes());
+        auto got = to_host(gpu.view());
+        auto want = tight(cpu->view());
+        ASSERT_EQ(got.size(), want.size());
+        size_t differing = 0;
+        int worst = max_abs_difference(got, want, &differing);
+        if (l.compression == Compression::jpeg &&
+            report.decoder.find("nvjpeg") != std::string::npos) {
+          EXPECT_LE(worst, 1) << differing << " bytes differ; decoder " << report.decoder;
+        } else {
+          EXPECT_EQ(worst, 0) << differing << " bytes differ; decoder " << report.decoder;
+        }
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(compared, 0);
+  std::printf("compared %d GPU level reads with host reads\n", compared);
+#endif
+}
+
+TEST(GpuRead, RegionIntoACallersPitchedBufferWithFill) {
+  SLIDESTREAM_REQUIRE_GPU();
+#if SLIDESTREAM_HAVE_CUDA
+  int regions = 0;
+  for (const fs::path& path : all_slides()) {
+    std::optional<Slide> slide;
+    try {
+      slide.emplace(Slide::open(path));
+    } catch (const Error&) {
+      continue;
+    }
+    const Level& l = slide->level(0);
+    // A region hanging over the level's left/top and right/bottom edges, not tile-aligned.
+    const int64_t x = -37, y = -11;
+    const int64_t w = std::min<int64_t>(l.width + 80, 3000),
+                  h = std::min<int64_t>(l.height + 50, 2000);
+    ReadOptions host_options;
+    host_options.fill = 7;
+    Image cpu;
+    try {
+      cpu = slide->read_region(0, x, y, w, h, host_options);
+    } catch (const Error&) {
+      continue;
+    }
+    SCOPED_TRACE(path.string());
+    const size_t row = static_cast<size_t>(w) * l.channels * size_of(l.dtype);
+    void* device = nullptr;
+    size_t pitch = 0;
+    // Extra room per row: the pitch is the caller's, not ours.
+    ASSERT_EQ(cudaMallocPitch(&device, &pitch, row + 100, static_cast<size_t>(h)), cudaSuccess);
+    ImageView view{.data = static_cast<std::byte*>(device),
+                   .width = w,
+                   .height = h,
+                   .channels = l.channels,
+                   .dtype = l.dtype,
+                   .row_pitch = pitch,
+                   .device = Device::cuda,
+                   .cuda_device = 0};
+    ReadOptions options = host_options;
+    options.device = Device::cuda;
+    ReadReport report;
+    slide->read_region(0, x, y, w, h, view, options, &report);
+    auto got = to_host(view);
+    auto want = tight(cpu.view());
+    size_t differing = 0;
+    int worst = max_abs_difference(got, want, &differing);
+    EXPECT_LE(worst, l.compression == Compression::jpeg ? 1 : 0) << differing << " differ";
+    cudaFree(device);
+    ++regions;
+  }
+  EXPECT_GT(regions, 0);
+#endif
+}
+
+TEST(GpuRead, DestinationTooSmallIsInvalidArgument) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(test::shared_testdata() / "boxes.tiff");
+  const Level& l = slide.level(0);
+  Image small = Image::allocate(l.width - 1, l.height, l.channels, l.dtype, Device::cuda);
+  ReadOptions options;
+  options.device = Device::cuda;
+  try {
+    slide.read_level(0, small.view(), options);
+    FAIL() << "a too-small destination was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_argument) << e.what();
+  }
+}
+
+TEST(GpuRead, HostPointerInAGpuViewIsInvalidArgument) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(test::shared_testdata() / "boxes.tiff");
+  const Level& l = slide.level(0);
+  Image host = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cpu);
+  ImageView lie = host.view();
+  lie.device = Device::cuda;  // says GPU, points at host memory
+  ReadOptions options;
+  options.device = Device::cuda;
+  try {
+    slide.read_level(0, lie, options);
+    FAIL() << "a host pointer was accepted as GPU memory";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_argument) << e.what();
+  }
+}
+
+TEST(GpuRead, OutOfGpuMemoryIsOutOfMemory) {
+  SLIDESTREAM_REQUIRE_GPU();
+  // 2^21 × 2^21 × 3 bytes = 12 TiB: no GPU has it.
+  try {
+    Image huge =
+        Image::allocate(int64_t{1} << 21, int64_t{1} << 21, 3, DataType::uint8, Device::cuda);
+    FAIL() << "a 12 TiB GPU allocation succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::out_of_memory) << e.what();
+  }
+  // And the library still works afterwards (no sticky CUDA error).
+  Slide slide = Slide::open(test::shared_testdata() / "boxes.tiff");
+  ReadOptions options;
+  options.device = Device::cuda;
+  Image ok = slide.read_level(0, options);
+  EXPECT_TRUE(ok);
+}
+
+TEST(GpuRead, AutomaticSaysWhyItDidNotUseCufile) {
+  SLIDESTREAM_REQUIRE_GPU();
+#if SLIDESTREAM_HAVE_CUDA
+  if (gds_usable()) GTEST_SKIP() << "nvidia-fs present: cuFile may be used";
+  // An uncompressed fixture, so that bytes actually travel through the I/O backend.
+  for (const fs::path& path : all_slides()) {
+    std::optional<Slide> slide;
+    try {
+      slide.emplace(Slide::open(path));
+    } catch (const Error&) {
+      continue;
+    }
+    const Level& l = slide->level(0);
+    if (l.compression != Compression::none || l.planar_configuration != 1) continue;
+    ReadOptions options;
+    options.device = Device::cuda;
+    ReadReport report;
+    Image gpu = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
+    slide->read_level(0, gpu.view(), options, &report);
+    EXPECT_EQ(report.io_path.rfind("posix", 0), 0u) << report.io_path;
+    EXPECT_NE(report.io_note.find("cufile"), std::string::npos) << report.io_note;
+    return;
+  }
+  GTEST_SKIP() << "no uncompressed test slide";
+#endif
+}
+
+TEST(GpuRead, CliChecksumOnTheGpuEqualsTheCpuChecksum) {
+  SLIDESTREAM_REQUIRE_GPU();
+  // Lossless slides only: the checksum must not depend on device, backend or threads.
+  for (const fs::path& path : all_slides()) {
+    std::optional<Slide> slide;
+    try {
+      slide.emplace(Slide::open(path));
+    } catch (const Error&) {
+      continue;
+    }
+    if (slide->level(0).compression == Compression::jpeg) continue;
+    auto checksum_of = [&](const std::string& args) {
+      std::string out;
+      int rc = test::run_command(test::cli_path() + " read '" + path.string() + "' " + args, &out);
+      auto at = out.find("checksum: ");
+      return rc == 0 && at != std::string::npos ? out.substr(at, 27) : "failed: " + out;
+    };
+    std::string cpu = checksum_of("--device cpu");
+    if (cpu.rfind("checksum", 0) != 0) continue;  // unreadable slides: the CPU tests cover them
+    SCOPED_TRACE(path.string());
+    EXPECT_EQ(checksum_of("--device cuda --io posix --threads 1"), cpu);
+    EXPECT_EQ(checksum_of("--device cuda --io auto"), cpu);
+  }
+}
+
+}  // namespace
+}  // namespace slidestream
