@@ -1,0 +1,79 @@
+// `slidestream convert`: slides to OME-Zarr that zarr-python reads with the pixels tifffile reads
+// from the slide, for v2 / v3 / sharded and each codec; refusing to overwrite; clear errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "support/test_support.hpp"
+
+namespace slidestream {
+namespace {
+
+struct ConvertCase {
+  std::string fixture;
+  std::string flags;
+  std::string levels;  // the slide levels the output holds, in order
+};
+
+class ZarrConvert : public ::testing::TestWithParam<ConvertCase> {};
+
+TEST_P(ZarrConvert, OutputEqualsTheSlideReadByTifffile) {
+  const auto& c = GetParam();
+  auto slide = test::fixture(c.fixture);
+  auto dir = test::scratch_dir("zarr_convert");
+  auto out = dir / "out.ome.zarr";
+  std::string output;
+  int rc = test::run_command(
+      test::cli_path() + " convert '" + slide.string() + "' '" + out.string() + "' " + c.flags,
+      &output);
+  ASSERT_EQ(rc, 0) << output;
+  EXPECT_NE(output.find("converted"), std::string::npos) << output;
+  rc = test::run_python("zarr_convert_check.py", {out.string(), slide.string(), c.levels}, &output);
+  EXPECT_EQ(rc, 0) << output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, ZarrConvert,
+    ::testing::Values(ConvertCase{"vips-lzw-512.tif", "--chunk 256 --zarr-format 2 --codec zstd",
+                                  "0,1"},
+                      ConvertCase{"vips-lzw-512.tif",
+                                  "--chunk 128 --shard 512 --codec blosc-lz4 --threads 3", "0,1"},
+                      ConvertCase{"vips-none-256.tif", "--chunk 200 --levels 1,2", "1,2"},
+                      ConvertCase{"tf-grey16-zstd-256.tif", "--chunk 256 --codec zstd", "0"},
+                      ConvertCase{"tf-float32-none-256.tif", "--chunk 100 --zarr-format 2", "0"}));
+
+TEST(ZarrConvertCli, RefusesAnExistingOutputWithoutOverwrite) {
+  auto slide = test::fixture("vips-none-256.tif");
+  auto dir = test::scratch_dir("zarr_convert_exists");
+  auto out = dir / "out.ome.zarr";
+  std::filesystem::create_directories(out);
+  std::string output;
+  int rc = test::run_command(
+      test::cli_path() + " convert '" + slide.string() + "' '" + out.string() + "'", &output);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(output.find("exists"), std::string::npos) << output;
+  EXPECT_NE(output.find(out.string()), std::string::npos) << output;
+  rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" + out.string() +
+                             "' --overwrite --levels 2",
+                         &output);
+  EXPECT_EQ(rc, 0) << output;
+}
+
+TEST(ZarrConvertCli, RejectsBadOptionsClearly) {
+  auto slide = test::fixture("vips-none-256.tif");
+  auto dir = test::scratch_dir("zarr_convert_bad");
+  std::string output;
+  int rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                                 (dir / "a.zarr").string() + "' --zarr-format 2 --shard 1024",
+                             &output);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(output.find("--shard needs --zarr-format 3"), std::string::npos) << output;
+  rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                             (dir / "b.zarr").string() + "' --levels 9",
+                         &output);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(output.find("--levels"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace slidestream
