@@ -1,0 +1,201 @@
+// The pipeline on a GPU: tiled equals global bit for bit, GPU equals CPU bit for bit, the Zarr
+// written from the GPU equals the CPU's, the tiled mode's device memory stays within its slots,
+// and a corrupt tile fails the run with no complete output. Skips where no GPU is usable.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "slidestream/error.hpp"
+#include "slidestream/pipeline.hpp"
+#include "slidestream/slide.hpp"
+#include "support/test_support.hpp"
+
+#if SLIDESTREAM_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace slidestream {
+namespace {
+
+namespace fs = std::filesystem;
+using pipeline::Mode;
+
+#if SLIDESTREAM_HAVE_CUDA
+
+std::vector<ops::Op> chain_of(std::initializer_list<const char*> names) {
+  std::vector<ops::Op> chain;
+  for (const char* n : names) chain.push_back(ops::parse_op(n));
+  return chain;
+}
+
+Image to_host(const Image& image) {
+  if (image.device() == Device::cpu) return image;
+  Image host = Image::allocate(image.width(), image.height(), image.channels(), image.dtype());
+  EXPECT_EQ(cudaMemcpy(host.data(), image.data(), image.size_bytes(), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  return host;
+}
+
+::testing::AssertionResult same_pixels(const Image& a_any, const Image& b_any) {
+  Image a = to_host(a_any), b = to_host(b_any);
+  if (a.width() != b.width() || a.height() != b.height() || a.channels() != b.channels() ||
+      a.dtype() != b.dtype()) {
+    return ::testing::AssertionFailure() << "shapes differ";
+  }
+  for (int64_t y = 0; y < a.height(); ++y) {
+    if (std::memcmp(a.view().row(y), b.view().row(y), a.view().row_bytes()) != 0) {
+      return ::testing::AssertionFailure() << "first differing row " << y;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+Image run(const Slide& slide, const std::vector<ops::Op>& chain, Mode mode, Device device,
+          int64_t tile, int level = 0, pipeline::Summary* summary = nullptr, int slots = 0) {
+  pipeline::Options o;
+  o.mode = mode;
+  o.device = device;
+  o.level = level;
+  o.tile = tile;
+  o.slots = slots;
+  return pipeline::process_to_image(slide, chain, o, summary);
+}
+
+fs::path cmu() {
+  return test::shared_testdata() / "cmu-1-small-region.svs";
+}
+fs::path boxes() {
+  return test::shared_testdata() / "boxes.tiff";
+}
+
+TEST(GpuPipeline, TiledEqualsGlobalEqualsCpuOnRealSlides) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(cmu());
+  for (const auto& chain : {chain_of({"sobel"}), chain_of({"grey", "sobel"}),
+                            chain_of({"sobel-u8"}), chain_of({"hed"}), chain_of({"od", "sobel"})}) {
+    Image cpu = run(slide, chain, Mode::global, Device::cpu, 512);
+    Image global = run(slide, chain, Mode::global, Device::cuda, 512);
+    ASSERT_EQ(global.device(), Device::cuda);
+    EXPECT_TRUE(same_pixels(global, cpu)) << ops::to_string(chain.back()) << " GPU vs CPU";
+    for (int64_t tile : {512, 240, 1111, 1484, 97}) {
+      Image tiled = run(slide, chain, Mode::tiled, Device::cuda, tile);
+      EXPECT_TRUE(same_pixels(tiled, global)) << ops::to_string(chain.back()) << " tile " << tile;
+    }
+  }
+}
+
+TEST(GpuPipeline, TilesSmallerThanTheHalo) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(boxes());
+  auto chain = chain_of({"grey", "sobel", "sobel"});
+  for (int level = 0; level < static_cast<int>(slide.levels().size()); ++level) {
+    Image cpu = run(slide, chain, Mode::global, Device::cpu, 64, level);
+    for (int64_t tile : {2, 3, 64, 65}) {
+      Image tiled = run(slide, chain, Mode::tiled, Device::cuda, tile, level);
+      EXPECT_TRUE(same_pixels(tiled, cpu)) << "level " << level << " tile " << tile;
+    }
+  }
+}
+
+TEST(GpuPipeline, ReadingStraightIntoDeviceMemoryGivesTheSamePixels) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(cmu());
+  auto chain = chain_of({"sobel"});
+  Image cpu = run(slide, chain, Mode::global, Device::cpu, 512);
+  ::setenv("SLIDESTREAM_PIPELINE_READ", "device", 1);
+  Image tiled = run(slide, chain, Mode::tiled, Device::cuda, 300);
+  ::unsetenv("SLIDESTREAM_PIPELINE_READ");
+  EXPECT_TRUE(same_pixels(tiled, cpu));
+}
+
+TEST(GpuPipeline, TiledDeviceMemoryIsBoundedBySlotsNotByTheImage) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(cmu());
+  auto chain = chain_of({"sobel"});
+  pipeline::Summary tiled, global;
+  // process (not process_to_image): the result goes to Zarr, so only the slots hold device memory.
+  auto dir = test::scratch_dir("gpu_pipeline_memory");
+  pipeline::Options o;
+  o.device = Device::cuda;
+  o.tile = 256;
+  o.slots = 4;
+  tiled = pipeline::process(slide, chain, dir / "t.zarr", o);
+  o.mode = Mode::global;
+  global = pipeline::process(slide, chain, dir / "g.zarr", o);
+  // A slot: input window (258² × 3 bytes) and output tile (256² × 12 bytes).
+  uint64_t per_slot = 258 * 258 * 3 + 256 * 256 * 12;
+  EXPECT_LE(tiled.peak_gpu_bytes, 4 * per_slot);
+  EXPECT_GT(tiled.peak_gpu_bytes, 0u);
+  // Global holds the level (3 bytes / px) and its Sobel (12 bytes / px).
+  EXPECT_GE(global.peak_gpu_bytes, uint64_t{2220} * 2967 * 15);
+  EXPECT_EQ(tiled.slots, 4);
+  Image a = zarr::ArrayReader::open(dir / "t.zarr" / "0").read();
+  Image b = zarr::ArrayReader::open(dir / "g.zarr" / "0").read();
+  EXPECT_TRUE(same_pixels(a, b));
+  EXPECT_TRUE(same_pixels(a, run(slide, chain, Mode::global, Device::cpu, 512)));
+}
+
+TEST(GpuPipeline, PyramidFromTheGpuEqualsTheCpus) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(cmu());
+  auto chain = chain_of({"grey", "sobel"});
+  auto dir = test::scratch_dir("gpu_pipeline_pyramid");
+  pipeline::Options o;
+  o.tile = 256;
+  o.pyramid = true;
+  pipeline::process(slide, chain, dir / "cpu.zarr", o);
+  o.device = Device::cuda;
+  pipeline::process(slide, chain, dir / "gpu-tiled.zarr", o);
+  o.mode = Mode::global;
+  pipeline::process(slide, chain, dir / "gpu-global.zarr", o);
+  for (int level = 0; level < 5; ++level) {
+    auto name = std::to_string(level);
+    Image cpu = zarr::ArrayReader::open(dir / "cpu.zarr" / name).read();
+    EXPECT_TRUE(same_pixels(zarr::ArrayReader::open(dir / "gpu-tiled.zarr" / name).read(), cpu))
+        << level;
+    EXPECT_TRUE(same_pixels(zarr::ArrayReader::open(dir / "gpu-global.zarr" / name).read(), cpu))
+        << level;
+  }
+}
+
+TEST(GpuPipeline, CorruptTileFailsWithContextAndNoCompleteOutput) {
+  SLIDESTREAM_REQUIRE_GPU();
+  auto dir = test::scratch_dir("gpu_pipeline_corrupt");
+  fs::path copy = dir / "corrupt.svs";
+  fs::copy_file(cmu(), copy);
+  TileLocation where = Slide::open(cmu()).tile_location(0, 3, 5);
+  {
+    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(where.offset));
+    std::string junk(64, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  Slide slide = Slide::open(copy);
+  for (Mode mode : {Mode::tiled, Mode::global}) {
+    fs::path out = dir / "out.zarr";
+    fs::remove_all(out);
+    pipeline::Options o;
+    o.mode = mode;
+    o.device = Device::cuda;
+    o.tile = 256;
+    EXPECT_THROW(pipeline::process(slide, chain_of({"sobel"}), out, o), Error);
+    EXPECT_FALSE(fs::exists(out / "zarr.json"));
+    EXPECT_FALSE(fs::exists(out / "0" / "zarr.json"));
+  }
+}
+
+#else
+
+TEST(GpuPipeline, NeedsCuda) {
+  SLIDESTREAM_REQUIRE_GPU();
+}
+
+#endif
+
+}  // namespace
+}  // namespace slidestream
