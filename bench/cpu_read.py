@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Issue 2's CPU read benchmark: a whole level of a JPEG slide and of an uncompressed slide read
+into host memory with 1 and N threads by slidestream (bench_cpu_read), OpenSlide read_region
+(single-threaded, the C library through /usr/bin/python3's openslide module; skipped where it is
+absent) and tifffile (this Python, same thread counts), in the same run, warm page cache, median
+of --repeats runs.
+
+The slides are made here from a real scan (../shared/testdata/cmu-1-small-region.svs, tiled out
+--scale × --scale times) with tifffile: jpeg.tif (256² JPEG tiles, Q90, YCbCr, one full stream per
+tile, as in BENCH-ANCHORS) and raw.tif (512² uncompressed tiles, BigTIFF).
+
+usage: bench/cpu_read.py [--bench build/bench/bench_cpu_read] [--workdir DIR] [--scale 3]
+                         [--threads N] [--repeats 3] [--out results.json]
+Prints a Markdown table with ratios; --out writes the records as JSON (bench/plot.py reads it).
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tifffile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+OPENSLIDE_SCRIPT = r"""
+import json, statistics, sys, time
+import openslide
+path, repeats = sys.argv[1], int(sys.argv[2])
+s = openslide.OpenSlide(path)
+w, h = s.level_dimensions[0]
+step = 4096
+def read_all():
+    for y in range(0, h, step):
+        for x in range(0, w, step):
+            s.read_region((x, y), 0, (min(step, w - x), min(step, h - y)))
+read_all()  # warm-up
+runs = []
+for _ in range(repeats):
+    t0 = time.perf_counter(); read_all(); runs.append(time.perf_counter() - t0)
+print(json.dumps({"seconds": statistics.median(runs), "runs": runs,
+                  "version": openslide.__library_version__}))
+"""
+
+
+def make_slides(workdir, shared, scale):
+    workdir.mkdir(parents=True, exist_ok=True)
+    jpeg = workdir / f"jpeg-x{scale}.tif"
+    raw = workdir / f"raw-x{scale}.tif"
+    if jpeg.exists() and raw.exists():
+        return {"jpeg": jpeg, "raw": raw}
+    with tifffile.TiffFile(shared / "cmu-1-small-region.svs") as tif:
+        source = tif.pages[0].asarray()
+    mosaic = np.ascontiguousarray(np.tile(source, (scale, scale, 1)))
+    tifffile.imwrite(jpeg.with_suffix(".partial"), mosaic, tile=(256, 256), photometric="rgb",
+                     compression="jpeg", compressionargs={"level": 90})
+    tifffile.imwrite(raw.with_suffix(".partial"), mosaic, tile=(512, 512), photometric="rgb",
+                     bigtiff=True)
+    jpeg.with_suffix(".partial").rename(jpeg)
+    raw.with_suffix(".partial").rename(raw)
+    return {"jpeg": jpeg, "raw": raw}
+
+
+def run_ours(bench, path, threads, repeats):
+    out = subprocess.run([str(bench), str(path), "--threads", ",".join(map(str, threads)),
+                          "--repeats", str(repeats)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench_cpu_read failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def run_openslide(path, repeats):
+    python = "/usr/bin/python3"
+    if not os.path.exists(python):
+        return {"error": "no /usr/bin/python3"}
+    out = subprocess.run([python, "-c", OPENSLIDE_SCRIPT, str(path), str(repeats)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["failed"])[-1]
+        return {"error": f"OpenSlide unavailable: {last}"}
+    return json.loads(out.stdout)
+
+
+def run_tifffile(path, threads, repeats):
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        array = page.asarray(maxworkers=threads)  # warm-up
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            array = page.asarray(maxworkers=threads)
+            runs.append(time.perf_counter() - t0)
+    checksum = None
+    try:
+        import google_crc32c
+
+        checksum = f"{google_crc32c.value(array.tobytes()):08x}"
+    except ImportError:
+        pass
+    return {"seconds": statistics.median(runs), "runs": runs, "crc32c": checksum}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", default=str(ROOT / "build" / "bench" / "bench_cpu_read"))
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "testdata"))
+    ap.add_argument("--workdir", default=str(ROOT / "build" / "bench-slides"))
+    ap.add_argument("--scale", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+
+    slides = make_slides(pathlib.Path(args.workdir), pathlib.Path(args.shared), args.scale)
+    thread_counts = sorted({1, args.threads})
+    records = []
+    for kind, path in slides.items():
+        ours = run_ours(args.bench, path, thread_counts, args.repeats)
+        level_bytes = ours["results"][0]["bytes"]
+        case = f"cpu_read-{kind}"
+        osl = run_openslide(path, args.repeats)
+        osl_seconds = osl.get("seconds")
+        tf = {n: run_tifffile(path, n, args.repeats) for n in thread_counts}
+        size = f"{ours['width']}x{ours['height']}"
+        for r in ours["results"]:
+            n = r["threads"]
+            rec = {"case": case, "slide": f"{kind} {size}", "what": "slidestream", "ours": True,
+                   "threads": n, "seconds": r["seconds"], "gbps": level_bytes / r["seconds"] / 1e9,
+                   "decoder": r["decoder"], "crc32c": r["crc32c"],
+                   "same_pixels_as_tifffile": (tf[n]["crc32c"] == r["crc32c"]
+                                               if tf[n]["crc32c"] else None)}
+            if osl_seconds:
+                rec["ratio"] = osl_seconds / r["seconds"]  # vs OpenSlide single-threaded
+                rec["goal_vs_openslide"] = rec["ratio"] >= n
+            rec["ratio_vs_tifffile"] = tf[n]["seconds"] / r["seconds"]
+            records.append(rec)
+        if osl_seconds:
+            records.append({"case": case, "slide": f"{kind} {size}",
+                            "what": f"OpenSlide read_region {osl.get('version', '')}".strip(),
+                            "threads": 1, "seconds": osl_seconds,
+                            "gbps": level_bytes / osl_seconds / 1e9, "ratio": 1.0})
+        else:
+            records.append({"case": case, "slide": f"{kind} {size}", "what": "OpenSlide read_region",
+                            "threads": 1, "error": osl.get("error")})
+        for n in thread_counts:
+            records.append({"case": case, "slide": f"{kind} {size}",
+                            "what": f"tifffile {tifffile.__version__}", "threads": n,
+                            "seconds": tf[n]["seconds"],
+                            "gbps": level_bytes / tf[n]["seconds"] / 1e9,
+                            "ratio_vs_tifffile": 1.0})
+
+    meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()})",
+            "command": " ".join([pathlib.Path(sys.argv[0]).name] + sys.argv[1:]),
+            "repeats": args.repeats, "scale": args.scale}
+    print(f"- date: {meta['date']} · machine: {meta['machine']} · command: `{meta['command']}`\n")
+    print("| slide | what | threads | seconds | GB/s (decoded) | vs. OpenSlide ×1 | "
+          "vs. tifffile (same threads) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in records:
+        if "error" in r:
+            print(f"| {r['slide']} | {r['what']} | {r['threads']} | — | — | {r['error']} | — |")
+            continue
+        ratio = f"{r['ratio']:.2f}" if "ratio" in r else "—"
+        vs_tf = f"{r['ratio_vs_tifffile']:.2f}" if "ratio_vs_tifffile" in r else "—"
+        print(f"| {r['slide']} | {r['what']} | {r['threads']} | {r['seconds']:.3f} | "
+              f"{r['gbps']:.2f} | {ratio} | {vs_tf} |")
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps({**meta, "results": records}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
