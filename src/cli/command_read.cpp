@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,20 +36,22 @@ struct ReadCommandOptions {
   size_t task_bytes = 0;
   bool json = false;
   bool no_checksum = false;
+  std::string dump;  // write the tight pixels here (for comparisons by other tools)
 };
 
-// CRC-32C of the view's pixels laid out tightly, computed band by band so that a GPU level is
-// never copied to the host whole.
-uint32_t checksum(const ImageView& view) {
-  uint32_t crc = 0;
-  if (view.width == 0 || view.height == 0) return crc;
+// Visits the view's pixels laid out tightly, band by band, so that a GPU level is never copied
+// to the host whole.
+template <typename Visit>
+void for_each_band(const ImageView& view, Visit&& visit) {
+  if (view.width == 0 || view.height == 0) return;
   const size_t row = view.row_bytes();
   if (view.device == Device::cpu) {
     if (view.row_pitch == row) {
-      return crc32c({view.data, row * static_cast<size_t>(view.height)}, 0);
+      visit(std::span<const std::byte>(view.data, row * static_cast<size_t>(view.height)));
+      return;
     }
-    for (int64_t y = 0; y < view.height; ++y) crc = crc32c({view.row(y), row}, crc);
-    return crc;
+    for (int64_t y = 0; y < view.height; ++y) visit(std::span<const std::byte>(view.row(y), row));
+    return;
   }
 #if SLIDESTREAM_HAVE_CUDA
   const int64_t band_rows = std::max<int64_t>(1, static_cast<int64_t>((size_t{64} << 20) / row));
@@ -59,12 +62,27 @@ uint32_t checksum(const ImageView& view) {
     ImageView dst = band.view();
     dst.height = rows;
     cuda::copy_to_host(view.crop(0, y, view.width, rows), dst);
-    crc = crc32c({dst.data, row * static_cast<size_t>(rows)}, crc);
+    visit(std::span<const std::byte>(dst.data, row * static_cast<size_t>(rows)));
   }
-  return crc;
 #else
   throw Error(ErrorKind::unsupported, "this build has no CUDA support");
 #endif
+}
+
+// CRC-32C of the tight pixels (IO-NOTES "Conventions").
+uint32_t checksum(const ImageView& view) {
+  uint32_t crc = 0;
+  for_each_band(view, [&](std::span<const std::byte> band) { crc = crc32c(band, crc); });
+  return crc;
+}
+
+void dump_pixels(const ImageView& view, const std::string& path) {
+  io::File file(path, io::File::Mode::write_truncate);
+  uint64_t at = 0;
+  for_each_band(view, [&](std::span<const std::byte> band) {
+    file.write_exact(band, at);
+    at += band.size();
+  });
 }
 
 int run_read(const ReadCommandOptions& o) {
@@ -101,6 +119,7 @@ int run_read(const ReadCommandOptions& o) {
   const double gbps = median > 0 ? static_cast<double>(bytes) / median / 1e9 : 0.0;
   char crc_text[16] = "-";
   if (!o.no_checksum) std::snprintf(crc_text, sizeof crc_text, "%08x", checksum(image.view()));
+  if (!o.dump.empty()) dump_pixels(image.view(), o.dump);
 
   if (o.json) {
     nlohmann::json j = {{"file", slide.path().string()},
@@ -164,6 +183,8 @@ Command add_read_command(CLI::App& app) {
   sub->add_option("--task-bytes", o->task_bytes, "Coalesced read size for GPU reads (0: default)");
   sub->add_flag("--json", o->json, "One JSON object instead of text");
   sub->add_flag("--no-checksum", o->no_checksum, "Skip the checksum");
+  sub->add_option("--dump", o->dump,
+                  "Also write the level's tight pixels (raw bytes) to this file");
   return {sub, [o] { return run_read(*o); }};
 }
 

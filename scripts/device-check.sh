@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Builds, tests and (with "bench") benchmarks slidestream on the lent GPU machine, in one call:
+#   scripts/device-check.sh [bench] [tests|no-tests]
+# Logs and results go to $OUT (at most 8 files come back: logs are tarred). What the machine
+# lacks travels with the working tree in ignored, carried folders:
+#   .debs/      Debian 12 .deb files (libdeflate, libopenjp2, blosc, snappy), unpacked into a
+#               private prefix, never into /  (made here with `apt-get download`, see below)
+#   .carry/     fixtures/ (tests/fixtures made by a local `ctest -R make_fixtures`: no libvips
+#               there), cmu-1-small-region.svs (the scan the benchmark slides are tiled from)
+#   .whl/       Python wheels of the peers (kvikio, cuCIM, nvImageCodec, ...), installed into
+#               /tmp/site
+# Environment: TARGETS (ninja targets; default: all), BENCHES (drivers to run; default: every
+# bench/uc*.py and bench/cpu_read.py present), JOBS (default: cores).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/out}
+mkdir -p "$OUT" /tmp/device-logs
+LOGS=/tmp/device-logs
+MODE_BENCH=0
+MODE_TESTS=1
+for a in "$@"; do
+  case "$a" in
+    bench) MODE_BENCH=1 ;;
+    no-tests) MODE_TESTS=0 ;;
+    tests) MODE_TESTS=1 ;;
+  esac
+done
+JOBS=${JOBS:-$(nproc)}
+export PATH=/usr/local/cuda/bin:/opt/torch/.venv/bin:$PATH
+export PYTHONUNBUFFERED=1
+status=0
+step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOGS/steps.log"; }
+finish() {
+  tar -C "$LOGS" -czf "$OUT/logs.tar.gz" . 2>/dev/null
+  cp "$LOGS/steps.log" "$OUT/steps.log" 2>/dev/null
+  exit $status
+}
+trap finish EXIT
+
+# 1. Dependencies. Check what the machine has first; unpack the carried .debs only for the rest.
+step "dependencies"
+PREFIX=/tmp/ss-deps
+need_debs=0
+for pc in libdeflate libopenjp2 blosc; do
+  pkg-config --exists "$pc" || need_debs=1
+done
+if [ "$need_debs" = 1 ]; then
+  if ls .debs/*.deb >/dev/null 2>&1; then
+    mkdir -p "$PREFIX"
+    for f in .debs/*.deb; do dpkg -x "$f" "$PREFIX"; done
+    # The .pc files say prefix=/usr: point them at the private prefix.
+    sed -i "s|^prefix=.*|prefix=$PREFIX/usr|" "$PREFIX"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc
+    export PKG_CONFIG_PATH="$PREFIX/usr/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}"
+    export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+  else
+    echo "missing libdeflate/libopenjp2/blosc and no .debs/ carried" | tee -a "$LOGS/steps.log"
+  fi
+fi
+# libnvjpeg / libcufile are dlopen'ed: make the toolkit's copies findable.
+export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+for pc in libjpeg libdeflate libzstd libopenjp2 blosc libpng; do
+  echo "$pc: $(pkg-config --modversion $pc 2>&1)" >> "$LOGS/deps.log"
+done
+{ uname -a; nvidia-smi; ls /dev/nvidia-fs* 2>&1; ls /usr/local/cuda/lib64 | grep -E "cufile|nvjpeg"; } \
+  >> "$LOGS/machine.log" 2>&1
+
+# 2. Configure and build (GPU-only tests: no libtiff/OpenSlide there).
+step "configure"
+BUILD=$ROOT/build-device
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLIDESTREAM_CUDA=ON \
+  -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DSLIDESTREAM_TESTS_GPU_ONLY=ON \
+  -DSLIDESTREAM_PYTHON="$(command -v python3)" > "$LOGS/configure.log" 2>&1 \
+  || { status=1; tail -30 "$LOGS/configure.log"; exit; }
+step "build (-j$JOBS ${TARGETS:-all})"
+ninja -C "$BUILD" -j"$JOBS" ${TARGETS:-} > "$LOGS/build.log" 2>&1 \
+  || { status=1; grep -E "error|FAILED" "$LOGS/build.log" | head -40; }
+"$BUILD/slidestream" info --system | tee "$OUT/system.txt"
+"$BUILD/slidestream" info --system --json > "$LOGS/system.json" 2>&1
+
+# 3. GPU tests against carried fixtures (the make_fixtures setup needs libvips: excluded).
+if [ "$MODE_TESTS" = 1 ]; then
+  step "gpu tests"
+  if [ -d .carry/fixtures ]; then export SLIDESTREAM_FIXTURE_DIR=$ROOT/.carry/fixtures; fi
+  ctest --test-dir "$BUILD" -L gpu -FS slides --output-on-failure -j4 --timeout 600 \
+    > "$LOGS/ctest-gpu.log" 2>&1 || status=1
+  grep -E "tests passed|tests failed|\*\*\*|Failed|FAILED" "$LOGS/ctest-gpu.log" | tail -40
+  cp "$LOGS/ctest-gpu.log" "$OUT/ctest-gpu.log"
+fi
+
+# 4. Benchmarks.
+if [ "$MODE_BENCH" = 1 ]; then
+  step "wheels"
+  if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl > "$LOGS/pip.log" 2>&1 || echo "some wheels failed (see pip.log)"
+    export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+    # The peers' own libraries (libkvikio, nvImageCodec) live inside their wheels.
+    for d in /tmp/site/libkvikio/lib64 /tmp/site/nvidia/nvimgcodec /tmp/site/nvidia/cu13/lib; do
+      [ -d "$d" ] && export LD_LIBRARY_PATH="$d:$LD_LIBRARY_PATH"
+    done
+  fi
+  step "bench slides"
+  SLIDES=${BENCH_SLIDES:-/tmp/bench-slides}
+  python3 bench/make_bench_slides.py --source .carry/cmu-1-small-region.svs --out "$SLIDES" \
+    > "$LOGS/make_bench_slides.log" 2>&1 || { status=1; tail -20 "$LOGS/make_bench_slides.log"; }
+  for driver in ${BENCHES:-bench/uc1.py bench/uc2.py bench/uc3.py bench/cpu_read.py}; do
+    [ -f "$driver" ] || continue
+    name=$(basename "$driver" .py)
+    step "bench $name"
+    python3 "$driver" --cli "$BUILD/slidestream" --build "$BUILD" --slides "$SLIDES" \
+      --out "$OUT/$name.json" > "$LOGS/bench-$name.log" 2>&1 || status=1
+    tail -40 "$LOGS/bench-$name.log"
+  done
+fi
+step "done (status $status)"
