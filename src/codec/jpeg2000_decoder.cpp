@@ -129,6 +129,8 @@ void decode_jpeg2000(std::span<const std::byte> encoded, const TileFormat& forma
   opj_set_warning_handler(codec.get(), on_quiet, nullptr);
   opj_set_info_handler(codec.get(), on_quiet, nullptr);
   if (!opj_setup_decoder(codec.get(), &parameters)) fail(messages, "decoder setup failed");
+  // A truncated codestream is an error, never a silently blurred tile.
+  opj_decoder_set_strict_mode(codec.get(), OPJ_TRUE);
 
   opj_image_t* raw_image = nullptr;
   if (!opj_read_header(stream.get(), codec.get(), &raw_image)) {
