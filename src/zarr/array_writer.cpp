@@ -238,6 +238,10 @@ void ArrayWriter::write_region(int64_t y, int64_t x, const ImageView& src) {
     s.write_unit(region, uy, ux);
   };
   int parallelism = s.threads;
+  if (src.device == Device::cuda && s.options.io != IoBackend::posix) {
+    std::lock_guard lock(s.note_mutex);
+    if (s.io_note.empty()) s.io_note = device::cufile_write_note();
+  }
   if (src.device == Device::cuda) {
     // Each worker holds one pinned slot: bound the pinned memory.
     size_t by_budget = std::max<size_t>(2, kStagingBudget / std::max<size_t>(l.unit_bytes(), 1));
@@ -327,7 +331,10 @@ WriteReport ArrayWriter::finish() {
   } else {
     report.io_path = "posix (O_DIRECT for large chunks, page cache for small)";
   }
-  if (!s.io_note.empty()) report.io_path += "; " + s.io_note;
+  {
+    std::lock_guard lock(s.note_mutex);
+    if (!s.io_note.empty()) report.io_path += "; " + s.io_note;
+  }
   return report;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "slidestream/image.hpp"
 
@@ -23,6 +24,10 @@ class StagingSlot {
 
 // Throws Error(out_of_memory) when pinned memory runs out, unsupported without CUDA.
 std::unique_ptr<StagingSlot> make_staging_slot(size_t bytes, int cuda_device);
+
+// Why chunk writes from GPU memory go through pinned staging and POSIX rather than cuFile on this
+// machine, for WriteReport.io_path: cuFile's availability (the io/cuda shim) and our write path.
+std::string cufile_write_note();
 
 // Copies between any two views of equal size (host or GPU, either way), synchronously.
 void copy_view(const ImageView& dst, const ImageView& src);

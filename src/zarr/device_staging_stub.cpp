@@ -14,6 +14,10 @@ std::unique_ptr<StagingSlot> make_staging_slot(size_t, int) {
   throw Error(ErrorKind::unsupported, "this build of slidestream has no CUDA support");
 }
 
+std::string cufile_write_note() {
+  return "cufile unavailable (built without CUDA)";
+}
+
 void copy_view(const ImageView& dst, const ImageView& src) {
   if (dst.device == Device::cuda || src.device == Device::cuda) {
     throw Error(ErrorKind::unsupported, "this build of slidestream has no CUDA support");

@@ -30,6 +30,7 @@ struct ArrayWriter::Impl {
   nlohmann::json attributes = nlohmann::json::object();
   std::atomic<bool> failed{false};
   bool finished = false;
+  std::mutex note_mutex;
   std::string io_note;  // why the requested backend was not used, for WriteReport.io_path
   std::shared_ptr<std::atomic<int>> finish_counter;  // set by OmeZarrWriter
 
