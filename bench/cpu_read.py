@@ -9,8 +9,11 @@ The slides are made here from a real scan (../shared/testdata/cmu-1-small-region
 --scale × --scale times) with tifffile: jpeg.tif (256² JPEG tiles, Q90, YCbCr, one full stream per
 tile, as in BENCH-ANCHORS) and raw.tif (512² uncompressed tiles, BigTIFF).
 
-usage: bench/cpu_read.py [--bench build/bench/bench_cpu_read] [--workdir DIR] [--scale 3]
+usage: bench/cpu_read.py [--build build | --bench PATH] [--slides DIR] [--scale 3]
                          [--threads N] [--repeats 3] [--out results.json]
+--slides DIR: use DIR/jpeg.tif and DIR/raw.tif where they exist (bench/make_bench_slides.py makes
+them on the GPU machine), else make them there. scripts/device-check.sh passes --cli, --build,
+--slides and --out.
 Prints a Markdown table with ratios; --out writes the records as JSON (bench/plot.py reads it).
 """
 import argparse
@@ -52,11 +55,16 @@ print(json.dumps({"seconds": statistics.median(runs), "runs": runs,
 
 def make_slides(workdir, shared, scale):
     workdir.mkdir(parents=True, exist_ok=True)
+    if (workdir / "jpeg.tif").exists() and (workdir / "raw.tif").exists():
+        return {"jpeg": workdir / "jpeg.tif", "raw": workdir / "raw.tif"}
     jpeg = workdir / f"jpeg-x{scale}.tif"
     raw = workdir / f"raw-x{scale}.tif"
     if jpeg.exists() and raw.exists():
         return {"jpeg": jpeg, "raw": raw}
-    with tifffile.TiffFile(shared / "cmu-1-small-region.svs") as tif:
+    source_path = shared / "cmu-1-small-region.svs"
+    if not source_path.exists():
+        source_path = ROOT / ".carry" / "cmu-1-small-region.svs"
+    with tifffile.TiffFile(source_path) as tif:
         source = tif.pages[0].asarray()
     mosaic = np.ascontiguousarray(np.tile(source, (scale, scale, 1)))
     tifffile.imwrite(jpeg.with_suffix(".partial"), mosaic, tile=(256, 256), photometric="rgb",
@@ -110,14 +118,19 @@ def run_tifffile(path, threads, repeats):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", default=str(ROOT / "build" / "bench" / "bench_cpu_read"))
+    ap.add_argument("--build", default=str(ROOT / "build"))
+    ap.add_argument("--bench", help="bench_cpu_read (default: BUILD/bench/bench_cpu_read)")
+    ap.add_argument("--cli", help="unused (device-check.sh passes it to every driver)")
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "testdata"))
-    ap.add_argument("--workdir", default=str(ROOT / "build" / "bench-slides"))
+    ap.add_argument("--slides", "--workdir", dest="workdir",
+                    default=str(ROOT / "build" / "bench-slides"))
     ap.add_argument("--scale", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out")
     args = ap.parse_args()
+    if args.bench is None:
+        args.bench = str(pathlib.Path(args.build) / "bench" / "bench_cpu_read")
 
     slides = make_slides(pathlib.Path(args.workdir), pathlib.Path(args.shared), args.scale)
     thread_counts = sorted({1, args.threads})
