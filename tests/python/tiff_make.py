@@ -80,6 +80,8 @@ def main(out):
             compression="zlib")
     subifds(out / "be-bigtiff-subifd-rgb.tif", pyramid(rgb, 3), 64, byteorder=">", bigtiff=True,
             photometric="rgb")
+    main_chain(out / "le-lzw-rgb.tif", pyramid(rgb, 2), 64, photometric="rgb",
+               compression="lzw")
     ome(out / "ome-pyramid.ome.tif", pyramid(rgb, 3), 64)
     # A stripped image: not a slide (no tiled level).
     tifffile.imwrite(out / "stripped.tif", rgb, photometric="rgb", rowsperstrip=16)
