@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -15,8 +17,10 @@
 #include <tuple>
 
 #include "pipeline/engine.hpp"
+#include "pipeline/tile_cache.hpp"
 #include "pipeline/tiling.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/slide.hpp"
 
 namespace slidestream::pipeline {
 namespace {
@@ -196,6 +200,70 @@ TEST(PipelineEngine, ForeignExceptionsBecomeErrors) {
     EXPECT_NE(std::string(e.what()).find("kernel exploded"), std::string::npos);
     EXPECT_NE(std::string(e.what()).find("processing"), std::string::npos);
   }
+}
+
+}  // namespace
+}  // namespace slidestream::pipeline
+
+namespace slidestream::pipeline {
+namespace {
+
+// Windows assembled from cached tiles equal read_region of the same windows, and with room for
+// all slide tiles, windows with a halo decode each slide tile exactly once (and with room for
+// one, correctly but more than once).
+TEST(PipelineTileCache, WindowsEqualReadRegionAndEachTileDecodesOnce) {
+  Slide slide =
+      Slide::open(std::filesystem::path(SLIDESTREAM_SHARED_TESTDATA) / "cmu-1-small-region.svs");
+  const Level& level = slide.level(0);
+  for (uint64_t budget : {uint64_t{1} << 30, uint64_t{1}}) {
+    TileCache cache(slide, 0, budget, ReadOptions{});
+    TileGrid grid(level.width, level.height, 300);
+    uint64_t file_bytes = 0;
+    for (int64_t i = 0; i < grid.count(); ++i) {
+      Rect w = chain_windows(grid.rect(i), {1, 1}, level.width, level.height)[0];
+      Image mine = Image::allocate(w.width, w.height, level.channels, level.dtype);
+      cache.read(w, mine.view(), &file_bytes);
+      Image theirs = slide.read_region(0, w.x, w.y, w.width, w.height);
+      ASSERT_EQ(std::memcmp(mine.data(), theirs.data(), mine.size_bytes()), 0) << "window " << i;
+    }
+    if (budget > 1) {
+      EXPECT_EQ(cache.decodes(), static_cast<uint64_t>(level.tiles_across * level.tiles_down));
+    } else {
+      EXPECT_GT(cache.decodes(), static_cast<uint64_t>(level.tiles_across * level.tiles_down));
+    }
+  }
+}
+
+TEST(PipelineTileCache, ConcurrentReadersShareDecodesAndSeeErrors) {
+  Slide slide =
+      Slide::open(std::filesystem::path(SLIDESTREAM_SHARED_TESTDATA) / "cmu-1-small-region.svs");
+  const Level& level = slide.level(0);
+  TileCache cache(slide, 0, uint64_t{1} << 30, ReadOptions{});
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  Image whole = slide.read_level(0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int64_t y = 0; y + 500 <= level.height; y += 431 + t) {
+        Rect w{17 * t, y, 700, 500};
+        Image mine = Image::allocate(w.width, w.height, level.channels, level.dtype);
+        uint64_t bytes = 0;
+        cache.read(w, mine.view(), &bytes);
+        ImageView ref = whole.view().crop(w.x, w.y, w.width, w.height);
+        for (int64_t r = 0; r < w.height; ++r) {
+          if (std::memcmp(mine.view().row(r), ref.row(r), ref.row_bytes()) != 0) ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  // A broken slide: the error reaches the caller.
+  Slide broken = Slide::open(std::filesystem::path(SLIDESTREAM_SHARED_TESTDATA) / "unreadable.svs");
+  TileCache bad(broken, 0, uint64_t{1} << 20, ReadOptions{});
+  Image out = Image::allocate(4, 4, broken.level(0).channels, broken.level(0).dtype);
+  EXPECT_THROW(bad.read(Rect{0, 0, 4, 4}, out.view(), nullptr), Error);
+  EXPECT_THROW(bad.read(Rect{0, 0, 4, 4}, out.view(), nullptr), Error);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "pipeline/engine.hpp"
 #include "pipeline/pyramid.hpp"
 #include "pipeline/slot.hpp"
+#include "pipeline/tile_cache.hpp"
 #include "pipeline/tiling.hpp"
 #include "slidestream/error.hpp"
 
@@ -29,6 +30,8 @@ double seconds_since(Clock::time_point start) {
 
 // Device memory the tiled mode may give its slots unless the caller fixes the slot count.
 constexpr uint64_t kSlotDeviceBudget = 768ull << 20;
+// Host memory for decoded slide tiles kept for the halos of later output tiles.
+constexpr uint64_t kTileCacheBudget = 512ull << 20;
 
 struct Plan {
   int level = 0;
@@ -80,6 +83,12 @@ Plan make_plan(const Slide& slide, const std::vector<ops::Op>& chain, const Opti
                      ? options.threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return plan;
+}
+
+int64_t layout_radius(const Plan& plan) {
+  int64_t r = 0;
+  for (int radius : plan.radii) r += radius;
+  return r;
 }
 
 // Where the tiled GPU mode reads to: "host" (default: CPU read and decode into pinned memory,
@@ -209,11 +218,36 @@ Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
   read_options.threads = 1;  // parallelism comes from the read stage's threads, one tile each
   read_options.io = options.io;
 
+  // Host reads go through a cache of decoded slide tiles, so that halos do not decode the
+  // neighbouring tiles again; the GPU read path reads its regions itself.
+  std::unique_ptr<TileCache> cache;
+  const Level& level = slide.level(plan.level);
+  if (!layout.read_into_device && level.tile_width > 0 && level.tile_height > 0) {
+    uint64_t tile_bytes = uint64_t{level.tile_width} * level.tile_height *
+                          static_cast<uint64_t>(level.channels) * size_of(level.dtype);
+    int64_t window = plan.unit + 2 * layout_radius(plan);
+    uint64_t per_window =
+        static_cast<uint64_t>((window / level.tile_width + 2) * (window / level.tile_height + 2));
+    // Row-major order reuses a tile for three rows of output tiles: keep three rows of slide
+    // tiles when that fits the budget; never less than what the slots in flight use at once.
+    uint64_t want =
+        tile_bytes * (3 * static_cast<uint64_t>(level.tiles_across) + per_window * slots);
+    uint64_t floor_bytes = tile_bytes * per_window * static_cast<uint64_t>(slots);
+    cache = std::make_unique<TileCache>(
+        slide, plan.level, std::max(floor_bytes, std::min(want, kTileCacheBudget)), read_options);
+  }
+
   StageFunctions stages;
   stages.read = [&](int s, int64_t tile) {
     auto& w = windows[static_cast<size_t>(s)];
     w = chain_windows(grid.rect(tile), plan.radii, plan.width, plan.height);
     ImageView in = pool[static_cast<size_t>(s)]->input(w[0]);
+    if (cache) {
+      uint64_t file_bytes = 0;
+      cache->read(w[0], in, &file_bytes);
+      bytes_read += file_bytes;
+      return;
+    }
     ReadReport report;
     slide.read_region(plan.level, w[0].x, w[0].y, w[0].width, w[0].height, in, read_options,
                       &report);
@@ -266,6 +300,7 @@ Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
   summary.bytes_written = bytes_written;
   summary.peak_gpu_bytes = meter.peak();
   summary.gpu_memory_delta_bytes = meter.device_delta_peak();
+  if (cache) io_path = cache->io_path();
   summary.io_path = io_path.empty() ? "posix" : io_path;
   summary.slots = slots;
   return summary;
