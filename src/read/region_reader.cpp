@@ -1,7 +1,12 @@
 #include "read/region_reader.hpp"
 
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <new>
 #include <string>
@@ -70,6 +75,47 @@ void ensure(std::vector<std::byte>& buffer, size_t bytes) {
   }
 }
 
+// Reads `rows` rows of dest.row_bytes() each, stored back to back at `offset`, into dest's rows
+// with preadv (up to IOV_MAX rows per call).
+void read_rows_direct(const RegionSource& s, uint64_t offset, const ImageView& dest,
+                      uint32_t rows) {
+  const size_t row_bytes = dest.row_bytes();
+  const int fd = s.slide.file.fd();
+  std::vector<iovec> iov;
+  uint32_t row = 0;
+  size_t done_in_row = 0;  // bytes of `row` already read (a short read can stop mid-row)
+  while (row < rows) {
+    iov.clear();
+    for (uint32_t r = row; r < rows && iov.size() < static_cast<size_t>(IOV_MAX); ++r) {
+      size_t skip = r == row ? done_in_row : 0;
+      iov.push_back({dest.row(r) + skip, row_bytes - skip});
+    }
+    ssize_t n = ::preadv(fd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorKind::io, std::string("read failed: ") + std::strerror(errno),
+                  {.offset = static_cast<int64_t>(offset)});
+    }
+    if (n == 0) {
+      throw Error(ErrorKind::format, "file ends inside tile data",
+                  {.offset = static_cast<int64_t>(offset)});
+    }
+    offset += static_cast<uint64_t>(n);
+    size_t left = static_cast<size_t>(n);
+    while (left > 0) {
+      size_t want = row_bytes - done_in_row;
+      if (left >= want) {
+        left -= want;
+        done_in_row = 0;
+        ++row;
+      } else {
+        done_in_row += left;
+        left = 0;
+      }
+    }
+  }
+}
+
 // Decodes one stored tile (one plane of it when planar) into `dest`, which has the stored
 // tile's samples per pixel. Returns the bytes read from the file.
 uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& format,
@@ -103,6 +149,21 @@ uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& form
                 "tile byte count " + std::to_string(count) + " is implausible for a " +
                     std::to_string(decoded) + "-byte tile",
                 where);
+  }
+  const bool host_order =
+      format.bits_per_sample == 8 || format.big_endian == (std::endian::native == std::endian::big);
+  if (format.compression == Compression::none && format.predictor == 1 && host_order &&
+      count >= decoded &&
+      dest.row_bytes() ==
+          size_t{format.width} * format.samples_per_pixel * (format.bits_per_sample / 8u)) {
+    // Uncompressed: the file's rows go straight into the destination rows (one copy, from the
+    // page cache), no staging buffer.
+    try {
+      read_rows_direct(s, offset, dest, format.height);
+    } catch (const Error& e) {
+      throw e.with_context(where);
+    }
+    return decoded;
   }
   try {
     Scratch& sc = scratch();
