@@ -9,8 +9,10 @@
 #               there), cmu-1-small-region.svs (the scan the benchmark slides are tiled from)
 #   .whl/       Python wheels of the peers (kvikio, cuCIM, nvImageCodec, ...), installed into
 #               /tmp/site
-# Environment: TARGETS (ninja targets; default: all), BENCHES (drivers to run; default: every
-# bench/uc*.py and bench/cpu_read.py present), JOBS (default: cores).
+# Environment: TARGETS (ninja targets; default: all), CTEST_ARGS (extra ctest arguments, e.g.
+# "-R GpuRead"), BENCHES (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py, those
+# present), BENCH_ARGS (extra driver arguments), JOBS (default: cores). Each driver is called as
+#   python3 DRIVER --cli BUILD/slidestream --build BUILD --slides DIR --out $OUT/NAME.json
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -82,7 +84,7 @@ ninja -C "$BUILD" -j"$JOBS" ${TARGETS:-} > "$LOGS/build.log" 2>&1 \
 if [ "$MODE_TESTS" = 1 ]; then
   step "gpu tests"
   if [ -d .carry/fixtures ]; then export SLIDESTREAM_FIXTURE_DIR=$ROOT/.carry/fixtures; fi
-  ctest --test-dir "$BUILD" -L gpu -FS slides --output-on-failure -j4 --timeout 600 \
+  ctest --test-dir "$BUILD" -L gpu -FS slides --output-on-failure -j4 --timeout 600 ${CTEST_ARGS:-} \
     > "$LOGS/ctest-gpu.log" 2>&1 || status=1
   grep -E "tests passed|tests failed|\*\*\*|Failed|FAILED" "$LOGS/ctest-gpu.log" | tail -40
   cp "$LOGS/ctest-gpu.log" "$OUT/ctest-gpu.log"
@@ -109,7 +111,7 @@ if [ "$MODE_BENCH" = 1 ]; then
     name=$(basename "$driver" .py)
     step "bench $name"
     python3 "$driver" --cli "$BUILD/slidestream" --build "$BUILD" --slides "$SLIDES" \
-      --out "$OUT/$name.json" > "$LOGS/bench-$name.log" 2>&1 || status=1
+      --out "$OUT/$name.json" ${BENCH_ARGS:-} > "$LOGS/bench-$name.log" 2>&1 || status=1
     tail -40 "$LOGS/bench-$name.log"
   done
 fi

@@ -451,13 +451,27 @@ void check_gpu_output(const Slide::Impl& slide, const Level& l, int level, int64
   }
 }
 
-// The cuFile decision, made once per call: the handle, or nullptr with *note saying why not.
+// The cuFile decision, made once per call: the handle, or nothing with *note saying why not.
+// Without nvidia-fs registration fails for every file, so the first failure is remembered and
+// `automatic` stops asking (each attempt costs milliseconds).
 std::optional<io::cufile::FileHandle> choose_cufile(const Slide::Impl& slide, IoBackend backend,
                                                     std::string* note) {
   if (backend == IoBackend::posix) return std::nullopt;
+  static std::mutex mutex;
+  static std::string remembered;  // why registration cannot work on this machine
   std::string why;
-  io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(slide.file.fd(), &why);
-  if (handle) return std::optional<io::cufile::FileHandle>(std::move(handle));
+  {
+    std::lock_guard lock(mutex);
+    why = remembered;
+  }
+  if (why.empty()) {
+    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(slide.file.fd(), &why);
+    if (handle) return std::optional<io::cufile::FileHandle>(std::move(handle));
+    if (!io::cufile::availability().nvidia_fs) {
+      std::lock_guard lock(mutex);
+      remembered = why;
+    }
+  }
   if (backend == IoBackend::cufile) {
     throw Error(ErrorKind::cufile, "cuFile was requested but cannot read this file: " + why,
                 {slide.path.string()});
@@ -520,9 +534,10 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
 
   codec::TileFormat format = data.tile_format(l);
   const bool raw = is_plain_raw(l, format);
-  const auto& nv = codec::nvjpeg::availability();
-  const bool use_nvjpeg =
-      nvjpeg_can_take(l) && nv.loaded && (nv.hardware_backend || nv.gpu_backend);
+  // nvJPEG is loaded (and its backends probed, which takes a while) only for levels it can take.
+  static const codec::nvjpeg::Availability no_nvjpeg{};
+  const auto& nv = nvjpeg_can_take(l) ? codec::nvjpeg::availability() : no_nvjpeg;
+  const bool use_nvjpeg = nv.loaded && (nv.hardware_backend || nv.gpu_backend);
 
   if (x0 < x1 && y0 < y1) {
     const size_t per_plane = static_cast<size_t>(l.tiles_across * l.tiles_down);
