@@ -152,11 +152,19 @@ if ((run_main_job)); then
   sample="$(cd "$repo/.." && pwd)/shared/testdata/cmu-1-small-region.svs"
   [[ -f "$sample" ]] ||
     die "sample slide not found: $sample (../shared/testdata must sit beside the repository)"
-  # TODO(integrator): switch to the real main job once `slidestream process` has landed:
-  #   output="$repo/out/sample-sobel.zarr"
-  #   "$build_dir/slidestream" process "$sample" "$output" --op sobel --overwrite
-  #   log "Sobel of the sample slide written to $output (OME-Zarr)"
-  log "main job: slidestream info $sample"
-  "$build_dir/slidestream" info "$sample"
+  # The main job: the sample slide's level 0 through the tiled pipeline (Sobel magnitude,
+  # float32) into OME-Zarr, on the GPU where one is usable.
+  device=cpu
+  if [[ -n "$nvcc" ]] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+    device=cuda
+  fi
+  device="${SLIDESTREAM_DEVICE:-$device}"
+  output="$repo/out/sample-sobel.zarr"
+  log "main job: slidestream process $sample $output --op sobel --device $device --overwrite"
+  "$build_dir/slidestream" info "$sample" | sed -n '1,/^associated images/p'
+  "$build_dir/slidestream" process "$sample" "$output" --op sobel --device "$device" --overwrite
+  log "output: $output (OME-Zarr v3: Sobel magnitude, float32, (c, y, x)). To look inside:"
+  log "  .venv/bin/python -c \"import zarr; g = zarr.open_group('$output', mode='r');" \
+      "print({k: a.shape for k, a in g.arrays()})\""
 fi
 log "done. CLI: $build_dir/slidestream   tests: scripts/test.sh"
