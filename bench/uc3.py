@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""UC3 on the GPU machine: read -> Sobel -> Zarr write of a whole level, in one call, against the
+seed-style Python pipeline (bench/seed_pipeline.py: tifffile + CuPy + cupyx.scipy.ndimage.sobel
+per channel + a tensorstore Zarr v3 write).
+
+For each slide (the seed's 1.6 GB uncompressed raw.tif and the JPEG jpeg.tif, made by
+bench/make_bench_slides.py), warm (file in the page cache):
+  * slidestream process --mode global / --mode tiled (and tiled reading through the GPU read
+    path, SLIDESTREAM_PIPELINE_READ=device), Zarr v3, chunk = tile, timed around the CLI;
+  * the seed-style pipeline with its write;
+  * read + Sobel without the write: bench_uc3 (pipeline::process_to_image, global and tiled)
+    and seed_pipeline.py --no-write, for BENCH-ANCHORS' UC3 goal (<= 0.08 s);
+  * a spot check that tiled == global bit for bit and against the seed-style output (a region of
+    each written Zarr, read back with tensorstore).
+Writes DIR/uc3.json (records for bench/plot.py) and DIR/uc3.md (a Markdown table). Stops starting
+new measurements once --budget seconds have passed (default 220: the whole call within 4 min).
+
+usage: uc3.py --raw RAW.tif --jpeg JPEG.tif --out DIR [--build build] [--scratch /tmp/uc3]
+              [--device cuda|cpu] [--tile 512] [--threads 0] [--budget 220]
+Locally (no GPU): uc3.py --raw ../shared/testdata/cmu-1-small-region.svs --device cpu --out /tmp/u
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def warm(path):
+    with open(path, "rb") as f:
+        while f.read(16 << 20):
+            pass
+
+
+def gpu_name():
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+        return out.stdout.strip().splitlines()[0] if out.returncode == 0 else "no GPU"
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return "no GPU"
+
+
+def run_json(cmd, env=None, timeout=300):
+    """Runs a command that prints one JSON line; returns (record, wall seconds) or raises."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))}: exit {proc.returncode}: "
+                           f"{(proc.stderr or proc.stdout).strip()[-400:]}")
+    line = [l for l in proc.stdout.splitlines() if l.startswith("{")][-1]
+    return json.loads(line), wall
+
+
+def region_of(path, ours, y0, x0, size):
+    """A (size x size x C) float32 region of a written Zarr (ours: OME-Zarr level 0, (c, y, x))."""
+    import numpy as np
+    import tensorstore as ts
+    store = ts.open({"driver": "zarr3" if (path / ("0" if ours else "") / "zarr.json").exists()
+                     else "zarr",
+                     "kvstore": {"driver": "file", "path": str(path / "0" if ours else path)}},
+                    open=True).result()
+    if ours:
+        a = store[:, y0:y0 + size, x0:x0 + size].read().result()
+        return np.moveaxis(np.asarray(a), 0, -1)
+    return np.asarray(store[y0:y0 + size, x0:x0 + size, :].read().result())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--raw", help="uncompressed slide (the seed's raw.tif)")
+    ap.add_argument("--jpeg", help="JPEG slide (jpeg.tif)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--build", default=str(HERE.parent / "build"))
+    ap.add_argument("--scratch", default="/tmp/uc3")
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    ap.add_argument("--tile", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--budget", type=float, default=220)
+    ap.add_argument("--python", default=sys.executable, help="python for seed_pipeline.py")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    out_dir = pathlib.Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch = pathlib.Path(args.scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    cli = pathlib.Path(args.build) / "slidestream"
+    bench_uc3 = pathlib.Path(args.build) / "bench" / "bench_uc3"
+    slides = [(name, pathlib.Path(p)) for name, p in (("raw", args.raw), ("jpeg", args.jpeg)) if p]
+    if not slides:
+        ap.error("give --raw and/or --jpeg")
+
+    records = []
+    notes = []
+
+    def over_budget(what):
+        if time.perf_counter() - t0 > args.budget:
+            notes.append(f"skipped {what}: over the {args.budget:.0f} s budget")
+            return True
+        return False
+
+    def add(case, what, ours, seconds=None, peak=None, pixels=None, error=None, **extra):
+        r = {"case": case, "what": what, "ours": ours}
+        if error:
+            r["error"] = error
+        if seconds:
+            r["seconds"] = round(seconds, 4)
+            if pixels:
+                r["mpx_per_s"] = round(pixels / seconds / 1e6, 1)
+        if peak is not None:
+            r["peak_gpu_gb"] = round(peak / 1e9, 3)
+        r.update(extra)
+        records.append(r)
+        print(json.dumps(r), flush=True)
+        return r
+
+    for name, slide in slides:
+        warm(slide)
+        case_w = f"uc3-{name}-write"
+        case_n = f"uc3-{name}-read+sobel"
+        ours_zarr = {}
+        pixels = None
+        # --- ours, with the write ---
+        variants = [("global", {}), ("tiled", {})]
+        if args.device == "cuda":
+            variants.append(("tiled", {"SLIDESTREAM_PIPELINE_READ": "device"}))
+        for mode, env_extra in variants:
+            label = f"slidestream {mode}" + (" (GPU read path)" if env_extra else "")
+            if over_budget(f"{name} {label}"):
+                continue
+            dst = scratch / f"ours-{name}-{mode}{'-dev' if env_extra else ''}.zarr"
+            cmd = [str(cli), "process", str(slide), str(dst), "--op", "sobel", "--mode", mode,
+                   "--device", args.device, "--tile", str(args.tile), "--overwrite", "--json",
+                   "--threads", str(args.threads)]
+            try:
+                rec, wall = run_json(cmd, env={**os.environ, **env_extra})
+                pixels = rec["width"] * rec["height"]
+                add(case_w, label, True, wall, rec.get("peak_gpu_bytes"), pixels,
+                    pipeline_seconds=round(rec["seconds"], 4),
+                    gpu_delta_gb=round(rec.get("gpu_memory_delta_bytes", 0) / 1e9, 3),
+                    out_gbps=round(rec["bytes_written"] / rec["seconds"] / 1e9, 3),
+                    slots=rec.get("slots"), io=rec.get("io_path"),
+                    write_io=rec.get("write_io_path"))
+                if not env_extra:
+                    ours_zarr[mode] = dst
+                else:
+                    shutil.rmtree(dst, ignore_errors=True)
+            except Exception as e:  # noqa: BLE001 - recorded, the run goes on
+                add(case_w, label, True, error=str(e))
+        # --- the seed-style pipeline, with the write ---
+        seed_dst = scratch / f"seed-{name}.zarr"
+        if not over_budget(f"{name} seed"):
+            try:
+                rec, wall = run_json([args.python, str(HERE / "seed_pipeline.py"), str(slide),
+                                      "--out", str(seed_dst), "--chunk", str(args.tile)])
+                pixels = pixels or rec["width"] * rec["height"]
+                add(case_w, f"seed-style python ({rec['backend']})", False, wall,
+                    rec["peak_gpu_bytes"], pixels,
+                    phases={k: round(v, 3) for k, v in rec["phases"].items()})
+            except Exception as e:  # noqa: BLE001
+                add(case_w, "seed-style python", False, error=str(e))
+        # --- spot check of the written outputs ---
+        try:
+            import numpy as np
+            if "tiled" in ours_zarr and "global" in ours_zarr and pixels:
+                size = 1024
+                tiled = region_of(ours_zarr["tiled"], True, 1000, 1000, size)
+                glob = region_of(ours_zarr["global"], True, 1000, 1000, size)
+                check = {"tiled_equals_global": bool(np.array_equal(tiled, glob))}
+                if seed_dst.exists():
+                    seed = region_of(seed_dst, False, 1000, 1000, size)
+                    check["max_abs_diff_vs_seed"] = float(np.abs(tiled - seed).max())
+                notes.append(f"{name}: 1024² region at (1000, 1000): {json.dumps(check)}")
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"{name}: spot check failed: {e}")
+        for p in list(ours_zarr.values()) + [seed_dst]:
+            shutil.rmtree(p, ignore_errors=True)
+        # --- read + Sobel without the write ---
+        if bench_uc3.exists() and not over_budget(f"{name} bench_uc3"):
+            try:
+                rec, _ = run_json([str(bench_uc3), str(slide), "--device", args.device,
+                                   "--tile", str(args.tile), "--repeats", "3",
+                                   "--threads", str(args.threads)])
+                for r in rec["results"]:
+                    add(case_n, f"slidestream {r['mode']}", True, r["seconds_min"],
+                        r["peak_gpu_bytes"], pixels, median_seconds=round(r["seconds_median"], 4),
+                        gpu_delta_gb=round(r["gpu_memory_delta_bytes"] / 1e9, 3),
+                        slots=r.get("slots"))
+            except Exception as e:  # noqa: BLE001
+                add(case_n, "slidestream", True, error=str(e))
+        if not over_budget(f"{name} seed no-write"):
+            try:
+                rec, wall = run_json([args.python, str(HERE / "seed_pipeline.py"), str(slide),
+                                      "--no-write"])
+                add(case_n, f"seed-style python ({rec['backend']})", False,
+                    rec["phases"]["read"] + rec["phases"]["sobel"], rec["peak_gpu_bytes"], pixels,
+                    phases={k: round(v, 3) for k, v in rec["phases"].items()})
+            except Exception as e:  # noqa: BLE001
+                add(case_n, "seed-style python", False, error=str(e))
+
+    # Ratios within each case: against the seed-style row, and tiled against global.
+    for case in {r["case"] for r in records}:
+        rows = [r for r in records if r["case"] == case and "seconds" in r]
+        seed = next((r for r in rows if not r["ours"]), None)
+        glob = next((r for r in rows if r["what"] == "slidestream global"), None)
+        for r in rows:
+            if seed and r["ours"]:
+                r["x_vs_seed"] = round(seed["seconds"] / r["seconds"], 2)
+            if glob and r["what"].startswith("slidestream tiled"):
+                r["x_vs_global"] = round(glob["seconds"] / r["seconds"], 3)
+
+    meta = {"title": "UC3: read -> Sobel -> Zarr", "date": datetime.date.today().isoformat(),
+            "device": gpu_name(), "host": platform.node(), "tile": args.tile,
+            "seconds_total": round(time.perf_counter() - t0, 1)}
+    (out_dir / "uc3.json").write_text(json.dumps({**meta, "results": records, "notes": notes},
+                                                 indent=1) + "\n")
+    lines = [f"UC3 ({meta['date']}, {meta['device']}, tile {args.tile}, warm page cache; "
+             "wall seconds around each run; peak GPU memory: our own allocations / CuPy's pool)",
+             "", "| case | what | seconds | Mpx/s | peak GPU GB | x vs seed | x vs global | notes |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        extra = r.get("error") or ", ".join(
+            f"{k} {v}" for k, v in r.items()
+            if k in ("pipeline_seconds", "median_seconds", "gpu_delta_gb", "out_gbps", "phases",
+                     "io", "slots"))
+        lines.append(f"| {r['case']} | {r['what']} | {r.get('seconds', '—')} | "
+                     f"{r.get('mpx_per_s', '—')} | {r.get('peak_gpu_gb', '—')} | "
+                     f"{r.get('x_vs_seed', '')} | {r.get('x_vs_global', '')} | {extra} |")
+    lines += [""] + [f"- {n}" for n in notes]
+    (out_dir / "uc3.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0 if all("error" not in r for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
