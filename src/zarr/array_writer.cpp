@@ -108,7 +108,9 @@ std::unique_ptr<device::StagingSlot> ArrayWriter::Impl::take_slot(int cuda_devic
       return s;
     }
   }
-  return device::make_staging_slot(layout.unit_bytes(), cuda_device);
+  // Room for a whole shard file (inner chunks plus index) or one chunk.
+  return device::make_staging_slot(
+      layout.unit_bytes() + (layout.sharded ? layout.index_bytes() : 0), cuda_device);
 }
 
 void ArrayWriter::Impl::give_slot(std::unique_ptr<device::StagingSlot> slot) {
@@ -128,15 +130,54 @@ void ArrayWriter::Impl::write_unit(const ImageView& region, int64_t uy, int64_t 
   // From a GPU: the unit lands in a pinned slot laid out as the full unit (padding filled first),
   // which for uncompressed interleaved chunks already is the file's content.
   auto slot = take_slot(region.cuda_device);
+  const bool plain = layout.encoding.interleaved &&
+                     layout.encoding.compressor == detail::Compressor::none &&
+                     !layout.encoding.crc32c;
+  if (layout.sharded && plain) {
+    // Uncompressed shard: each inner chunk is copied from the GPU straight to its place in the
+    // shard file's bytes; no CPU pass over the pixels at all.
+    const Layout& l = layout;
+    const int64_t n_down = l.inner_down(), n_across = l.inner_across();
+    const size_t n = static_cast<size_t>(n_down * n_across);
+    const size_t chunk_pitch = static_cast<size_t>(l.chunk_w) * l.pixel_bytes();
+    std::vector<uint64_t> index(2 * n, ~uint64_t{0});
+    size_t pos = 0;
+    for (int64_t iy = 0; iy < n_down; ++iy) {
+      const int64_t y0 = uy * l.unit_h + iy * l.chunk_h;
+      if (y0 >= l.height) break;
+      for (int64_t ix = 0; ix < n_across; ++ix) {
+        const int64_t x0 = ux * l.unit_w + ix * l.chunk_w;
+        if (x0 >= l.width) break;
+        ImageView sub =
+            region.crop(x0 - ux * l.unit_w, y0 - uy * l.unit_h, std::min(l.chunk_w, l.width - x0),
+                        std::min(l.chunk_h, l.height - y0));
+        if (sub.height < l.chunk_h || sub.width < l.chunk_w) {
+          detail::fill_samples(slot->data() + pos, l.chunk_bytes(), l);
+        }
+        slot->copy_async(sub, pos, chunk_pitch);
+        const size_t k = static_cast<size_t>(iy * n_across + ix);
+        index[2 * k] = pos;
+        index[2 * k + 1] = l.chunk_bytes();
+        pos += l.chunk_bytes();
+      }
+    }
+    slot->wait();
+    std::memcpy(slot->data() + pos, index.data(), 16 * n);
+    if (l.index_crc32c) {
+      uint32_t crc = crc32c(std::span<const std::byte>(slot->data() + pos, 16 * n));
+      std::memcpy(slot->data() + pos + 16 * n, &crc, 4);
+    }
+    detail::write_chunk_file(file, slot->data(), pos + l.index_bytes(), slot->size(), file_options,
+                             stats);
+    give_slot(std::move(slot));
+    return;
+  }
   const size_t pitch = static_cast<size_t>(layout.unit_w) * layout.pixel_bytes();
   if (region.height < layout.unit_h || region.width < layout.unit_w) {
     detail::fill_samples(slot->data(), layout.unit_bytes(), layout);
   }
   slot->copy_from_device(region, pitch);
-  const bool identity = !layout.sharded && layout.encoding.interleaved &&
-                        layout.encoding.compressor == detail::Compressor::none &&
-                        !layout.encoding.crc32c;
-  if (identity) {
+  if (plain) {
     detail::write_chunk_file(file, slot->data(), layout.unit_bytes(), slot->size(), file_options,
                              stats);
   } else {

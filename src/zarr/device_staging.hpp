@@ -18,8 +18,14 @@ class StagingSlot {
   virtual ~StagingSlot() = default;
   virtual std::byte* data() const noexcept = 0;
   virtual size_t size() const noexcept = 0;
-  // Copies `src` (a view on a GPU) into data() with rows `dst_pitch` bytes apart and waits.
-  virtual void copy_from_device(const ImageView& src, size_t dst_pitch) = 0;
+  // Queues a copy of `src` (a view on a GPU) to data() + dst_offset, rows dst_pitch bytes apart.
+  virtual void copy_async(const ImageView& src, size_t dst_offset, size_t dst_pitch) = 0;
+  // Waits for every queued copy.
+  virtual void wait() = 0;
+  void copy_from_device(const ImageView& src, size_t dst_pitch) {
+    copy_async(src, 0, dst_pitch);
+    wait();
+  }
 };
 
 // Throws Error(out_of_memory) when pinned memory runs out, unsupported without CUDA.

@@ -4,6 +4,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <mutex>
+#include <vector>
+
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
 #include "io/cuda/cufile_shim.hpp"
@@ -11,29 +14,100 @@
 namespace slidestream::zarr::device {
 namespace {
 
-class CudaStagingSlot final : public StagingSlot {
- public:
-  CudaStagingSlot(size_t bytes, int cuda_device) : device_(cuda_device) {
-    cuda::check(cudaSetDevice(cuda_device), "cudaSetDevice");
-    // cudaHostAlloc returns page-aligned memory, so writes can go straight out with O_DIRECT.
-    buffer_ = cuda::PinnedBuffer((bytes + 4095) / 4096 * 4096);
-  }
-  std::byte* data() const noexcept override { return buffer_.data(); }
-  size_t size() const noexcept override { return buffer_.size(); }
+// Pinned memory with its stream, kept across writers: cudaHostAlloc of hundreds of MiB takes
+// longer than writing them, so a pyramid (one writer per level) or a series of arrays must not
+// pay it again each time. Bounded: beyond kCacheLimit, released slots are freed.
+struct PinnedStage {
+  int device = 0;
+  cuda::PinnedBuffer buffer;
+  cuda::Stream stream;
+};
 
-  void copy_from_device(const ImageView& src, size_t dst_pitch) override {
-    cuda::check(cudaSetDevice(device_), "cudaSetDevice");
-    cuda::check(
-        cudaMemcpy2DAsync(buffer_.data(), dst_pitch, src.data, src.row_pitch, src.row_bytes(),
-                          static_cast<size_t>(src.height), cudaMemcpyDeviceToHost, stream_.get()),
-        "cudaMemcpy2DAsync (GPU to pinned staging)");
-    stream_.synchronize();
+constexpr size_t kCacheLimit = size_t{2} << 30;
+
+class StageCache {
+ public:
+  std::unique_ptr<PinnedStage> take(size_t bytes, int device) {
+    {
+      std::lock_guard lock(mutex_);
+      // The smallest cached stage that fits.
+      size_t best = free_.size();
+      for (size_t i = 0; i < free_.size(); ++i) {
+        if (free_[i]->device == device && free_[i]->buffer.size() >= bytes &&
+            (best == free_.size() || free_[i]->buffer.size() < free_[best]->buffer.size())) {
+          best = i;
+        }
+      }
+      if (best != free_.size()) {
+        auto stage = std::move(free_[best]);
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+        cached_ -= stage->buffer.size();
+        return stage;
+      }
+    }
+    cuda::check(cudaSetDevice(device), "cudaSetDevice");
+    auto stage = std::make_unique<PinnedStage>();
+    stage->device = device;
+    // cudaHostAlloc returns page-aligned memory, so writes can go straight out with O_DIRECT.
+    stage->buffer = cuda::PinnedBuffer((bytes + 4095) / 4096 * 4096);
+    return stage;
+  }
+
+  void give(std::unique_ptr<PinnedStage> stage) noexcept {
+    std::lock_guard lock(mutex_);
+    const size_t size = stage->buffer.size();
+    // Make room by dropping the oldest stages; a stage larger than the whole cache is freed.
+    while (!free_.empty() && cached_ + size > kCacheLimit) {
+      cached_ -= free_.front()->buffer.size();
+      free_.erase(free_.begin());
+    }
+    if (size > kCacheLimit) return;
+    cached_ += size;
+    try {
+      free_.push_back(std::move(stage));
+    } catch (...) {
+      cached_ -= size;  // could not keep it: freed by the unique_ptr
+    }
   }
 
  private:
-  int device_;
-  cuda::PinnedBuffer buffer_;
-  cuda::Stream stream_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<PinnedStage>> free_;
+  size_t cached_ = 0;
+};
+
+StageCache& cache() {
+  // Leaked on purpose: freeing pinned memory after the CUDA runtime has shut down at exit fails.
+  static auto* instance = new StageCache();
+  return *instance;
+}
+
+class CudaStagingSlot final : public StagingSlot {
+ public:
+  CudaStagingSlot(size_t bytes, int cuda_device) : stage_(cache().take(bytes, cuda_device)) {}
+  ~CudaStagingSlot() override {
+    if (!stage_) return;
+    // A copy may still be in flight after an exception: the buffer is reused only once it landed.
+    if (cudaStreamSynchronize(stage_->stream.get()) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return;  // a stage in an unknown state is freed, not reused
+    }
+    cache().give(std::move(stage_));
+  }
+  std::byte* data() const noexcept override { return stage_->buffer.data(); }
+  size_t size() const noexcept override { return stage_->buffer.size(); }
+
+  void copy_async(const ImageView& src, size_t dst_offset, size_t dst_pitch) override {
+    cuda::check(cudaSetDevice(stage_->device), "cudaSetDevice");
+    cuda::check(cudaMemcpy2DAsync(stage_->buffer.data() + dst_offset, dst_pitch, src.data,
+                                  src.row_pitch, src.row_bytes(), static_cast<size_t>(src.height),
+                                  cudaMemcpyDeviceToHost, stage_->stream.get()),
+                "cudaMemcpy2DAsync (GPU to pinned staging)");
+  }
+  void wait() override { stage_->stream.synchronize(); }
+
+ private:
+  std::unique_ptr<PinnedStage> stage_;
 };
 
 }  // namespace
@@ -54,13 +128,13 @@ std::string cufile_write_note() {
 }
 
 void copy_view(const ImageView& dst, const ImageView& src) {
-  cudaMemcpyKind kind = cudaMemcpyDefault;  // unified addressing tells the directions apart
   int device = dst.device == Device::cuda ? dst.cuda_device : src.cuda_device;
   if (dst.device == Device::cuda || src.device == Device::cuda) {
     cuda::check(cudaSetDevice(device), "cudaSetDevice");
   }
+  // cudaMemcpyDefault: unified addressing tells the directions apart.
   cuda::check(cudaMemcpy2D(dst.data, dst.row_pitch, src.data, src.row_pitch, src.row_bytes(),
-                           static_cast<size_t>(src.height), kind),
+                           static_cast<size_t>(src.height), cudaMemcpyDefault),
               "cudaMemcpy2D");
 }
 
