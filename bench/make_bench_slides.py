@@ -4,7 +4,7 @@ has tifffile, numpy and OpenCV but not imagecodecs):
 
   raw.tif   26420 x 19920 x 3 uint8, 512^2 uncompressed tiles, BigTIFF (1.58 GB of level 0)
   jpeg.tif  the same pixels, 256^2 JPEG tiles, quality 90, YCbCr 4:2:0, one full JFIF stream per
-            tile (cv2.imencode), written pre-compressed by tifffile, Photometric YCbCr
+            tile (cv2.imencode), written pre-compressed by a small TIFF writer, Photometric YCbCr
 
 The scan (cmu-1-small-region.svs, 2220 x 2967) is decoded tile by tile with OpenCV (its JPEG
 tiles with the shared JPEGTables spliced in) and mirrored out to the seed's size, so the pixels
@@ -78,6 +78,52 @@ def decode_svs_level0(path):
         return out[:page.imagelength, :page.imagewidth]
 
 
+def write_jpeg_tiff(path, tiles, width, height, tile):
+    """A classic little-endian tiled TIFF of pre-compressed JFIF tiles, Photometric YCbCr,
+    4:2:0. Written by hand because tifffile insists on imagecodecs for JPEG even when the
+    tiles arrive compressed, and the GPU machine has no imagecodecs."""
+    import struct
+    n = len(tiles)
+    with open(path, "wb") as f:
+        f.write(b"II" + struct.pack("<HI", 42, 0))  # IFD offset patched below
+        offsets, counts = [], []
+        for t in tiles:
+            offsets.append(f.tell())
+            counts.append(len(t))
+            f.write(t)
+            if f.tell() % 2:
+                f.write(b"\0")
+        def array(fmt, values):
+            at = f.tell()
+            f.write(struct.pack("<%d%s" % (len(values), fmt), *values))
+            return at
+        bits_at = array("H", [8, 8, 8])
+        offsets_at = array("I", offsets)
+        counts_at = array("I", counts)
+        SHORT, LONG = 3, 4
+        entries = [
+            (256, LONG, 1, struct.pack("<I", width)),
+            (257, LONG, 1, struct.pack("<I", height)),
+            (258, SHORT, 3, struct.pack("<I", bits_at)),
+            (259, SHORT, 1, struct.pack("<HH", 7, 0)),      # JPEG
+            (262, SHORT, 1, struct.pack("<HH", 6, 0)),      # YCbCr
+            (277, SHORT, 1, struct.pack("<HH", 3, 0)),
+            (284, SHORT, 1, struct.pack("<HH", 1, 0)),      # chunky
+            (322, LONG, 1, struct.pack("<I", tile)),
+            (323, LONG, 1, struct.pack("<I", tile)),
+            (324, LONG, n, struct.pack("<I", offsets_at)),
+            (325, LONG, n, struct.pack("<I", counts_at)),
+            (530, SHORT, 2, struct.pack("<HH", 2, 2)),      # 4:2:0
+        ]
+        ifd_at = f.tell()
+        f.write(struct.pack("<H", len(entries)))
+        for tag, typ, count, value in entries:
+            f.write(struct.pack("<HHI", tag, typ, count) + value)
+        f.write(struct.pack("<I", 0))
+        f.seek(4)
+        f.write(struct.pack("<I", ifd_at))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", required=True)
@@ -118,9 +164,7 @@ def main():
 
         with ThreadPoolExecutor(os.cpu_count()) as pool:
             tiles = list(pool.map(encode, range(across * down)))
-        tifffile.imwrite(jpeg, iter(tiles), shape=(a.height, a.width, 3), dtype=np.uint8,
-                         tile=(T, T), photometric="ycbcr", compression="jpeg",
-                         subsampling=(2, 2), bigtiff=False, metadata=None)
+        write_jpeg_tiff(jpeg, tiles, a.width, a.height, T)
         print(f"{jpeg}: {jpeg.stat().st_size} bytes, {len(tiles)} tiles in "
               f"{time.time() - t0:.1f} s", flush=True)
 

@@ -52,7 +52,11 @@ if [ "$need_debs" = 1 ]; then
     mkdir -p "$PREFIX"
     for f in .debs/*.deb; do dpkg -x "$f" "$PREFIX"; done
     # The .pc files say prefix=/usr: point them at the private prefix.
-    sed -i "s|^prefix=.*|prefix=$PREFIX/usr|" "$PREFIX"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc
+    # libdeflate's names its directories outright (and libdir=/usr/lib, not the multiarch one).
+    sed -i -e "s|^prefix=.*|prefix=$PREFIX/usr|" \
+      -e "s|^libdir=/usr/lib.*|libdir=$PREFIX/usr/lib/x86_64-linux-gnu|" \
+      -e "s|^includedir=/usr/include|includedir=$PREFIX/usr/include|" \
+      "$PREFIX"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc
     export PKG_CONFIG_PATH="$PREFIX/usr/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}"
     export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
   else

@@ -30,7 +30,30 @@ __global__ void place_kernel(const std::byte* __restrict__ staging,
     }
 }
 
+__global__ void fill_kernel(std::byte* dst, size_t pitch, size_t row_bytes, size_t rows,
+                            uint32_t sample, uint32_t sample_bytes) {
+  for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    std::byte* row = dst + r * pitch;
+    for (size_t i = threadIdx.x; i < row_bytes; i += blockDim.x) {
+      row[i] = static_cast<std::byte>((sample >> (8 * (i % sample_bytes))) & 0xFF);
+    }
+  }
+}
+
 }  // namespace
+
+void fill_samples(std::byte* dst, size_t pitch, size_t row_bytes, size_t rows,
+                  const std::byte* sample, size_t sample_bytes, cudaStream_t stream) {
+  if (rows == 0 || row_bytes == 0) return;
+  uint32_t value = 0;
+  for (size_t i = 0; i < sample_bytes && i < 4; ++i) {
+    value |= static_cast<uint32_t>(sample[i]) << (8 * i);  // little-endian host and device
+  }
+  unsigned blocks = static_cast<unsigned>(rows < 65535 ? rows : 65535);
+  fill_kernel<<<blocks, kThreads, 0, stream>>>(dst, pitch, row_bytes, rows, value,
+                                               static_cast<uint32_t>(sample_bytes));
+  slidestream::cuda::check(cudaGetLastError(), "fill_kernel launch");
+}
 
 void place(const std::byte* staging, const Placement* placements, int count, uint32_t max_rows,
            cudaStream_t stream) {

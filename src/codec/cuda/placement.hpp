@@ -26,4 +26,9 @@ struct Placement {
 void place(const std::byte* staging, const Placement* placements, int count, uint32_t max_rows,
            cudaStream_t stream);
 
+// Sets every sample of a pitched rectangle to one value, given as the bytes of one sample
+// (1, 2 or 4 bytes: uint8, uint16, uint32 or float32). Asynchronous on `stream`.
+void fill_samples(std::byte* dst, size_t pitch, size_t row_bytes, size_t rows,
+                  const std::byte* sample, size_t sample_bytes, cudaStream_t stream);
+
 }  // namespace slidestream::codec::cuda

@@ -521,14 +521,32 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   // Out-of-level pixels: fill the whole view first (the GPU sets memory at ~TB/s), then the
   // tiles overwrite their part. The workers' streams are not ordered after this one: wait here.
   if (!inside) {
-    if (l.dtype != DataType::uint8 && options.fill != 0) {
-      throw Error(ErrorKind::unsupported, "a non-zero fill for wider than 8-bit samples on a GPU",
-                  {slide.path.string(), level});
+    // The fill value itself in the sample type (255 stays 255 in uint16; 7 is 7.0f in float32),
+    // as the host path writes it.
+    std::byte sample[4] = {};
+    const size_t sample_bytes = size_of(l.dtype);
+    if (l.dtype == DataType::uint8) {
+      sample[0] = std::byte{options.fill};
+    } else if (l.dtype == DataType::uint16) {
+      uint16_t v = options.fill;
+      std::memcpy(sample, &v, 2);
+    } else if (l.dtype == DataType::uint32) {
+      uint32_t v = options.fill;
+      std::memcpy(sample, &v, 4);
+    } else {
+      float v = options.fill;
+      std::memcpy(sample, &v, 4);
     }
     cuda::Stream fill_stream;
-    cuda::check(cudaMemset2DAsync(s.out.data, s.out.row_pitch, options.fill, s.out.row_bytes(),
-                                  static_cast<size_t>(height), fill_stream.get()),
-                "cudaMemset2DAsync (fill)");
+    if (sample_bytes == 1) {
+      cuda::check(cudaMemset2DAsync(s.out.data, s.out.row_pitch, options.fill, s.out.row_bytes(),
+                                    static_cast<size_t>(height), fill_stream.get()),
+                  "cudaMemset2DAsync (fill)");
+    } else {
+      codec::cuda::fill_samples(s.out.data, s.out.row_pitch, s.out.row_bytes(),
+                                static_cast<size_t>(height), sample, sample_bytes,
+                                fill_stream.get());
+    }
     fill_stream.synchronize();
   }
 
