@@ -179,7 +179,9 @@ inline Pixels tifffile_level(const std::filesystem::path& path, int level,
     p.error = "tifffile: " + output;
     return p;
   }
-  std::istringstream shape(output);
+  // The last line holds the shape (tifffile may warn on stderr before it).
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  std::istringstream shape(output.substr(output.find_last_of('\n') + 1));
   shape >> p.height >> p.width;
   std::ifstream in(raw, std::ios::binary);
   p.bytes.assign(std::istreambuf_iterator<char>(in), {});
