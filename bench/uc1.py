@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 RESULTS = []
+META = {}
+OUT_PATH = None  # rewritten after every record, so a run cut short still leaves its numbers
 
 
 def note(msg):
@@ -38,6 +40,9 @@ def record(case, what, seconds=None, nbytes=None, ours=False, **extra):
             r["gbps"] = round(nbytes / seconds / 1e9, 3)
     r.update(extra)
     RESULTS.append(r)
+    if OUT_PATH:
+        with open(OUT_PATH, "w") as f:
+            json.dump({**META, "results": RESULTS}, f, indent=1)
     shown = {k: v for k, v in r.items() if k not in ("case", "what", "ours")}
     note(f"  [{case}] {what}: {shown}")
     return r
@@ -75,8 +80,8 @@ def timed(fn, repeat, cold_path=None):
 # ---------------------------------------------------------------- ours (the CLI)
 
 def ours(cli, path, case, what, repeat, threads=0, io="auto", cold=False, env=None,
-         dump=None):
-    cmd = [cli, "read", path, "--device", "cuda", "--threads", str(threads), "--io", io,
+         dump=None, device="cuda"):
+    cmd = [cli, "read", path, "--device", device, "--threads", str(threads), "--io", io,
            "--repeat", str(repeat + 1), "--json"]
     if cold:
         cmd.append("--drop-cache")
@@ -292,6 +297,11 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--skip", default="", help="comma list: tifffile,kvikio,cucim,cold,jpeg")
     a = ap.parse_args()
+    global OUT_PATH
+    OUT_PATH = a.out
+    META.update({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"), "device": device_name(), "threads": a.threads,
+        "repeat": a.repeat})
     skip = set(filter(None, a.skip.split(",")))
     raw = os.path.join(a.slides, "raw.tif")
     jpeg = os.path.join(a.slides, "jpeg.tif")
@@ -321,6 +331,8 @@ def main():
     for t in (1, N):
         for io in ("posix", "auto", "cufile"):
             ours(a.cli, raw, "uc1-raw-warm", f"slidestream {t} thr, io={io}", R, t, io)
+    ours(a.cli, raw, "uc1-raw-warm", f"slidestream {N} thr into host memory (CPU path)", R, N,
+         device="cpu")
     if "tifffile" not in skip:
         attempt("uc1-raw-warm", "tifffile.imread + cupy.asarray",
                 lambda: timed(tifffile_cupy(raw), R)[0], raw_bytes)
@@ -353,6 +365,8 @@ def main():
         ours(a.cli, jpeg, "uc1-jpeg-warm", f"slidestream {N} thr, CPU decoders only", R, N,
              env={"SLIDESTREAM_NVJPEG": "0"})
         ours(a.cli, jpeg, "uc1-jpeg-warm", "slidestream 1 thr + nvJPEG", R, 1)
+        ours(a.cli, jpeg, "uc1-jpeg-warm", f"slidestream {N} thr into host memory (CPU path)", R,
+             N, device="cpu")
         try:
             tiles, th, tw, H, W = jpeg_tile_bytes(jpeg)
             nbytes = H * W * 3
@@ -388,11 +402,9 @@ def main():
                     r.setdefault("ratios", {})[peer["what"]] = round(
                         peer["seconds"] / r["seconds"], 2)
 
-    meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "device": device_name(), "threads": N, "repeat": R}
     with open(a.out, "w") as f:
-        json.dump({**meta, "results": RESULTS}, f, indent=1)
-    print_markdown(meta)
+        json.dump({**META, "results": RESULTS}, f, indent=1)
+    print_markdown(META)
 
 
 def device_name():

@@ -97,9 +97,13 @@ fi
 # 4. Benchmarks.
 if [ "$MODE_BENCH" = 1 ]; then
   step "wheels"
-  if ls .whl/*.whl >/dev/null 2>&1; then
+  # .carry/whl/ may hold slimmed wheels (nvImageCodec without the other Pythons' modules).
+  for wheels in .whl .carry/whl; do
+    ls $wheels/*.whl >/dev/null 2>&1 || continue
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target /tmp/site .whl/*.whl > "$LOGS/pip.log" 2>&1 || echo "some wheels failed (see pip.log)"
+      --target /tmp/site $wheels/*.whl >> "$LOGS/pip.log" 2>&1 || echo "some wheels failed (pip.log)"
+  done
+  if [ -d /tmp/site ]; then
     export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
     # The peers' own libraries (libkvikio, nvImageCodec) live inside their wheels.
     for d in /tmp/site/libkvikio/lib64 /tmp/site/nvidia/nvimgcodec /tmp/site/nvidia/cu13/lib; do
