@@ -90,6 +90,8 @@ const std::vector<std::vector<Op>> kChains = {
     {{OpKind::optical_density}, {OpKind::sobel_u8}},
     {{OpKind::sobel}, {OpKind::sobel}},
     {{OpKind::hed}, {OpKind::sobel}, {OpKind::grey}, {OpKind::sobel_u8}},
+    {macenko_op()},
+    {macenko_op(), {OpKind::sobel}},  // not fused: the Sobel reads macenko's uint8 output
 };
 
 std::string name(const std::vector<Op>& chain) {

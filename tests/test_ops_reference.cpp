@@ -203,5 +203,60 @@ TEST_F(OpsReference, Downsample2OnFloatIsTheMean) {
   }
 }
 
+TEST_F(OpsReference, MacenkoFitAndNormalisationMatchTorchstain) {
+  // The fit runs in double like torchstain's numpy normaliser (our Jacobi eigen-solver vs LAPACK:
+  // agreement to ~1e-12); the normalised image is float32 per pixel, truncated to uint8 as
+  // torchstain does, so a sample may land one below or above where float64 is within float32
+  // rounding of an integer.
+  for (const Region& r : {kRegions[0], Region{"large", 300, 700, 1200, 900}}) {
+    Image in = r.name == "large" ? Image() : region(r);
+    if (!in) {
+      std::string out;
+      auto path = *dir_ / (r.name + ".raw");
+      ASSERT_EQ(run_python("ops_reference.py",
+                           {"region", (shared_testdata() / "cmu-1-small-region.svs").string(),
+                            std::to_string(r.x), std::to_string(r.y), std::to_string(r.w),
+                            std::to_string(r.h), path.string()},
+                           &out),
+                0)
+          << out;
+      in = image_from_file(path, r.w, r.h, 3, DataType::uint8);
+    }
+    auto in_path = *dir_ / (r.name + ".macenko.in.raw");
+    auto ref_path = *dir_ / (r.name + ".macenko.ref.raw");
+    write_image(in, in_path);
+    std::string out;
+    ASSERT_EQ(run_python("ops_reference.py",
+                         {"macenko", in_path.string(), std::to_string(r.h), std::to_string(r.w),
+                          ref_path.string()},
+                         &out),
+              0)
+        << out;
+    std::stringstream numbers(out);
+    double he[6], max_c[2];
+    for (double& v : he) numbers >> v;
+    for (double& v : max_c) numbers >> v;
+    ASSERT_FALSE(numbers.fail()) << out;
+
+    ops::Op op = ops::parse_op("macenko");
+    op.stains = ops::fit_macenko(in.view());
+    for (int i = 0; i < 6; ++i) EXPECT_NEAR(op.stains.he[i / 2][i % 2], he[i], 1e-9) << i;
+    for (int i = 0; i < 2; ++i) EXPECT_NEAR(op.stains.max_c[i], max_c[i], 1e-9) << i;
+
+    Image ours = apply_whole({op}, in);
+    Image ref = image_from_file(ref_path, r.w, r.h, 3, DataType::uint8);
+    size_t n = static_cast<size_t>(r.w * r.h * 3);
+    size_t off = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double d = std::abs(sample_as_double(ours, i) - sample_as_double(ref, i));
+      ASSERT_LE(d, 1.0) << r.name << " sample " << i;
+      off += d != 0;
+    }
+    EXPECT_LT(off, n / 1000) << r.name;
+    std::cout << "[ info ] " << r.name << " macenko: " << off << " of " << n
+              << " samples off by one\n";
+  }
+}
+
 }  // namespace
 }  // namespace slidestream::test

@@ -26,6 +26,8 @@ const std::vector<std::vector<Op>> kChains = {
     {{OpKind::optical_density}, {OpKind::sobel}},                          // fused
     {{OpKind::sobel}, {OpKind::sobel}},                                    // intermediate, halo 2
     {{OpKind::hed}, {OpKind::sobel}, {OpKind::grey}, {OpKind::sobel_u8}},  // halo 2, 3 passes
+    {macenko_op()},
+    {macenko_op(), {OpKind::sobel}},  // not fused: the Sobel reads macenko's uint8 output
 };
 
 std::string name(const std::vector<Op>& chain) {
@@ -212,7 +214,8 @@ TEST(OpsArguments, NamesRoundTrip) {
   EXPECT_EQ(ops::parse_op("od:240").io, 240.0f);
   EXPECT_EQ(ops::halo_radius(ops::parse_op("sobel")), 1);
   EXPECT_EQ(ops::halo_radius(ops::parse_op("hed")), 0);
-  EXPECT_EQ(ops::halo_radius(kChains.back()), 2);
+  EXPECT_EQ(ops::halo_radius(kChains[kChains.size() - 3]), 2);
+  EXPECT_EQ(ops::to_string(macenko_op()), "macenko");
 }
 
 }  // namespace

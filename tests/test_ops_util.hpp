@@ -60,6 +60,13 @@ inline Image random_image(int64_t w, int64_t h, int c, DataType dtype, uint32_t 
   return image;
 }
 
+// A macenko op with a fit unlike the reference (CMU-1's, rounded), so that it changes pixels.
+inline ops::Op macenko_op() {
+  ops::Op op = ops::parse_op("macenko");
+  op.stains = ops::StainFit{{{0.68, 0.18}, {0.65, 0.92}, {0.33, 0.34}}, {3.48, 2.53}};
+  return op;
+}
+
 inline Image allocate_output(const std::vector<ops::Op>& chain, const ImageView& in) {
   ops::PixelFormat f = ops::output_format(chain, {in.channels, in.dtype});
   return Image::allocate(in.width, in.height, f.channels, f.dtype);

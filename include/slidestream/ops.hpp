@@ -16,14 +16,32 @@ enum class OpKind {
   grey,             // rgb2gray, float32, 1 channel
   optical_density,  // -ln(clamp(x, 1, Io) / Io), float32, per channel
   hed,              // rgb2hed, float32, 3 channels
+  macenko,          // Macenko stain normalisation with a fitted StainFit, uint8 RGB -> uint8 RGB
+};
+
+// Macenko's stain vectors (columns H, E, in optical-density space) and the 99th percentiles of
+// the two stain concentrations. The defaults are torchstain's reference (HERef, maxCRef), the
+// target every slide is normalised to.
+struct StainFit {
+  double he[3][2] = {{0.5626, 0.2159}, {0.7201, 0.8012}, {0.4062, 0.5581}};
+  double max_c[2] = {1.9705, 1.0308};
 };
 
 struct Op {
   OpKind kind = OpKind::sobel;
-  float io = 255.0f;  // optical_density's Io
+  float io = 255.0f;     // optical_density's Io; macenko's (parse_op gives it 240, as torchstain)
+  StainFit stains = {};  // macenko: the slide's fit (fit_macenko); normalised to StainFit{}
 };
 
-Op parse_op(const std::string& name);  // "sobel", "sobel-u8", "grey", "od", "od:240", "hed"
+// Fits Macenko's method to a host uint8 RGB image (a whole slide or its low-resolution level) as
+// torchstain's numpy MacenkoNormalizer does (Io, alpha percentile, beta OD threshold). Throws
+// Error(invalid_argument) when fewer than 2 pixels have all optical densities >= beta.
+StainFit fit_macenko(const ImageView& rgb, float io = 240.0f, float alpha = 1.0f,
+                     float beta = 0.15f);
+
+// "sobel", "sobel-u8", "grey", "od", "od:240", "hed", "macenko" (stains left at the reference:
+// set op.stains = fit_macenko(...) before use).
+Op parse_op(const std::string& name);
 std::string to_string(const Op& op);
 
 // Pixels each side an op needs beyond the area it produces.
@@ -54,7 +72,7 @@ void apply(const Op& op, const ImageView& in, Window in_at, const ImageView& out
            ImageExtent image, void* cuda_stream = nullptr);
 
 // A chain of ops, each one's output feeding the next (e.g. grey then sobel).
-int halo_radius(const std::vector<Op>& chain) noexcept;        // the sum of the ops' radii
+int halo_radius(const std::vector<Op>& chain) noexcept;  // the sum of the ops' radii
 PixelFormat output_format(const std::vector<Op>& chain, PixelFormat input);
 
 // Runs `chain` as apply() runs one op: `in` must hold every image pixel within

@@ -119,9 +119,18 @@ void pointwise_typed(const PointwiseParams& params, const ImageView& in, const I
   for_row_blocks(out.height, out.width * out_c, [&](int64_t y_begin, int64_t y_end) {
     for (int64_t y = y_begin; y < y_end; ++y) {
       const T* src = reinterpret_cast<const T*>(in.row(y));
-      float* dst = reinterpret_cast<float*>(out.row(y));
-      for (int64_t x = 0; x < out.width; ++x) {
-        pointwise_pixel<K>(params, params.table, src + x * in_c, in_c, dst + x * out_c);
+      if constexpr (K == Pointwise::macenko) {  // uint8 output
+        auto* dst = reinterpret_cast<uint8_t*>(out.row(y));
+        float v[3];
+        for (int64_t x = 0; x < out.width; ++x) {
+          pointwise_pixel<K>(params, params.table, src + x * in_c, in_c, v);
+          for (int c = 0; c < 3; ++c) dst[x * 3 + c] = static_cast<uint8_t>(v[c]);
+        }
+      } else {
+        float* dst = reinterpret_cast<float*>(out.row(y));
+        for (int64_t x = 0; x < out.width; ++x) {
+          pointwise_pixel<K>(params, params.table, src + x * in_c, in_c, dst + x * out_c);
+        }
       }
     }
   });
@@ -169,6 +178,8 @@ void sobel_dispatch_pre(const SobelJob& job, const ImageView& in, Window in_at,
         return sobel_typed<Pointwise::hed, T>(job, in, in_at, out, out_at, image);
       }
       break;
+    case Pointwise::macenko:
+      break;  // never fused (ops.cpp)
   }
 }
 
@@ -187,6 +198,11 @@ void pointwise_dispatch(const PointwiseParams& params, const ImageView& in, cons
     case Pointwise::hed:
       if constexpr (std::is_same_v<T, uint8_t>) {
         return pointwise_typed<Pointwise::hed, T>(params, in, out);
+      }
+      break;
+    case Pointwise::macenko:
+      if constexpr (std::is_same_v<T, uint8_t>) {
+        return pointwise_typed<Pointwise::macenko, T>(params, in, out);
       }
       break;
   }

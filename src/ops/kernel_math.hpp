@@ -5,13 +5,14 @@
 // -ffp-contract=off, and these are plain IEEE float operations.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define SS_HD __host__ __device__ __forceinline__
 #else
 #define SS_HD inline
-#include <cmath>
 #endif
 
 namespace slidestream::ops::math {
@@ -97,6 +98,38 @@ SS_HD float dot3(float v0, float v1, float v2, const float* m, int j) {
 // The float 2 × 2 mean: top-left, top-right, bottom-left, bottom-right, summed in this order.
 SS_HD float downsample_mean(float a, float b, float c, float d) {
   return mul(add(add(add(a, b), c), d), 0.25f);
+}
+
+// 2^k for an integer k in [-126, 127], built from its bits.
+SS_HD float pow2i(int k) {
+  uint32_t bits = static_cast<uint32_t>(k + 127) << 23;
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits);
+#else
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+#endif
+}
+
+// e^x from IEEE adds and multiplies only, so that the host and the GPU agree bit for bit (the
+// libraries' expf do not): x = k ln2 + r with a two-part ln2 (Cody and Waite), |r| <= ln2 / 2,
+// e^r by its Taylor polynomial to degree 7 (error below 1e-8 relative), times 2^k. Within a couple
+// of float ulps of e^x; x is clamped to [-87, 88] so that 2^k stays a normal float.
+SS_HD float exp(float x) {
+  x = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
+  // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer for |v| < 2^22.
+  float k = sub(add(mul(x, 1.44269502163f), 12582912.0f), 12582912.0f);
+  float r = sub(sub(x, mul(k, 0.693145751953125f)), mul(k, 1.42860682030941723e-6f));
+  float p = 1.98412698e-4f;  // 1/7!
+  p = add(mul(p, r), 1.38888889e-3f);
+  p = add(mul(p, r), 8.33333333e-3f);
+  p = add(mul(p, r), 4.16666667e-2f);
+  p = add(mul(p, r), 1.66666667e-1f);
+  p = add(mul(p, r), 0.5f);
+  p = add(mul(p, r), 1.0f);
+  p = add(mul(p, r), 1.0f);
+  return mul(p, pow2i(static_cast<int>(k)));
 }
 
 SS_HD float clip_below_zero(float v) {

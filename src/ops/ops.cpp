@@ -31,6 +31,8 @@ Pointwise pointwise_of(OpKind k) {
       return Pointwise::od;
     case OpKind::hed:
       return Pointwise::hed;
+    case OpKind::macenko:
+      return Pointwise::macenko;
     default:
       return Pointwise::none;
   }
@@ -108,9 +110,10 @@ std::vector<Pass> plan(const std::vector<Op>& chain, PixelFormat input) {
     Pass pass;
     const Op& op = chain[i];
     if (!is_sobel(op.kind)) {
-      pass.pointwise = detail::make_pointwise(pointwise_of(op.kind), op.io);
+      pass.pointwise = detail::make_pointwise(pointwise_of(op.kind), op.io, op.stains);
       format = output_format(op, format);
-      if (i + 1 < chain.size() && is_sobel(chain[i + 1].kind)) ++i;  // fuse the Sobel
+      // Fuse a following Sobel, except after macenko, whose uint8 output the Sobel would scale.
+      if (op.kind != OpKind::macenko && i + 1 < chain.size() && is_sobel(chain[i + 1].kind)) ++i;
     }
     if (is_sobel(chain[i].kind)) {
       pass.sobel = true;
@@ -186,6 +189,9 @@ Op parse_op(const std::string& name) {
     op.kind = OpKind::grey;
   } else if (name == "hed") {
     op.kind = OpKind::hed;
+  } else if (name == "macenko") {
+    op.kind = OpKind::macenko;
+    op.io = 240.0f;
   } else if (name == "od" || name.rfind("od:", 0) == 0) {
     op.kind = OpKind::optical_density;
     if (name.size() > 3) {
@@ -203,7 +209,7 @@ Op parse_op(const std::string& name) {
     }
   } else {
     fail(ErrorKind::invalid_argument,
-         "unknown op '" + name + "' (known: sobel, sobel-u8, grey, od, od:IO, hed)");
+         "unknown op '" + name + "' (known: sobel, sobel-u8, grey, od, od:IO, hed, macenko)");
   }
   return op;
 }
@@ -218,6 +224,8 @@ std::string to_string(const Op& op) {
       return "grey";
     case OpKind::hed:
       return "hed";
+    case OpKind::macenko:
+      return "macenko";
     case OpKind::optical_density: {
       if (op.io == 255.0f) return "od";
       std::ostringstream s;
@@ -260,6 +268,10 @@ PixelFormat output_format(const Op& op, PixelFormat input) {
     case OpKind::hed:
       if (input.channels != 3 || !u8) refuse("3-channel uint8 RGB");
       return {3, DataType::float32};
+    case OpKind::macenko:
+      if (input.channels != 3 || !u8) refuse("3-channel uint8 RGB");
+      check_io(op.io);
+      return {3, DataType::uint8};
   }
   fail(ErrorKind::unsupported, "unknown op kind");
 }

@@ -28,7 +28,7 @@ constexpr HedMatrix kHedFromRgb = invert_rgb_from_hed();
 
 }  // namespace
 
-PointwiseParams make_pointwise(Pointwise kind, float io) {
+PointwiseParams make_pointwise(Pointwise kind, float io, const StainFit& stains) {
   PointwiseParams p;
   p.kind = kind;
   std::copy(std::begin(kHedFromRgb.m), std::end(kHedFromRgb.m), p.hed_from_rgb);
@@ -37,6 +37,30 @@ PointwiseParams make_pointwise(Pointwise kind, float io) {
     for (int x = 0; x < 256; ++x) {
       double clipped = std::clamp(static_cast<double>(x), 1.0, top);
       p.table[x] = static_cast<float>(0.0 - std::log(clipped / top));  // 0 - : +0, not -0, at Io
+    }
+  } else if (kind == Pointwise::macenko) {
+    p.io = io;
+    for (int x = 0; x < 256; ++x) {
+      p.table[x] = static_cast<float>(0.0 - std::log((x + 1.0) / static_cast<double>(io)));
+    }
+    // Least squares C = (HE^T HE)^-1 HE^T od (what numpy's lstsq gives for a full-rank HE), each
+    // row then scaled by max_c_ref / max_c, all in double, rounded once to float.
+    const auto& he = stains.he;
+    double a = 0, b = 0, d = 0;  // HE^T HE = [[a, b], [b, d]]
+    for (int c = 0; c < 3; ++c) {
+      a += he[c][0] * he[c][0];
+      b += he[c][0] * he[c][1];
+      d += he[c][1] * he[c][1];
+    }
+    double det = a * d - b * b;
+    const StainFit reference;
+    for (int c = 0; c < 3; ++c) {
+      double row0 = (d * he[c][0] - b * he[c][1]) / det;
+      double row1 = (a * he[c][1] - b * he[c][0]) / det;
+      p.to_concentration[c] = static_cast<float>(row0 * reference.max_c[0] / stains.max_c[0]);
+      p.to_concentration[3 + c] = static_cast<float>(row1 * reference.max_c[1] / stains.max_c[1]);
+      p.he_ref[2 * c] = static_cast<float>(reference.he[c][0]);
+      p.he_ref[2 * c + 1] = static_cast<float>(reference.he[c][1]);
     }
   } else if (kind == Pointwise::hed) {
     const double log_adjust = std::log(1e-6);

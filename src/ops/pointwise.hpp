@@ -13,25 +13,32 @@
 namespace slidestream::ops::detail {
 
 enum class Pointwise : uint8_t {
-  none,  // channels as float: uint8 / 255, float32 as-is
-  grey,  // 3 channels -> 1
-  od,    // uint8 channels -> as many: -ln(clamp(x, 1, Io) / Io)
-  hed,   // 3 uint8 channels -> 3: rgb2hed
+  none,     // channels as float: uint8 / 255, float32 as-is
+  grey,     // 3 channels -> 1
+  od,       // uint8 channels -> as many: -ln(clamp(x, 1, Io) / Io)
+  hed,      // 3 uint8 channels -> 3: rgb2hed
+  macenko,  // 3 uint8 channels -> 3 uint8 (as floats 0..255): Macenko stain normalisation
 };
 
 struct PointwiseParams {
   Pointwise kind = Pointwise::none;
   float table[256] = {};  // od: the OD of each uint8 value; hed: ln(max(x/255, 1e-6)) / ln(1e-6)
   float hed_from_rgb[9] = {};  // row-major, the inverse of Ruifrok's rgb_from_hed
+  // macenko: table = -ln((x + 1) / Io); concentrations C = to_concentration (2 x 3, row-major:
+  // the slide's least-squares unmixing scaled by max_c_ref / max_c), then
+  // Io * exp(-he_ref (3 x 2, row-major) C), clipped to 255 and truncated as torchstain does.
+  float to_concentration[6] = {};
+  float he_ref[6] = {};
+  float io = 240.0f;
 };
 
 // The host builds the parameters of a pointwise op (tables in double, rounded to float).
-PointwiseParams make_pointwise(Pointwise kind, float io = 255.0f);
+PointwiseParams make_pointwise(Pointwise kind, float io = 255.0f, const StainFit& stains = {});
 
 // Output channels of a pointwise op given its input channels.
 inline int pointwise_channels(Pointwise kind, int in_channels) {
   if (kind == Pointwise::grey) return 1;
-  if (kind == Pointwise::hed) return 3;
+  if (kind == Pointwise::hed || kind == Pointwise::macenko) return 3;
   return in_channels;
 }
 
@@ -54,6 +61,21 @@ SS_HD void pointwise_pixel(const PointwiseParams& params, const float* table, co
     out[0] = math::grey(to_float(px[0]), to_float(px[1]), to_float(px[2]));
   } else if constexpr (K == Pointwise::od) {
     for (int c = 0; c < channels; ++c) out[c] = table[static_cast<uint8_t>(px[c])];
+  } else if constexpr (K == Pointwise::macenko) {
+    float od0 = table[static_cast<uint8_t>(px[0])];
+    float od1 = table[static_cast<uint8_t>(px[1])];
+    float od2 = table[static_cast<uint8_t>(px[2])];
+    const float* m = params.to_concentration;
+    float c0 =
+        math::add(math::add(math::mul(m[0], od0), math::mul(m[1], od1)), math::mul(m[2], od2));
+    float c1 =
+        math::add(math::add(math::mul(m[3], od0), math::mul(m[4], od1)), math::mul(m[5], od2));
+    for (int j = 0; j < 3; ++j) {
+      float v =
+          math::add(math::mul(params.he_ref[2 * j], c0), math::mul(params.he_ref[2 * j + 1], c1));
+      float i = math::mul(params.io, math::exp(math::sub(0.0f, v)));
+      out[j] = i > 255.0f ? 255.0f : static_cast<float>(static_cast<int>(i));  // i >= 0
+    }
   } else {
     float v0 = table[static_cast<uint8_t>(px[0])];
     float v1 = table[static_cast<uint8_t>(px[1])];

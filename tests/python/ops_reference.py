@@ -11,6 +11,9 @@ Raw files are C-order H x W x C arrays with no header.
   ops_reference.py downsample IN.raw H W C DTYPE OUT.raw
       The 2 x 2 block mean as libvips' pyramid makes it, in numpy: (a+b+c+d+2)>>2 on integers,
       the mean on floats; output in the input's dtype.
+  ops_reference.py macenko IN.raw H W OUT.raw
+      torchstain's numpy MacenkoNormalizer (Io 240, alpha 1, beta 0.15) on the uint8 RGB image:
+      writes the normalised uint8 image; prints the fitted HE (3 x 2, row-major) and maxC.
   ops_reference.py vips-level1 IN.raw H W OUT.raw
       Saves the uint8 RGB image with `vips tiffsave --tile --pyramid` and writes its level 1 as
       libvips made it (uint8), with its shape on stdout.
@@ -82,6 +85,16 @@ def main(argv):
             s = a.astype(np.uint32) + b + cc + d + 2
             result = (s >> 2).astype(image.dtype)
         np.ascontiguousarray(result).tofile(out)
+    elif command == "macenko":
+        from torchstain.numpy.normalizers.macenko import NumpyMacenkoNormalizer
+        path, h, w, out = argv[2], int(argv[3]), int(argv[4]), argv[5]
+        image = load(path, h, w, 3, "uint8")
+        normalizer = NumpyMacenkoNormalizer()
+        he, _, max_c = normalizer._NumpyMacenkoNormalizer__compute_matrices(
+            image.reshape(-1, 3), 240, 1, 0.15)
+        normalised, _, _ = normalizer.normalize(image, Io=240, alpha=1, beta=0.15, stains=False)
+        np.ascontiguousarray(normalised, dtype=np.uint8).tofile(out)
+        print(" ".join(repr(float(v)) for v in list(he.reshape(-1)) + list(max_c)))
     elif command == "vips-level1":
         import tifffile
         path, h, w, out = argv[2], int(argv[3]), int(argv[4]), argv[5]

@@ -57,7 +57,7 @@ __device__ __forceinline__ int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
 
 template <Pointwise K>
 __device__ __forceinline__ const float* load_table(const PointwiseParams& p, float* shared) {
-  if constexpr (K == Pointwise::od || K == Pointwise::hed) {
+  if constexpr (K == Pointwise::od || K == Pointwise::hed || K == Pointwise::macenko) {
     int tid = threadIdx.y * blockDim.x + threadIdx.x;
     for (int i = tid; i < 256; i += blockDim.x * blockDim.y) shared[i] = p.table[i];
     return shared;  // the caller synchronises before use
@@ -142,9 +142,15 @@ __global__ void __launch_bounds__(256)
     for (int c = 0; c < IC; ++c) local[c] = px[c];
     float v[C];
     pointwise_pixel<K>(params, table, local, IC, v);
-    float* dst = reinterpret_cast<float*>(out + static_cast<size_t>(y) * out_pitch) + x * C;
+    if constexpr (K == Pointwise::macenko) {  // uint8 output
+      uint8_t* dst = reinterpret_cast<uint8_t*>(out + static_cast<size_t>(y) * out_pitch) + x * C;
 #pragma unroll
-    for (int c = 0; c < C; ++c) dst[c] = v[c];
+      for (int c = 0; c < C; ++c) dst[c] = static_cast<uint8_t>(v[c]);
+    } else {
+      float* dst = reinterpret_cast<float*>(out + static_cast<size_t>(y) * out_pitch) + x * C;
+#pragma unroll
+      for (int c = 0; c < C; ++c) dst[c] = v[c];
+    }
   }
 }
 
@@ -239,6 +245,8 @@ void sobel_typed(const SobelJob& job, const ImageView& in, const ImageView& out,
         if (in.channels == 3) return launch_sobel<Pointwise::hed, T, 3, 3>(job, in, out, g, s);
       }
       break;
+    case Pointwise::macenko:
+      break;  // never fused (ops.cpp)
   }
   refuse("Sobel on " + std::to_string(in.channels) + "-channel " +
          std::string(to_string(in.dtype)) + " input is not built for the GPU (1 to 4 channels)");
@@ -278,6 +286,11 @@ void pointwise_typed(const PointwiseParams& p, const ImageView& in, const ImageV
     case Pointwise::hed:
       if constexpr (std::is_same_v<T, uint8_t>) {
         if (in.channels == 3) return launch_pointwise<Pointwise::hed, T, 3, 3>(p, in, out, s);
+      }
+      break;
+    case Pointwise::macenko:
+      if constexpr (std::is_same_v<T, uint8_t>) {
+        if (in.channels == 3) return launch_pointwise<Pointwise::macenko, T, 3, 3>(p, in, out, s);
       }
       break;
   }
