@@ -94,11 +94,11 @@ void read_rows_direct(const RegionSource& s, uint64_t offset, const ImageView& d
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error(ErrorKind::io, std::string("read failed: ") + std::strerror(errno),
-                  {.offset = static_cast<int64_t>(offset)});
+                  ErrorContext{{}, -1, -1, static_cast<int64_t>(offset)});
     }
     if (n == 0) {
       throw Error(ErrorKind::format, "file ends inside tile data",
-                  {.offset = static_cast<int64_t>(offset)});
+                  ErrorContext{{}, -1, -1, static_cast<int64_t>(offset)});
     }
     offset += static_cast<uint64_t>(n);
     size_t left = static_cast<size_t>(n);

@@ -23,10 +23,12 @@
 namespace slidestream {
 namespace {
 
+#if !SLIDESTREAM_HAVE_CUDA
 [[noreturn]] void throw_gpu_unsupported() {
   throw Error(ErrorKind::unsupported,
               "reading into GPU memory needs a build with SLIDESTREAM_CUDA=ON");
 }
+#endif
 
 }  // namespace
 
