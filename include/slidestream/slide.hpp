@@ -40,7 +40,8 @@ struct Level {
   uint32_t tile_height = 0;
   int64_t tiles_across = 0;
   int64_t tiles_down = 0;
-  double downsample = 1.0;  // level-0 width / this level's width (OpenSlide's definition)
+  // OpenSlide's definition: the mean of level-0 width / width and level-0 height / height.
+  double downsample = 1.0;
   Compression compression = Compression::none;
   uint16_t photometric = 0;
   uint16_t samples_per_pixel = 1;
