@@ -169,6 +169,7 @@ Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
   layout.formats = plan.formats;
   layout.image = ops::ImageExtent{plan.width, plan.height};
   layout.read_into_device = gpu && gpu_reads_into_device();
+  layout.host_results = sink.image == nullptr;
   {
     int64_t grown = 0;
     std::vector<int64_t> pixels(plan.chain.size() + 1);

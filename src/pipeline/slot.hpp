@@ -26,6 +26,8 @@ struct SlotLayout {
   // GPU only: read straight into device memory (the GPU read path) instead of into pinned host
   // memory followed by an asynchronous copy.
   bool read_into_device = false;
+  // Results go to the host through host_output() (false: compute() always gets a destination).
+  bool host_results = true;
 };
 
 class Slot {

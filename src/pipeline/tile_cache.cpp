@@ -19,6 +19,31 @@ TileCache::TileCache(const Slide& slide, int level, uint64_t budget_bytes, ReadO
   if (layout_.tile_width == 0 || layout_.tile_height == 0) {
     throw Error(ErrorKind::unsupported, "the tile cache needs a tiled level");
   }
+  // Enough spare buffers to cover evictions between two decodes, within the budget.
+  pool_->max_free = static_cast<size_t>(std::clamp<uint64_t>(budget_ / tile_bytes_ / 8, 4, 64));
+}
+
+TileCache::TilePtr TileCache::acquire() {
+  Image image;
+  {
+    std::lock_guard lock(pool_->mutex);
+    if (!pool_->free.empty()) {
+      image = std::move(pool_->free.back());
+      pool_->free.pop_back();
+    }
+  }
+  if (!image) {
+    image =
+        Image::allocate(layout_.tile_width, layout_.tile_height, layout_.channels, layout_.dtype);
+  }
+  std::weak_ptr<BufferPool> pool = pool_;
+  return TilePtr(new Image(std::move(image)), [pool](const Image* p) {
+    std::unique_ptr<Image> owned(const_cast<Image*>(p));
+    if (auto alive = pool.lock()) {
+      std::lock_guard lock(alive->mutex);
+      if (alive->free.size() < alive->max_free) alive->free.push_back(std::move(*owned));
+    }
+  });
 }
 
 uint64_t TileCache::decodes() const {
@@ -60,12 +85,10 @@ TileCache::TilePtr TileCache::get(int64_t tx, int64_t ty, uint64_t* file_bytes) 
   }
   if (decoding.valid()) return decoding.get();  // outside the lock: the decoder must publish
   try {
-    auto image = std::make_shared<Image>(
-        Image::allocate(layout_.tile_width, layout_.tile_height, layout_.channels, layout_.dtype));
+    TilePtr tile = acquire();
     ReadReport report;
-    slide_.read_tile(level_, tx, ty, image->view(), options_, &report);
+    slide_.read_tile(level_, tx, ty, tile->view(), options_, &report);
     if (file_bytes) *file_bytes += report.file_bytes;
-    TilePtr tile = std::move(image);
     promise.set_value(tile);
     std::lock_guard lock(mutex_);
     if (io_path_.empty()) io_path_ = report.io_path;

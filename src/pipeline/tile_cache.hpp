@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "pipeline/tiling.hpp"
 #include "slidestream/image.hpp"
@@ -44,6 +45,16 @@ class TileCache {
     bool ready = false;
   };
 
+  // Tile buffers are recycled: a tile's last reference (the cache's, a reader's or a waiting
+  // future's) hands its buffer back here instead of freeing it, so that steady state allocates
+  // nothing (a fresh multi-megabyte allocation per tile costs page faults on every tile).
+  struct BufferPool {
+    std::mutex mutex;
+    std::vector<Image> free;
+    size_t max_free = 0;
+  };
+  TilePtr acquire();
+
   TilePtr get(int64_t tx, int64_t ty, uint64_t* file_bytes);
   void evict_locked();
 
@@ -59,6 +70,7 @@ class TileCache {
   uint64_t cached_bytes_ = 0;
   uint64_t decodes_ = 0;
   std::string io_path_;
+  std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>();
 };
 
 }  // namespace slidestream::pipeline

@@ -34,8 +34,8 @@ class GpuSlot final : public Slot {
         static_cast<size_t>(layout.max_window_pixels[n]) * pixel_bytes(layout.formats[n]);
     if (!layout.read_into_device) staging_ = cuda::PinnedBuffer(input_bytes);
     input_ = cuda::DeviceBuffer(input_bytes);
-    if (n >= 1) output_ = cuda::DeviceBuffer(output_bytes);
-    result_ = cuda::PinnedBuffer(output_bytes);
+    if (n >= 1 && layout.host_results) output_ = cuda::DeviceBuffer(output_bytes);
+    if (layout.host_results) result_ = cuda::PinnedBuffer(output_bytes);
     device_bytes_ = input_.size() + output_.size();
   }
 
