@@ -101,7 +101,7 @@ std::string name(const std::vector<Op>& chain) {
 }
 
 Image slide_region(int64_t x, int64_t y, int64_t w, int64_t h) {
-  auto path = scratch_dir("gpu_ops_parity") / "region.raw";
+  auto path = scratch_dir("gpu_ops_parity.region") / "region.raw";
   std::string out;
   int rc = run_python(
       "ops_reference.py",

@@ -34,8 +34,11 @@ const Region kRegions[] = {{"tissue", 800, 1200, 503, 301}, {"corner", 0, 0, 257
 
 class OpsReference : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new std::filesystem::path(scratch_dir("ops_reference"));
+  // Each test in its own scratch folder: ctest runs tests as parallel processes.
+  void SetUp() override {
+    dir_ = new std::filesystem::path(
+        scratch_dir(std::string("ops_reference.") +
+                    ::testing::UnitTest::GetInstance()->current_test_info()->name()));
     for (const Region& r : kRegions) {
       std::string out;
       auto path = *dir_ / (r.name + ".raw");
@@ -47,7 +50,10 @@ class OpsReference : public ::testing::Test {
       ASSERT_EQ(rc, 0) << out;
     }
   }
-  static void TearDownTestSuite() { delete dir_; }
+  void TearDown() override {
+    delete dir_;
+    dir_ = nullptr;
+  }
 
   static Image region(const Region& r) {
     return image_from_file(*dir_ / (r.name + ".raw"), r.w, r.h, 3, DataType::uint8);
