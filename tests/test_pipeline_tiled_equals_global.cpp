@@ -272,6 +272,16 @@ TEST(PipelineErrors, UnreadableSlideAndCliReportOneLineAndExitNonZero) {
   EXPECT_NE(status, 0) << output;
   EXPECT_TRUE(fs::exists(dir / "exists.zarr" / "keep.txt"));
 
+  // Without a usable GPU, --device cuda fails before anything is created on disk.
+  if (!test::gpu_available()) {
+    status = test::run_command(test::cli_path() + " process '" + cmu().string() + "' '" +
+                                   (dir / "gpu.zarr").string() + "' --op sobel --device cuda",
+                               &output);
+    EXPECT_NE(status, 0) << output;
+    EXPECT_NE(output.find("cuda"), std::string::npos) << output;
+    EXPECT_FALSE(fs::exists(dir / "gpu.zarr"));
+  }
+
   // An odd tile with --pyramid is refused up front.
   status = test::run_command(test::cli_path() + " process '" + cmu().string() + "' '" +
                                  (dir / "odd.zarr").string() + "' --op sobel --pyramid --tile 255",

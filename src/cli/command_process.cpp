@@ -63,10 +63,10 @@ class ProgressBar {
     double seconds = p.seconds > 0 ? p.seconds : 1e-9;
     double tiles_per_s = p.tiles_done / seconds;
     double eta = tiles_per_s > 0 ? (p.tiles_total - p.tiles_done) / tiles_per_s : 0;
-    std::fprintf(stderr, "\r[%s] %3.0f%% %lld/%lld tiles  %.1f tiles/s  %s/s  ETA %.0f s   ",
+    std::fprintf(stderr, "\r[%s] %3.0f%% %lld/%lld tiles  %.1f tiles/s  %s/s out  ETA %.0f s   ",
                  bar.c_str(), fraction * 100, static_cast<long long>(p.tiles_done),
                  static_cast<long long>(p.tiles_total), tiles_per_s,
-                 human_bytes(p.bytes_read / seconds).c_str(), eta);
+                 human_bytes(p.bytes_written / seconds).c_str(), eta);
     if (last) std::fputc('\n', stderr);
     std::fflush(stderr);
   }
@@ -127,7 +127,8 @@ int run_process(const ProcessArgs& args) {
   std::string chain_text;
   for (const auto& op : chain) chain_text += (chain_text.empty() ? "" : ",") + ops::to_string(op);
   std::printf(
-      "%s level %d (%lld x %lld) %s -> %s: %lld tiles in %.2f s, %.1f Mpx/s, %s/s in, %s/s out, "
+      "%s level %d (%lld x %lld) %s -> %s: %lld tiles in %.2f s, %.1f Mpx/s, %s/s read from the "
+      "file, %s/s written, "
       "peak GPU memory %s (mode %s, device %s, %d levels, read %s)\n",
       args.slide.c_str(), args.level, static_cast<long long>(level.width),
       static_cast<long long>(level.height), chain_text.c_str(), args.output.c_str(),

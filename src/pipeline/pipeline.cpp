@@ -101,9 +101,17 @@ bool gpu_reads_into_device() {
 // Tracks device memory: what the pipeline allocated itself, and the device's own count.
 class GpuMemoryMeter {
  public:
-  explicit GpuMemoryMeter(const Options& options) : enabled_(options.device == Device::cuda) {
+  GpuMemoryMeter(const Options& options, const ErrorContext& where)
+      : enabled_(options.device == Device::cuda) {
 #if SLIDESTREAM_HAVE_CUDA
-    if (enabled_) baseline_ = gpu_used_bytes(0);
+    try {
+      if (enabled_) baseline_ = gpu_used_bytes(0);
+    } catch (const Error& e) {
+      throw Error(e.kind(), "device cuda is not usable: " + e.cause(), e.context())
+          .with_context(where);
+    }
+#else
+    (void)where;
 #endif
   }
   void allocated(uint64_t bytes) {
@@ -363,7 +371,7 @@ Image process_to_image(const Slide& slide, const std::vector<ops::Op>& chain,
                        const Options& options, Summary* summary) {
   auto start = Clock::now();
   Plan plan = make_plan(slide, chain, options);
-  GpuMemoryMeter meter(options);
+  GpuMemoryMeter meter(options, plan.where);
   Summary result;
   Image image;
   if (options.mode == Mode::global) {
@@ -405,6 +413,8 @@ Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
   write_options.io = options.io;
   write_options.overwrite = options.overwrite;
 
+  // The device is checked (and the memory baseline taken) before anything is created on disk.
+  GpuMemoryMeter meter(options, plan.where);
   zarr::OmeZarrWriter root = zarr::OmeZarrWriter::create(output, multiscale);
   std::vector<zarr::ArrayWriter> writers;
   writers.reserve(sizes.size());
@@ -413,7 +423,6 @@ Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
                                      level_spec(plan, options, sizes[k]), write_options));
   }
 
-  GpuMemoryMeter meter(options);
   Summary result;
   if (options.mode == Mode::global) {
     Image image = run_global(slide, plan, options, meter, result);
