@@ -49,6 +49,14 @@ TEST(OpsTiling, TiledEqualsWholeForEveryChainAndTileSize) {
   }
 }
 
+TEST(OpsTiling, SinglePixelTilesOn503x301EqualWhole) {
+  Image in = random_image(503, 301, 3, DataType::uint8, 43);
+  for (const auto& chain : {std::vector<Op>{{OpKind::sobel}},
+                            std::vector<Op>{{OpKind::grey}, {OpKind::sobel}, {OpKind::sobel}}}) {
+    EXPECT_TRUE(same_bytes(apply_whole(chain, in), apply_tiled(chain, in, 1, 1))) << name(chain);
+  }
+}
+
 TEST(OpsTiling, SinglePixelTilesEqualWhole) {
   Image in = random_image(37, 23, 3, DataType::uint8, 5);
   for (const auto& chain : kChains) {
