@@ -26,9 +26,11 @@ using detail::Layout;
 constexpr size_t kStagingBudget = size_t{1} << 30;
 
 // Encodes one unit (chunk, or shard of inner chunks) whose pixels inside the array are `region`
-// (host, interleaved) into `out`; returns the encoded size.
+// (host, interleaved) into `out`; returns the encoded size. Compressed inner chunks of a shard are
+// encoded in parallel on `pool` (nested inside the per-shard task: a band of a few wide shards
+// would otherwise leave most threads idle).
 size_t encode_unit(const Layout& l, const ImageView& region, int64_t uy, int64_t ux,
-                   AlignedBuffer& out) {
+                   AlignedBuffer& out, io::ThreadPool* pool, int parallelism) {
   thread_local AlignedBuffer raw;
   const bool plain = l.encoding.compressor == detail::Compressor::none && !l.encoding.crc32c;
   if (!l.sharded) {
@@ -46,30 +48,54 @@ size_t encode_unit(const Layout& l, const ImageView& region, int64_t uy, int64_t
   const int64_t n_down = l.inner_down(), n_across = l.inner_across();
   const size_t n = static_cast<size_t>(n_down * n_across);
   std::vector<uint64_t> index(2 * n, ~uint64_t{0});  // 2^64-1: chunk absent
-  out.reserve(n * detail::encoded_bound(l, l.chunk_bytes()) + l.index_bytes());
+  // Inner chunks inside the array (edge shards hold fewer).
+  const int64_t rows = std::min(n_down, (l.height - uy * l.unit_h + l.chunk_h - 1) / l.chunk_h);
+  const int64_t cols = std::min(n_across, (l.width - ux * l.unit_w + l.chunk_w - 1) / l.chunk_w);
+  auto inner_view = [&](int64_t iy, int64_t ix) {
+    const int64_t y0 = uy * l.unit_h + iy * l.chunk_h, x0 = ux * l.unit_w + ix * l.chunk_w;
+    return region.crop(x0 - ux * l.unit_w, y0 - uy * l.unit_h, std::min(l.chunk_w, l.width - x0),
+                       std::min(l.chunk_h, l.height - y0));
+  };
   size_t pos = 0;
-  for (int64_t iy = 0; iy < n_down; ++iy) {
-    const int64_t y0 = uy * l.unit_h + iy * l.chunk_h;
-    if (y0 >= l.height) break;
-    for (int64_t ix = 0; ix < n_across; ++ix) {
-      const int64_t x0 = ux * l.unit_w + ix * l.chunk_w;
-      if (x0 >= l.width) break;
-      ImageView sub =
-          region.crop(x0 - ux * l.unit_w, y0 - uy * l.unit_h, std::min(l.chunk_w, l.width - x0),
-                      std::min(l.chunk_h, l.height - y0));
-      size_t size;
-      if (plain) {
-        detail::pack_chunk(sub, l, out.data() + pos);
-        size = l.chunk_bytes();
-      } else {
-        raw.reserve(l.chunk_bytes());
-        detail::pack_chunk(sub, l, raw.data());
-        size = detail::encode_bytes(l, std::span(raw.data(), l.chunk_bytes()), out.data() + pos);
+  if (plain) {
+    out.reserve(n * l.chunk_bytes() + l.index_bytes());
+    for (int64_t iy = 0; iy < rows; ++iy) {
+      for (int64_t ix = 0; ix < cols; ++ix) {
+        detail::pack_chunk(inner_view(iy, ix), l, out.data() + pos);
+        const size_t k = static_cast<size_t>(iy * n_across + ix);
+        index[2 * k] = pos;
+        index[2 * k + 1] = l.chunk_bytes();
+        pos += l.chunk_bytes();
       }
-      const size_t k = static_cast<size_t>(iy * n_across + ix);
+    }
+  } else {
+    const size_t present = static_cast<size_t>(rows * cols);
+    std::vector<std::vector<std::byte>> pieces(present);
+    auto encode_one = [&](size_t i) {
+      thread_local AlignedBuffer scratch;
+      scratch.reserve(l.chunk_bytes());
+      detail::pack_chunk(inner_view(static_cast<int64_t>(i) / cols, static_cast<int64_t>(i) % cols),
+                         l, scratch.data());
+      auto& piece = pieces[i];
+      piece.resize(detail::encoded_bound(l, l.chunk_bytes()));
+      piece.resize(
+          detail::encode_bytes(l, std::span(scratch.data(), l.chunk_bytes()), piece.data()));
+    };
+    if (pool && parallelism > 1 && present > 1) {
+      pool->parallel_for(present, encode_one, parallelism);
+    } else {
+      for (size_t i = 0; i < present; ++i) encode_one(i);
+    }
+    size_t total = 0;
+    for (const auto& piece : pieces) total += piece.size();
+    out.reserve(total + l.index_bytes());
+    for (size_t i = 0; i < present; ++i) {
+      const size_t k = static_cast<size_t>((static_cast<int64_t>(i) / cols) * n_across +
+                                           static_cast<int64_t>(i) % cols);
+      std::memcpy(out.data() + pos, pieces[i].data(), pieces[i].size());
       index[2 * k] = pos;
-      index[2 * k + 1] = size;
-      pos += size;
+      index[2 * k + 1] = pieces[i].size();
+      pos += pieces[i].size();
     }
   }
   std::memcpy(out.data() + pos, index.data(), 16 * n);  // little-endian hosts
@@ -122,7 +148,7 @@ void ArrayWriter::Impl::write_unit(const ImageView& region, int64_t uy, int64_t 
   const auto file = path / layout.unit_key(uy, ux);
   if (region.device == Device::cpu) {
     AlignedBuffer buffer = take_buffer();
-    size_t size = encode_unit(layout, region, uy, ux, buffer);
+    size_t size = encode_unit(layout, region, uy, ux, buffer, pool.get(), threads);
     detail::write_chunk_file(file, buffer.data(), size, buffer.capacity(), file_options, stats);
     give_buffer(std::move(buffer));
     return;
@@ -186,7 +212,7 @@ void ArrayWriter::Impl::write_unit(const ImageView& region, int64_t uy, int64_t 
     staged.row_pitch = pitch;
     staged.device = Device::cpu;
     AlignedBuffer buffer = take_buffer();
-    size_t size = encode_unit(layout, staged, uy, ux, buffer);
+    size_t size = encode_unit(layout, staged, uy, ux, buffer, pool.get(), threads);
     detail::write_chunk_file(file, buffer.data(), size, buffer.capacity(), file_options, stats);
     give_buffer(std::move(buffer));
   }
