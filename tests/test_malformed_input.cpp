@@ -530,4 +530,25 @@ TEST(MalformedInput, TruncationsOfAnAperioSlide) {
   expect_truncations_fail(svs, cuts, "truncate_aperio");
 }
 
+// The fuzzer's seeds and every input it ever found a problem with (fuzz/regressions/) must end
+// in a clean success or a clear Error: the findings stay fixed.
+TEST(MalformedInput, FuzzSeedsAndRegressionsEndCleanly) {
+  int replayed = 0;
+  for (const char* sub : {"fuzz/corpus", "fuzz/regressions"}) {
+    fs::path dir = fs::path(SLIDESTREAM_SOURCE_DIR) / sub;
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+      Outcome o = open_and_read_isolated(entry.path());
+      SCOPED_TRACE(entry.path().string());
+      EXPECT_TRUE(o.kind == Outcome::error || o.kind == Outcome::no_error) << o.message;
+      if (o.kind == Outcome::error) {
+        EXPECT_NE(o.message.find(entry.path().filename().string()), std::string::npos) << o.message;
+      }
+      ++replayed;
+    }
+  }
+  EXPECT_GE(replayed, 10);
+}
+
 }  // namespace
