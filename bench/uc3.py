@@ -15,8 +15,10 @@ bench/make_bench_slides.py), warm (file in the page cache):
 Writes DIR/uc3.json (records for bench/plot.py) and DIR/uc3.md (a Markdown table). Stops starting
 new measurements once --budget seconds have passed (default 220: the whole call within 4 min).
 
-usage: uc3.py --raw RAW.tif --jpeg JPEG.tif --out DIR [--build build] [--scratch /tmp/uc3]
-              [--device cuda|cpu] [--tile 512] [--threads 0] [--budget 220]
+usage: uc3.py (--slides DIR | --raw RAW.tif --jpeg JPEG.tif) --out DIR|FILE.json [--build build]
+              [--cli build/slidestream] [--scratch /tmp/uc3] [--device cuda|cpu] [--tile 512]
+              [--threads 0] [--budget 220]
+(scripts/device-check.sh calls it as: uc3.py --cli B/slidestream --build B --slides D --out F.json)
 Locally (no GPU): uc3.py --raw ../shared/testdata/cmu-1-small-region.svs --device cpu --out /tmp/u
 """
 import argparse
@@ -79,8 +81,11 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--raw", help="uncompressed slide (the seed's raw.tif)")
     ap.add_argument("--jpeg", help="JPEG slide (jpeg.tif)")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--slides", help="folder with raw.tif and jpeg.tif (make_bench_slides.py)")
+    ap.add_argument("--out", required=True,
+                    help="folder for uc3.json + uc3.md, or a FILE.json (FILE.md next to it)")
     ap.add_argument("--build", default=str(HERE.parent / "build"))
+    ap.add_argument("--cli", help="the slidestream CLI (default: BUILD/slidestream)")
     ap.add_argument("--scratch", default="/tmp/uc3")
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--tile", type=int, default=512)
@@ -90,18 +95,28 @@ def main():
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    out_dir = pathlib.Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out = pathlib.Path(args.out)
+    if out.suffix == ".json":
+        json_path, md_path = out, out.with_suffix(".md")
+    else:
+        json_path, md_path = out / "uc3.json", out / "uc3.md"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     scratch = pathlib.Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    cli = pathlib.Path(args.build) / "slidestream"
+    cli = pathlib.Path(args.cli) if args.cli else pathlib.Path(args.build) / "slidestream"
+    if args.slides:
+        folder = pathlib.Path(args.slides)
+        args.raw = args.raw or str(folder / "raw.tif")
+        args.jpeg = args.jpeg or str(folder / "jpeg.tif")
     bench_uc3 = pathlib.Path(args.build) / "bench" / "bench_uc3"
-    slides = [(name, pathlib.Path(p)) for name, p in (("raw", args.raw), ("jpeg", args.jpeg)) if p]
-    if not slides:
-        ap.error("give --raw and/or --jpeg")
-
+    slides = [(name, pathlib.Path(p)) for name, p in (("raw", args.raw), ("jpeg", args.jpeg))
+              if p and pathlib.Path(p).exists()]
     records = []
-    notes = []
+    notes = [f"{name} slide {p} not found: skipped" for name, p in
+             (("raw", args.raw), ("jpeg", args.jpeg)) if p and not pathlib.Path(p).exists()]
+    if not slides:
+        print("\n".join(notes), file=sys.stderr)
+        ap.error("no slide found: give --slides or --raw / --jpeg")
 
     def over_budget(what):
         if time.perf_counter() - t0 > args.budget:
@@ -222,7 +237,7 @@ def main():
     meta = {"title": "UC3: read -> Sobel -> Zarr", "date": datetime.date.today().isoformat(),
             "device": gpu_name(), "host": platform.node(), "tile": args.tile,
             "seconds_total": round(time.perf_counter() - t0, 1)}
-    (out_dir / "uc3.json").write_text(json.dumps({**meta, "results": records, "notes": notes},
+    json_path.write_text(json.dumps({**meta, "results": records, "notes": notes},
                                                  indent=1) + "\n")
     lines = [f"UC3 ({meta['date']}, {meta['device']}, tile {args.tile}, warm page cache; "
              "wall seconds around each run; peak GPU memory: our own allocations / CuPy's pool)",
@@ -237,7 +252,7 @@ def main():
                      f"{r.get('mpx_per_s', '—')} | {r.get('peak_gpu_gb', '—')} | "
                      f"{r.get('x_vs_seed', '')} | {r.get('x_vs_global', '')} | {extra} |")
     lines += [""] + [f"- {n}" for n in notes]
-    (out_dir / "uc3.md").write_text("\n".join(lines) + "\n")
+    md_path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if all("error" not in r for r in records) else 1
 
