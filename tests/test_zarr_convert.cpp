@@ -10,6 +10,7 @@ namespace slidestream {
 namespace {
 
 struct ConvertCase {
+  std::string name;  // test name suffix and scratch directory
   std::string fixture;
   std::string flags;
   std::string levels;  // the slide levels the output holds, in order
@@ -20,7 +21,7 @@ class ZarrConvert : public ::testing::TestWithParam<ConvertCase> {};
 TEST_P(ZarrConvert, OutputEqualsTheSlideReadByTifffile) {
   const auto& c = GetParam();
   auto slide = test::fixture(c.fixture);
-  auto dir = test::scratch_dir("zarr_convert");
+  auto dir = test::scratch_dir("zarr_convert_" + c.name);
   auto out = dir / "out.ome.zarr";
   std::string output;
   int rc = test::run_command(
@@ -34,13 +35,15 @@ TEST_P(ZarrConvert, OutputEqualsTheSlideReadByTifffile) {
 
 INSTANTIATE_TEST_SUITE_P(
     Layouts, ZarrConvert,
-    ::testing::Values(ConvertCase{"vips-lzw-512.tif", "--chunk 256 --zarr-format 2 --codec zstd",
-                                  "0,1"},
-                      ConvertCase{"vips-lzw-512.tif",
-                                  "--chunk 128 --shard 512 --codec blosc-lz4 --threads 3", "0,1"},
-                      ConvertCase{"vips-none-256.tif", "--chunk 200 --levels 1,2", "1,2"},
-                      ConvertCase{"tf-grey16-zstd-256.tif", "--chunk 256 --codec zstd", "0"},
-                      ConvertCase{"tf-float32-none-256.tif", "--chunk 100 --zarr-format 2", "0"}));
+    ::testing::Values(
+        ConvertCase{"v2_zstd", "vips-lzw-512.tif", "--chunk 256 --zarr-format 2 --codec zstd",
+                    "0,1"},
+        ConvertCase{"v3_shard_blosc", "vips-lzw-512.tif",
+                    "--chunk 128 --shard 512 --codec blosc-lz4 --threads 3", "0,1"},
+        ConvertCase{"v3_levels_1_2", "vips-none-256.tif", "--chunk 200 --levels 1,2", "1,2"},
+        ConvertCase{"v3_grey16_zstd", "tf-grey16-zstd-256.tif", "--chunk 256 --codec zstd", "0"},
+        ConvertCase{"v2_float32", "tf-float32-none-256.tif", "--chunk 100 --zarr-format 2", "0"}),
+    [](const ::testing::TestParamInfo<ConvertCase>& info) { return info.param.name; });
 
 TEST(ZarrConvertCli, RefusesAnExistingOutputWithoutOverwrite) {
   auto slide = test::fixture("vips-none-256.tif");
