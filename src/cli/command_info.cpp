@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "slidestream/slide.hpp"
 #include "slidestream/system.hpp"
+#include "tiff/slide_impl.hpp"
 
 namespace slidestream::cli {
 namespace {
@@ -26,6 +27,9 @@ nlohmann::json info_json(const Slide& slide) {
   out["file"] = slide.path().string();
   out["file_size"] = slide.file_size();
   out["format"] = slide.format();
+  // Why the formats ahead of this one in the detection order refused the file.
+  out["refused_formats"] = nlohmann::json::object();
+  for (const auto& [name, why] : slide.impl().refused_formats) out["refused_formats"][name] = why;
   out["levels"] = nlohmann::json::array();
   for (const Level& lv : slide.levels()) {
     out["levels"].push_back({
@@ -75,6 +79,9 @@ void print_text(const Slide& slide) {
   std::printf("file:              %s (%llu bytes)\n", slide.path().c_str(),
               static_cast<unsigned long long>(slide.file_size()));
   std::printf("format:            %s\n", slide.format().c_str());
+  for (const auto& [name, why] : slide.impl().refused_formats) {
+    std::printf("  not %s: %s\n", name.c_str(), why.c_str());
+  }
   std::printf("mpp:               %s x %s\n", number_or_dash(slide.mpp_x()).c_str(),
               number_or_dash(slide.mpp_y()).c_str());
   std::printf("objective power:   %s\n", number_or_dash(slide.objective_power()).c_str());

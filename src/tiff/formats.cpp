@@ -450,6 +450,7 @@ void open_slide(Slide::Impl& s) {
     auto why = format.detect(tf);
     if (why) {
       reasons += std::string(reasons.empty() ? "" : "; ") + format.name + ": " + *why;
+      s.refused_formats.emplace_back(format.name, *why);
       continue;
     }
     s.format = format.name;

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "codec/tile_decoder.hpp"
@@ -45,6 +46,9 @@ struct Slide::Impl {
   std::vector<ImageData> associated_data;  // parallel to associated
   std::map<std::string, std::string> properties;
   std::optional<double> mpp_x, mpp_y, objective_power;
+  // Formats tried before the one that accepted the file, with the reason each refused it
+  // (for `slidestream info`).
+  std::vector<std::pair<std::string, std::string>> refused_formats;
 };
 
 }  // namespace slidestream
