@@ -134,6 +134,7 @@ LoadedImage load_image(const TiffFile& tf, const Ifd& ifd) {
   data.jpeg_tables = tf.get_bytes(ifd, tag::jpeg_tables);
 
   const bool tiled = is_tiled(ifd);
+  data.stripped = !tiled;
   uint64_t tw = 0, th = 0;
   if (tiled) {
     auto w = tf.get_uint(ifd, tag::tile_width), h = tf.get_uint(ifd, tag::tile_length);

@@ -29,6 +29,9 @@ struct ImageData {
   std::array<uint16_t, 2> ycbcr_subsampling{2, 2};
   uint64_t ifd_offset = 0;
   bool big_endian = false;  // the file is "MM": multi-byte samples are stored big-endian
+  // Stored in strips (associated images only; levels are always tiled): the last strip holds
+  // only the remaining rows, where a tiled image's last row of tiles is padded to full size.
+  bool stripped = false;
 
   // The decoder's description of one tile (jpeg_tables points into this object).
   codec::TileFormat tile_format(const Level& level) const;
