@@ -7,26 +7,19 @@
 #include <string>
 
 #include "cuda/check.hpp"
+#include "ops/gpu_thread_bodies.hpp"
 #include "ops/kernels.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::ops::detail {
 namespace {
 
-// Sobel: a block of 32 × 8 threads makes a 32 × 32 output tile; each thread four rows of it.
-constexpr int kTileW = 32;
-constexpr int kTileH = 32;
-constexpr int kThreadsY = 8;
-constexpr int kHaloW = kTileW + 2;
-constexpr int kHaloH = kTileH + 2;
-
-constexpr int kMaxGridY = 65535;
-
-struct Geometry {
-  int64_t in_x, in_y, in_w, in_h;  // the input view's window
-  int64_t out_x, out_y, out_w, out_h;
-  int64_t image_w, image_h;
-};
+using gpu::Geometry;
+using gpu::kBlockThreads;
+using gpu::kMaxGridY;
+using gpu::kThreadsY;
+using gpu::kTileH;
+using gpu::kTileW;
 
 cudaStream_t as_stream(void* s) {
   return static_cast<cudaStream_t>(s);
@@ -51,10 +44,6 @@ class DeviceGuard {
   bool changed_ = false;
 };
 
-__device__ __forceinline__ int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
-  return v < lo ? lo : (v > hi ? hi : v);
-}
-
 template <Pointwise K>
 __device__ __forceinline__ const float* load_table(const PointwiseParams& p, float* shared) {
   if constexpr (K == Pointwise::od || K == Pointwise::hed || K == Pointwise::macenko) {
@@ -68,10 +57,10 @@ __device__ __forceinline__ const float* load_table(const PointwiseParams& p, flo
 
 // C: channels the Sobel runs on (after the pointwise op), IC: input channels.
 template <Pointwise K, typename T, int IC, int C, bool U8>
-__global__ void __launch_bounds__(kTileW* kThreadsY)
+__global__ void __launch_bounds__(kBlockThreads)
     sobel_kernel(const __grid_constant__ PointwiseParams params, const std::byte* __restrict__ in,
                  size_t in_pitch, std::byte* __restrict__ out, size_t out_pitch, Geometry g) {
-  __shared__ float tile[C][kHaloH][kHaloW];
+  __shared__ gpu::Tile<C> tile;
   __shared__ float table_shared[256];
   const float* table = load_table<K>(params, table_shared);
   __syncthreads();
@@ -81,46 +70,9 @@ __global__ void __launch_bounds__(kTileW* kThreadsY)
   const int64_t x0 = g.out_x + static_cast<int64_t>(blockIdx.x) * kTileW;  // image coordinates
   for (int64_t by = blockIdx.y; by < tiles_y; by += gridDim.y) {
     const int64_t y0 = g.out_y + by * kTileH;
-    // Load the tile with its one-pixel halo: the border rule on the image, then clamped into
-    // the input window (only positions no output reads can be clamped).
-    for (int i = tid; i < kHaloW * kHaloH; i += kTileW * kThreadsY) {
-      int ly = i / kHaloW;
-      int lx = i - ly * kHaloW;
-      int64_t ix = clamp64(math::reflect(x0 - 1 + lx, g.image_w) - g.in_x, 0, g.in_w - 1);
-      int64_t iy = clamp64(math::reflect(y0 - 1 + ly, g.image_h) - g.in_y, 0, g.in_h - 1);
-      const T* px = reinterpret_cast<const T*>(in + static_cast<size_t>(iy) * in_pitch) + ix * IC;
-      T local[IC];
-#pragma unroll
-      for (int c = 0; c < IC; ++c) local[c] = px[c];
-      float v[C];
-      pointwise_pixel<K>(params, table, local, IC, v);
-#pragma unroll
-      for (int c = 0; c < C; ++c) tile[c][ly][lx] = v[c];
-    }
+    gpu::sobel_load<K, T, IC, C>(params, table, in, in_pitch, g, x0, y0, tid, tile);
     __syncthreads();
-    const int64_t ox = x0 - g.out_x + threadIdx.x;  // out view coordinates
-    if (ox < g.out_w) {
-#pragma unroll
-      for (int r = 0; r < kTileH / kThreadsY; ++r) {
-        int ty = threadIdx.y + r * kThreadsY;
-        int64_t oy = y0 - g.out_y + ty;
-        if (oy >= g.out_h) break;
-        int tx = threadIdx.x;
-        auto* row = out + static_cast<size_t>(oy) * out_pitch;
-#pragma unroll
-        for (int c = 0; c < C; ++c) {
-          float s = math::sobel(tile[c][ty][tx], tile[c][ty][tx + 1], tile[c][ty][tx + 2],
-                                tile[c][ty + 1][tx], tile[c][ty + 1][tx + 2], tile[c][ty + 2][tx],
-                                tile[c][ty + 2][tx + 1], tile[c][ty + 2][tx + 2]);
-          float m = math::sqrt(s);
-          if constexpr (U8) {
-            reinterpret_cast<uint8_t*>(row)[ox * C + c] = math::to_u8_scaled(m);
-          } else {
-            reinterpret_cast<float*>(row)[ox * C + c] = m;
-          }
-        }
-      }
-    }
+    gpu::sobel_store<C, U8>(tile, out, out_pitch, g, x0, y0, threadIdx.x, threadIdx.y);
     __syncthreads();  // the next tile overwrites `tile`
   }
 }
@@ -136,21 +88,7 @@ __global__ void __launch_bounds__(256)
   const int64_t x = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (x >= width) return;
   for (int64_t y = blockIdx.y; y < height; y += gridDim.y) {
-    const T* px = reinterpret_cast<const T*>(in + static_cast<size_t>(y) * in_pitch) + x * IC;
-    T local[IC];
-#pragma unroll
-    for (int c = 0; c < IC; ++c) local[c] = px[c];
-    float v[C];
-    pointwise_pixel<K>(params, table, local, IC, v);
-    if constexpr (K == Pointwise::macenko) {  // uint8 output
-      uint8_t* dst = reinterpret_cast<uint8_t*>(out + static_cast<size_t>(y) * out_pitch) + x * C;
-#pragma unroll
-      for (int c = 0; c < C; ++c) dst[c] = static_cast<uint8_t>(v[c]);
-    } else {
-      float* dst = reinterpret_cast<float*>(out + static_cast<size_t>(y) * out_pitch) + x * C;
-#pragma unroll
-      for (int c = 0; c < C; ++c) dst[c] = v[c];
-    }
+    gpu::pointwise_at<K, T, IC, C>(params, table, in, in_pitch, out, out_pitch, x, y);
   }
 }
 
@@ -160,23 +98,10 @@ __global__ void __launch_bounds__(256)
     downsample_kernel(const std::byte* __restrict__ in, size_t in_pitch,
                       std::byte* __restrict__ out, size_t out_pitch, int64_t samples,
                       int64_t height, int channels) {
-  // A row's samples fit 32 bits (checked at launch), and 32-bit division is several times
-  // cheaper than 64-bit on the GPU.
   const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= samples) return;
-  const uint32_t pixel = i / static_cast<uint32_t>(channels);
-  const int64_t j = static_cast<int64_t>(pixel) * 2 * channels + (i - pixel * channels);
   for (int64_t y = blockIdx.y; y < height; y += gridDim.y) {
-    const T* top = reinterpret_cast<const T*>(in + static_cast<size_t>(2 * y) * in_pitch);
-    const T* bottom = reinterpret_cast<const T*>(in + static_cast<size_t>(2 * y + 1) * in_pitch);
-    T* dst = reinterpret_cast<T*>(out + static_cast<size_t>(y) * out_pitch);
-    if constexpr (std::is_same_v<T, float>) {
-      dst[i] = math::downsample_mean(top[j], top[j + channels], bottom[j], bottom[j + channels]);
-    } else {
-      dst[i] = static_cast<T>((static_cast<uint32_t>(top[j]) + top[j + channels] + bottom[j] +
-                               bottom[j + channels] + 2) >>
-                              2);
-    }
+    gpu::downsample_at<T>(in, in_pitch, out, out_pitch, i, y, channels);
   }
 }
 
