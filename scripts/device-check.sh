@@ -6,7 +6,8 @@
 #   .debs/      Debian 12 .deb files (libdeflate, libopenjp2, blosc, snappy), unpacked into a
 #               private prefix, never into /  (made here with `apt-get download`, see below)
 #   .carry/     fixtures/ (tests/fixtures made by a local `ctest -R make_fixtures`: no libvips
-#               there), cmu-1-small-region.svs (the scan the benchmark slides are tiled from)
+#               there), testdata/ (a copy of ../shared/testdata), cmu-1-small-region.svs (the
+#               scan the benchmark slides are tiled from), whl/ (slimmed wheels)
 #   .whl/       Python wheels of the peers (kvikio, cuCIM, nvImageCodec, ...), installed into
 #               /tmp/site
 # Environment: TARGETS (ninja targets; default: all), CTEST_ARGS (extra ctest arguments, e.g.
@@ -88,6 +89,8 @@ ninja -C "$BUILD" -j"$JOBS" ${TARGETS:-} > "$LOGS/build.log" 2>&1 \
 if [ "$MODE_TESTS" = 1 ]; then
   step "gpu tests"
   if [ -d .carry/fixtures ]; then export SLIDESTREAM_FIXTURE_DIR=$ROOT/.carry/fixtures; fi
+  # ../shared/testdata does not travel: a copy in .carry/testdata does.
+  if [ -d .carry/testdata ]; then export SLIDESTREAM_SHARED_TESTDATA=$ROOT/.carry/testdata; fi
   ctest --test-dir "$BUILD" -L gpu -FS slides --output-on-failure -j4 --timeout 600 ${CTEST_ARGS:-} \
     > "$LOGS/ctest-gpu.log" 2>&1 || status=1
   grep -E "tests passed|tests failed|\*\*\*|Failed|FAILED" "$LOGS/ctest-gpu.log" | tail -40

@@ -19,7 +19,10 @@ std::filesystem::path fixture_dir() {
   if (const char* dir = std::getenv("SLIDESTREAM_FIXTURE_DIR"); dir && *dir) return dir;
   return SLIDESTREAM_FIXTURE_DIR;
 }
-std::filesystem::path shared_testdata() { return SLIDESTREAM_SHARED_TESTDATA; }
+std::filesystem::path shared_testdata() {
+  if (const char* dir = std::getenv("SLIDESTREAM_SHARED_TESTDATA"); dir && *dir) return dir;
+  return SLIDESTREAM_SHARED_TESTDATA;
+}
 
 std::filesystem::path fixture(const std::string& name) {
   auto p = fixture_dir() / name;

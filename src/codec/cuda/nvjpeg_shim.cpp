@@ -4,10 +4,15 @@
 #include <library_types.h>
 #include <nvjpeg.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 
+#include "cuda/check.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::codec::nvjpeg {
@@ -192,6 +197,81 @@ void BatchDecoder::decode(const std::vector<std::span<const std::byte>>& streams
     batch_size_ = 0;  // re-initialise before the next batch
     fail(status, "nvjpegDecodeBatched");
   }
+}
+
+struct DecoderPool::Impl {
+  std::mutex mutex;
+  std::map<int, std::vector<std::unique_ptr<BatchDecoder>>> idle;  // by CUDA device
+  std::map<int, bool> started;                                     // making began for device
+  std::map<int, int> asks;                                         // acquire() calls
+  std::map<int, std::string> failure;
+  std::vector<std::thread> makers;
+
+  void make(int device, int count) {
+    std::vector<std::unique_ptr<BatchDecoder>> made;
+    std::string error;
+    try {
+      slidestream::cuda::check(cudaSetDevice(device), "cudaSetDevice");
+      const bool hardware = availability().hardware_backend;
+      for (int i = 0; i < count; ++i) made.push_back(std::make_unique<BatchDecoder>(hardware));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    std::lock_guard lock(mutex);
+    for (auto& d : made) idle[device].push_back(std::move(d));
+    if (!error.empty()) failure[device] = error;
+  }
+};
+
+DecoderPool::DecoderPool() : impl_(std::make_unique<Impl>()) {}
+
+// Joins the makers so that no thread is inside nvJPEG while the process tears CUDA down; the
+// decoders themselves are left to the OS (destroying them after CUDA's own teardown fails).
+DecoderPool::~DecoderPool() {
+  for (auto& t : impl_->makers) {
+    if (t.joinable()) t.join();
+  }
+  for (auto& [device, list] : impl_->idle) {
+    for (auto& d : list) (void)d.release();
+  }
+}
+
+DecoderPool& DecoderPool::instance() {
+  static DecoderPool pool;
+  return pool;
+}
+
+std::vector<std::unique_ptr<BatchDecoder>> DecoderPool::acquire(int device, int want) {
+  std::vector<std::unique_ptr<BatchDecoder>> out;
+  const char* mode = std::getenv("SLIDESTREAM_NVJPEG");
+  const bool sync = mode && std::string(mode) == "sync";
+  const Availability& a = availability();
+  if (!a.loaded || !(a.hardware_backend || a.gpu_backend)) return out;
+  std::unique_lock lock(impl_->mutex);
+  // A process that reads one JPEG level (a one-shot CLI run) never pays for decoders it would
+  // not use in time; the second read on starts making them.
+  if (!impl_->started[device] && (sync || ++impl_->asks[device] >= 2)) {
+    impl_->started[device] = true;
+    if (sync) {
+      lock.unlock();
+      impl_->make(device, want);
+      lock.lock();
+    } else {
+      impl_->makers.emplace_back([this, device, want] { impl_->make(device, want); });
+    }
+  }
+  auto& list = impl_->idle[device];
+  while (!list.empty() && static_cast<int>(out.size()) < want) {
+    out.push_back(std::move(list.back()));
+    list.pop_back();
+  }
+  return out;
+}
+
+void DecoderPool::release(int device, std::unique_ptr<BatchDecoder> decoder) {
+  if (!decoder) return;
+  std::lock_guard lock(impl_->mutex);
+  impl_->idle[device].push_back(std::move(decoder));
 }
 
 void merge_jpeg_tables(std::span<const std::byte> tables, std::span<const std::byte> tile,

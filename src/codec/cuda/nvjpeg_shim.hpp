@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,6 +53,27 @@ class BatchDecoder {
   void* handle_ = nullptr;  // nvjpegHandle_t
   void* state_ = nullptr;   // nvjpegJpegState_t
   int batch_size_ = 0;      // the size nvjpegDecodeBatchedInitialize last saw
+};
+
+// Decoders kept for the life of the process. Making one (nvjpegCreateEx with the hardware
+// backend, its state) costs on the order of a second, far more than decoding a level with
+// the CPU threads, so a read never waits for them: the first JPEG read starts making them on a
+// background thread and decodes on the CPU; later reads find them ready. A one-shot read (the
+// CLI) never starts them: the second read in a process does. SLIDESTREAM_NVJPEG=0 turns nvJPEG
+// off; SLIDESTREAM_NVJPEG=sync makes the first read make them and wait (tests, benchmarks).
+class DecoderPool {
+ public:
+  static DecoderPool& instance();
+  ~DecoderPool();
+  // Up to `want` idle decoders for `device` (hardware backend if available, else GPU); none
+  // while they are still being made. Never throws; a failure to make them is remembered.
+  std::vector<std::unique_ptr<BatchDecoder>> acquire(int device, int want);
+  void release(int device, std::unique_ptr<BatchDecoder> decoder);
+
+ private:
+  struct Impl;
+  DecoderPool();
+  std::unique_ptr<Impl> impl_;
 };
 
 // A TIFF JPEG tile made into one self-contained JPEG stream: the level's JPEGTables (quantisation

@@ -302,15 +302,8 @@ void cpu_worker(Shared& s) {
   slots[1]->wait_idle();
 }
 
-void nvjpeg_worker(Shared& s, bool hardware) {
+void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
   cuda::check(cudaSetDevice(s.out.cuda_device), "cudaSetDevice");
-  std::optional<codec::nvjpeg::BatchDecoder> made;
-  try {
-    made.emplace(hardware);
-  } catch (const Error&) {
-    return;  // no nvJPEG after all: the CPU workers drain the queue alone
-  }
-  codec::nvjpeg::BatchDecoder& decoder = *made;
   size_t edge_capacity = align_up(s.tile_bytes) * kNvjpegBatch;
   SlotLease slot = io::cuda::acquire_slot(s.out.cuda_device, edge_capacity);
   std::vector<std::vector<std::byte>> bytes(kNvjpegBatch);
@@ -320,6 +313,9 @@ void nvjpeg_worker(Shared& s, bool hardware) {
     size_t first = s.next_jpeg.fetch_add(kNvjpegBatch);
     if (first >= s.jpeg.size()) break;
     size_t last = std::min(first + kNvjpegBatch, s.jpeg.size());
+    // A short last batch would re-initialise nvJPEG's batched state (slow) twice per read: the
+    // CPU decodes it instead.
+    const bool short_batch = last - first < static_cast<size_t>(kNvjpegBatch);
     std::vector<std::span<const std::byte>> streams;
     std::vector<codec::nvjpeg::Output> outputs;
     std::vector<TileJob> cpu_tiles;  // absent tiles: the CPU path fills them
@@ -330,8 +326,8 @@ void nvjpeg_worker(Shared& s, bool hardware) {
     size_t used = 0;
     for (size_t k = first; k < last; ++k) {
       const TileJob& t = s.jpeg[k];
-      if (t.bytes == 0 || t.offset > s.slide.file_size || t.bytes > s.slide.file_size - t.offset ||
-          t.bytes > s.tile_bytes * 4 + (1 << 20)) {
+      if (short_batch || t.bytes == 0 || t.offset > s.slide.file_size ||
+          t.bytes > s.slide.file_size - t.offset || t.bytes > s.tile_bytes * 4 + (1 << 20)) {
         cpu_tiles.push_back(t);  // let the host path fill or report it
         continue;
       }
@@ -653,12 +649,21 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   int threads = options.threads > 0 ? options.threads : io::hardware_threads();
   const size_t cpu_work = s.ranges.size() + s.decode.size() + s.jpeg.size();
   int cpu_workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), cpu_work));
-  int nv_workers = 0;
-  if (!s.jpeg.empty()) {
-    nv_workers = static_cast<int>(
-        std::min<size_t>(kNvjpegWorkers, (s.jpeg.size() + kNvjpegBatch - 1) / kNvjpegBatch));
-    s.nv_name = nv.hardware_backend ? "nvjpeg-hardware" : "nvjpeg-gpu";
+  // nvJPEG decoders come from a process-wide pool (making them costs far more than a read).
+  std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>> decoders;
+  if (s.jpeg.size() >= static_cast<size_t>(kNvjpegBatch)) {
+    decoders = codec::nvjpeg::DecoderPool::instance().acquire(
+        out.cuda_device,
+        static_cast<int>(std::min<size_t>(kNvjpegWorkers, s.jpeg.size() / kNvjpegBatch)));
+    if (!decoders.empty()) s.nv_name = decoders.front()->name();
   }
+  struct ReturnDecoders {
+    std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>>& list;
+    int device;
+    ~ReturnDecoders() {
+      for (auto& d : list) codec::nvjpeg::DecoderPool::instance().release(device, std::move(d));
+    }
+  } return_decoders{decoders, out.cuda_device};
   {
     std::vector<std::jthread> workers;
     auto guarded = [&s](auto&& body) {
@@ -670,9 +675,9 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
         }
       };
     };
-    const bool hw = nv.hardware_backend;
-    for (int i = 0; i < nv_workers; ++i) {
-      workers.emplace_back(guarded([&s, hw] { nvjpeg_worker(s, hw); }));
+    for (auto& d : decoders) {
+      codec::nvjpeg::BatchDecoder* decoder = d.get();
+      workers.emplace_back(guarded([&s, decoder] { nvjpeg_worker(s, *decoder); }));
     }
     // The calling thread is one of the CPU workers.
     for (int i = 1; i < cpu_workers; ++i) workers.emplace_back(guarded([&s] { cpu_worker(s); }));
