@@ -165,8 +165,8 @@ struct TiledSink {
   PyramidBuilder* pyramid = nullptr;
 };
 
-Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
-                  const TiledSink& sink, GpuMemoryMeter& meter) {
+Summary run_tiled_unchecked(const Slide& slide, const Plan& plan, const Options& options,
+                            const TiledSink& sink, GpuMemoryMeter& meter) {
   auto start = Clock::now();
   bool gpu = options.device == Device::cuda;
   TileGrid grid(plan.width, plan.height, plan.unit);
@@ -313,6 +313,16 @@ Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
   summary.io_path = io_path.empty() ? "posix" : io_path;
   summary.slots = slots;
   return summary;
+}
+
+// Every error of a tiled run (slot allocation included) names the slide and the level.
+Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
+                  const TiledSink& sink, GpuMemoryMeter& meter) {
+  try {
+    return run_tiled_unchecked(slide, plan, options, sink, meter);
+  } catch (const Error& e) {
+    throw e.with_context(plan.where);
+  }
 }
 
 // The whole level, then each op over the whole image, on options.device.
