@@ -303,8 +303,12 @@ std::vector<std::byte> TiffFile::value_bytes(const Ifd& ifd, const Entry& e) con
 std::optional<uint64_t> TiffFile::get_uint(const Ifd& ifd, uint16_t t) const {
   const Entry* e = ifd.find(t);
   if (e == nullptr || e->count == 0) return std::nullopt;
-  auto values = get_uints(ifd, t, e->count);
-  return values.empty() ? std::nullopt : std::optional<uint64_t>(values.front());
+  // Only the first value is wanted: read just that one, whatever count the entry claims.
+  Ifd single;
+  single.offset = ifd.offset;
+  single.entries.push_back(*e);
+  single.entries.front().count = 1;
+  return get_uints(single, t, 1).front();
 }
 
 std::vector<uint64_t> TiffFile::get_uints(const Ifd& ifd, uint16_t t, uint64_t max_count) const {
