@@ -20,6 +20,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -122,6 +123,18 @@ struct Shared {
   }
 };
 
+constexpr std::ptrdiff_t kDirectInFlight = 8;
+std::counting_semaphore<kDirectInFlight>& direct_reads() {
+  static std::counting_semaphore<kDirectInFlight> semaphore(kDirectInFlight);
+  return semaphore;
+}
+struct DirectSlot {
+  DirectSlot() { direct_reads().acquire(); }
+  ~DirectSlot() { direct_reads().release(); }
+  DirectSlot(const DirectSlot&) = delete;
+  DirectSlot& operator=(const DirectSlot&) = delete;
+};
+
 // True when fewer than a quarter of the range's pages are in the page cache: then O_DIRECT
 // reads it faster (no copy through the cache, large requests to the disk); otherwise the cache
 // is the fastest source there is.
@@ -193,6 +206,10 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
       std::span<std::byte> buffer{slot.host.data(), size};
       size_t got = 0;
       if (mostly_uncached(s, r.begin, r.end)) {
+        // The disk, not the threads, is the limit here: more than a few large requests in
+        // flight only interleave them (measured on the lent H100: 8 × 16 MiB 1.53 GB/s, 16 ×
+        // 16 MiB 1.44 GB/s), so at most kDirectInFlight threads read directly at once.
+        DirectSlot in_flight;
         got = s.direct->read_some(buffer, r.begin);
         s.direct_bytes += got;
       } else {
