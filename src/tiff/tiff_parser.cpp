@@ -295,6 +295,13 @@ std::vector<std::byte> TiffFile::value_bytes(const Ifd& ifd, const Entry& e) con
                     std::to_string(e.value_offset) + ", past the end of the file (" +
                     std::to_string(file_size_) + " bytes)");
   }
+  const uint64_t budget = 4 * file_size_ + (uint64_t{64} << 20);
+  value_bytes_read_ += e.count * ts;
+  if (value_bytes_read_ > budget) {
+    throw Error(ErrorKind::limit, "tag values of the IFDs add up to more than " +
+                                      std::to_string(budget) + " bytes (" + tag_name(e.tag) +
+                                      " of the IFD at offset " + hex_offset(ifd.offset) + ")");
+  }
   std::vector<std::byte> bytes(static_cast<size_t>(e.count * ts));
   file_->read_exact(bytes, e.value_offset);
   return bytes;
@@ -348,9 +355,12 @@ std::optional<std::string> TiffFile::get_string(const Ifd& ifd, uint16_t t) cons
     throw Error(ErrorKind::format, tag_name(t) + " of the IFD at offset " + hex_offset(ifd.offset) +
                                        " is not text (type " + std::to_string(e->type) + ")");
   }
+  auto key = std::make_pair(ifd.offset, t);
+  if (auto it = strings_.find(key); it != strings_.end()) return it->second;
   std::vector<std::byte> bytes = value_bytes(ifd, *e);
   std::string s(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (auto nul = s.find('\0'); nul != std::string::npos) s.resize(nul);
+  strings_.emplace(key, s);
   return s;
 }
 

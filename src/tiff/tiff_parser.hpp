@@ -7,9 +7,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "io/file.hpp"
@@ -109,6 +111,11 @@ class TiffFile {
   bool bigtiff_ = false;
   std::vector<Ifd> ifds_;
   std::unordered_set<uint64_t> visited_;  // IFD offsets seen so far, for loop detection
+  // Strings asked for more than once (an OME-XML description can be megabytes): read once.
+  mutable std::map<std::pair<uint64_t, uint16_t>, std::string> strings_;
+  // Bytes of tag values read so far. Many IFDs can point at the same large value; capping the
+  // total by the file size keeps such a file from making open read (and cache) gigabytes.
+  mutable uint64_t value_bytes_read_ = 0;
 };
 
 std::string tag_name(uint16_t tag);
