@@ -110,6 +110,9 @@ int run_convert(const ConvertOptions& o) {
   const IoBackend io = parse_io_backend(o.io);
   const auto levels = parse_levels(o.levels, static_cast<int>(slide.levels().size()));
 
+  // Fail before creating the output when the device cannot be used at all.
+  if (device == Device::cuda) (void)Image::allocate(1, 1, 1, DataType::uint8, Device::cuda);
+
   zarr::MultiscaleOptions mo;
   mo.format = o.zarr_format == 2 ? zarr::Format::v2 : zarr::Format::v3;
   mo.name = std::filesystem::path(o.slide).stem().string();
