@@ -156,5 +156,39 @@ TEST(GpuZarrWrite, RegionReadIntoAGpuViewIsExact) {
   }
 }
 
+// Every file of tree a equals the same file of tree b, byte for byte.
+void expect_same_tree(const std::filesystem::path& a, const std::filesystem::path& b) {
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(a)) {
+    if (!entry.is_regular_file()) continue;
+    auto rel = std::filesystem::relative(entry.path(), a);
+    std::ifstream fa(entry.path(), std::ios::binary), fb(b / rel, std::ios::binary);
+    std::string sa((std::istreambuf_iterator<char>(fa)), {}),
+        sb((std::istreambuf_iterator<char>(fb)), {});
+    EXPECT_EQ(sa, sb) << rel;
+    ++files;
+  }
+  EXPECT_GT(files, 3u);
+}
+
+TEST(GpuZarrWrite, ConvertThroughTheGpuWritesTheSameFilesAsThroughTheHost) {
+  SLIDESTREAM_REQUIRE_GPU();
+  auto slide = test::fixture("vips-jpeg90-256.tif");
+  auto dir = test::scratch_dir("gpu_zarr_convert");
+  for (std::string flags :
+       {"--chunk 256", "--chunk 128 --shard 512", "--zarr-format 2 --codec zstd"}) {
+    SCOPED_TRACE(flags);
+    std::string output;
+    for (const char* device : {"cpu", "cuda"}) {
+      int rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                                     (dir / device).string() + "' --overwrite --device " + device +
+                                     " " + flags,
+                                 &output);
+      ASSERT_EQ(rc, 0) << output;
+    }
+    expect_same_tree(dir / "cpu", dir / "cuda");
+  }
+}
+
 }  // namespace
 }  // namespace slidestream::zarr
