@@ -126,6 +126,34 @@ TEST(PipelineTiledEqualsGlobal, SlotAndThreadCountsDoNotChangeTheResult) {
   }
 }
 
+TEST(PipelineTiledEqualsGlobal, GeneratedPyramidsOfEveryLayout) {
+  // Independent writers' pyramids (libvips, tifffile): 1003 x 751 (a size no tile divides),
+  // uncompressed, JPEG, planar, big-endian, 1-channel uint8 and float32, each level.
+  struct Case {
+    const char* name;
+    std::vector<ops::Op> chain;
+  };
+  const std::vector<Case> cases = {
+      {"vips-none-256.tif", chain_of({"grey", "sobel"})},
+      {"vips-jpeg90-256.tif", chain_of({"sobel-u8"})},
+      {"tf-planar-deflate-256.tif", chain_of({"hed"})},
+      {"tf-bigendian-rgb-256.tif", chain_of({"od", "sobel"})},
+      {"vips-grey-lzw-128.tif", chain_of({"sobel", "sobel"})},
+      {"tf-float32-none-256.tif", chain_of({"sobel"})},
+  };
+  for (const auto& c : cases) {
+    Slide slide = Slide::open(test::fixture(c.name));
+    for (int level = 0; level < static_cast<int>(slide.levels().size()); ++level) {
+      Image global = run(slide, c.chain, Mode::global, 512, level);
+      for (int64_t tile : {256, 255, 100, 7}) {
+        Image tiled = run(slide, c.chain, Mode::tiled, tile, level);
+        EXPECT_TRUE(same_pixels(tiled, global))
+            << c.name << " " << chain_name(c.chain) << " level " << level << " tile " << tile;
+      }
+    }
+  }
+}
+
 Image read_zarr(const fs::path& array) {
   return zarr::ArrayReader::open(array).read();
 }
