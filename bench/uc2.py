@@ -224,7 +224,19 @@ def main() -> int:
     ap.add_argument("--chunks", default="256,512,1024,2048")
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs")
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--from-json", help="only redo uc2.md / uc2.png from an earlier uc2.json "
+                    "(e.g. fetched from the GPU machine, which may lack matplotlib)")
     args = ap.parse_args()
+    if args.from_json:
+        doc = json.load(open(args.from_json))
+        out = pathlib.Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        md = table(doc["ours"], doc["peers"], doc["raw_limit_gb_per_s"], doc["notes"],
+                   doc["device"])
+        (out / "uc2.md").write_text(md)
+        chart(out / "uc2.png", doc["ours"], doc["peers"], doc["raw_limit_gb_per_s"])
+        print(md)
+        return 0
     if args.quick:
         args.size_mb = min(args.size_mb, 24)
     out = pathlib.Path(args.out)
