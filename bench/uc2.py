@@ -216,7 +216,11 @@ def chart(path, ours, peers, raw_limit):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("--out", default="bench/results/uc2")
+    ap.add_argument("--out", default="bench/results/uc2",
+                    help="results directory, or a .json path (scripts/device-check.sh style: the "
+                    ".md and .png go next to it)")
+    ap.add_argument("--cli", help="accepted for scripts/device-check.sh; unused")
+    ap.add_argument("--slides", help="accepted for scripts/device-check.sh; unused")
     ap.add_argument("--dir", default=None, help="scratch directory on the disk under test")
     ap.add_argument("--size-mb", type=float, default=1600)
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
@@ -227,24 +231,24 @@ def main() -> int:
     ap.add_argument("--from-json", help="only redo uc2.md / uc2.png from an earlier uc2.json "
                     "(e.g. fetched from the GPU machine, which may lack matplotlib)")
     args = ap.parse_args()
+    out = pathlib.Path(args.out)
+    json_path = out if out.suffix == ".json" else out / "uc2.json"
+    out = json_path.parent
+    out.mkdir(parents=True, exist_ok=True)
     if args.from_json:
         doc = json.load(open(args.from_json))
-        out = pathlib.Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         md = table(doc["ours"], doc["peers"], doc["raw_limit_gb_per_s"], doc["notes"],
                    doc["device"])
-        (out / "uc2.md").write_text(md)
-        chart(out / "uc2.png", doc["ours"], doc["peers"], doc["raw_limit_gb_per_s"])
+        (out / (json_path.stem + ".md")).write_text(md)
+        chart(out / (json_path.stem + ".png"), doc["ours"], doc["peers"], doc["raw_limit_gb_per_s"])
         print(md)
         return 0
     if args.quick:
         args.size_mb = min(args.size_mb, 24)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    scratch = pathlib.Path(args.dir or (out / "scratch"))
+    scratch = pathlib.Path(args.dir or (out / "uc2-scratch"))
     scratch.mkdir(parents=True, exist_ok=True)
     exe = pathlib.Path(args.build) / "bench" / "bench_uc2"
-    cmd = [str(exe), "--dir", str(scratch), "--json", str(out / "ours.json"),
+    cmd = [str(exe), "--dir", str(scratch), "--json", str(out / "uc2-ours.json"),
            "--size-mb", str(args.size_mb), "--device", args.device, "--chunks", args.chunks]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -252,7 +256,7 @@ def main() -> int:
         cmd += ["--quick"]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
-    ours_doc = json.load(open(out / "ours.json"))
+    ours_doc = json.load(open(out / "uc2-ours.json"))
     ours = ours_doc["results"]
     raw_limit = max(r["median_gb_per_s"] for r in ours_doc["raw_disk"])
     notes = []
@@ -268,10 +272,10 @@ def main() -> int:
            "size_mb": args.size_mb, "raw_limit_gb_per_s": raw_limit,
            "raw_disk": ours_doc["raw_disk"], "ours": ours, "peers": peers, "notes": notes,
            "wall_seconds": time.perf_counter() - t0}
-    json.dump(doc, open(out / "uc2.json", "w"), indent=2)
+    json.dump(doc, open(json_path, "w"), indent=2)
     md = table(ours, peers, raw_limit, notes, args.device)
-    (out / "uc2.md").write_text(md)
-    chart(out / "uc2.png", ours, peers, raw_limit)
+    (out / (json_path.stem + ".md")).write_text(md)
+    chart(out / (json_path.stem + ".png"), ours, peers, raw_limit)
     print(md)
     print(f"total {doc['wall_seconds']:.0f} s", file=sys.stderr)
     return 0
