@@ -230,7 +230,10 @@ def main() -> int:
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--from-json", help="only redo uc2.md / uc2.png from an earlier uc2.json "
                     "(e.g. fetched from the GPU machine, which may lack matplotlib)")
-    args = ap.parse_args()
+    # Tolerant: scripts/device-check.sh passes the same BENCH_ARGS to every driver.
+    args, unknown = ap.parse_known_args()
+    if unknown:
+        print(f"uc2.py: ignoring arguments {unknown}", file=sys.stderr)
     out = pathlib.Path(args.out)
     json_path = out if out.suffix == ".json" else out / "uc2.json"
     out = json_path.parent
