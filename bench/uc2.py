@@ -5,7 +5,8 @@ Runs bench_uc2 (ours: posix with N and 1 threads, cufile requested -> honest fal
 raw parallel O_DIRECT write limit of the disk, several times, before and after), then the peers
 on the same shapes, each timed from data in memory to data durable on disk (os.sync()):
   - tensorstore (zarr3 driver),
-  - zarr-python 3 (skipped with a note where it is not installed; carry wheels to the device).
+  - zarr-python 3 (skipped with a note where it is not installed; carry wheels to the device),
+  - zarr-python 3 on kvikio's GDSStore from cupy (where kvikio and cupy import).
 Peers get the array from the GPU through cupy where cupy is installed (the device->host copy is
 inside their timing, as ours is); without cupy they start from host memory, which favours them,
 and the table says so. All writers produce the same Zarr v3 layout: shape (3, H, W), chunks
@@ -80,12 +81,33 @@ def write_zarr_python(path, data, dtype, chunk, shard):
     a[...] = data.transpose(2, 0, 1)
 
 
-PEERS = {"tensorstore": write_tensorstore, "zarr-python": write_zarr_python}
+def write_zarr_kvikio(path, data, dtype, chunk, shard):
+    # zarr-python 3 on kvikio's GDSStore with GPU buffers: data stays a cupy array.
+    import zarr
+    from kvikio.zarr import GDSStore
+    from zarr.codecs import BytesCodec, TransposeCodec
+    side = data.shape[0]
+    with zarr.config.enable_gpu():
+        a = zarr.create_array(store=GDSStore(str(path)), shape=(3, side, side),
+                              chunks=(3, chunk, chunk),
+                              shards=(3, shard, shard) if shard else None, dtype=dtype,
+                              filters=[TransposeCodec(order=(1, 2, 0))], serializer=BytesCodec(),
+                              compressors=None, fill_value=0, zarr_format=3, overwrite=True)
+        a[...] = data.transpose(2, 0, 1)
 
 
-def peer_available(name):
+PEERS = {"tensorstore": write_tensorstore, "zarr-python": write_zarr_python,
+         "zarr-python+kvikio": write_zarr_kvikio}
+
+
+def peer_available(name, have_cupy):
+    modules = {"tensorstore": ["tensorstore"], "zarr-python": ["zarr"],
+               "zarr-python+kvikio": ["zarr", "kvikio.zarr"]}[name]
+    if name == "zarr-python+kvikio" and not have_cupy:
+        return False, f"{name} skipped: needs cupy"
     try:
-        __import__("tensorstore" if name == "tensorstore" else "zarr")
+        for m in modules:
+            __import__(m)
         return True, ""
     except ImportError as ex:
         return False, f"{name} not installed ({ex}); carry its wheels to run it"
@@ -107,7 +129,7 @@ def run_peers(args, scratch, cases, notes):
         host = make_host(side, dtype)
         source = cupy.asarray(host) if cupy is not None else host
         for name, fn in PEERS.items():
-            ok, why = peer_available(name)
+            ok, why = peer_available(name, cupy is not None)
             if not ok:
                 notes.append(why)
                 continue
@@ -117,7 +139,10 @@ def run_peers(args, scratch, cases, notes):
                 os.sync()
                 t0 = time.perf_counter()
                 try:
-                    data = cupy.asnumpy(source) if cupy is not None else source
+                    if name == "zarr-python+kvikio":
+                        data = source  # stays on the GPU
+                    else:
+                        data = cupy.asnumpy(source) if cupy is not None else source
                     fn(path, data, dtype, c["chunk"], c["shard"])
                     os.sync()
                     seconds = time.perf_counter() - t0
@@ -158,8 +183,8 @@ def table(ours, peers, raw_limit, notes, device):
     lines = [f"Device: {device}. Raw parallel O_DIRECT durable-write limit (best median, same "
              f"run): **{raw_limit:.2f} GB/s**. GB/s from data in memory to durable on disk.", "",
              f"| dtype | chunk | shard | ours posix {nthreads} thr | ours 1 thr | ours cufile→? | "
-             f"ours v2 | tensorstore | zarr-python | ours / limit | ours / tensorstore |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"ours v2 | tensorstore | zarr-python | zarr+kvikio | ours / limit | ours / tensorstore |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     keys = sorted({(r["dtype"], r["chunk"], r["shard"]) for r in ours},
                   key=lambda k: (k[0], k[2] != 0, k[1]))
     for dtype, chunk, shard in keys:
@@ -169,11 +194,13 @@ def table(ours, peers, raw_limit, notes, device):
         v2 = pick("ours", dtype, chunk, shard, fmt=2)
         ts_r = pick("tensorstore", dtype, chunk, shard)
         zp = pick("zarr-python", dtype, chunk, shard)
+        kv = pick("zarr-python+kvikio", dtype, chunk, shard)
         frac = f"{main['gb_per_s'] / raw_limit:.0%}" if main and raw_limit else "—"
         ratio = (f"{main['gb_per_s'] / ts_r['gb_per_s']:.2f}×"
                  if main and ts_r and "error" not in ts_r else "—")
         lines.append(f"| {dtype} | {chunk}² | {shard or '—'} | {gbps(main)} | {gbps(one)} | "
-                     f"{gbps(cuf)} | {gbps(v2)} | {gbps(ts_r)} | {gbps(zp)} | {frac} | {ratio} |")
+                     f"{gbps(cuf)} | {gbps(v2)} | {gbps(ts_r)} | {gbps(zp)} | {gbps(kv)} | {frac} | "
+                     f"{ratio} |")
     paths = sorted({r["io_path"] for r in ours})
     lines += ["", "I/O paths reported by our writer: " + "; ".join(f"`{p}`" for p in paths)]
     if notes:
