@@ -126,6 +126,20 @@ TEST(PipelineTiledEqualsGlobal, SlotAndThreadCountsDoNotChangeTheResult) {
   }
 }
 
+TEST(PipelineTiledEqualsGlobal, MacenkoFittedOnceForTheWholeSlide) {
+  Slide slide = Slide::open(cmu());
+  auto chain = pipeline::fit_stains(slide, chain_of({"macenko", "grey", "sobel"}));
+  ops::StainFit reference;
+  EXPECT_NE(chain[0].stains.he[0][0], reference.he[0][0]) << "the slide's own fit was not used";
+  EXPECT_EQ(chain[1].kind, ops::OpKind::grey);
+  Image global = run(slide, chain, Mode::global, 512);
+  for (int64_t tile : {512, 333}) {
+    EXPECT_TRUE(same_pixels(run(slide, chain, Mode::tiled, tile), global)) << tile;
+  }
+  auto plain = chain_of({"sobel"});
+  EXPECT_EQ(pipeline::fit_stains(slide, plain).size(), 1u);
+}
+
 TEST(PipelineTiledEqualsGlobal, GeneratedPyramidsOfEveryLayout) {
   // Independent writers' pyramids (libvips, tifffile): 1003 x 751 (a size no tile divides),
   // uncompressed, JPEG, planar, big-endian, 1-channel uint8 and float32, each level.

@@ -58,6 +58,10 @@ struct Summary {
   std::string write_io_path;   // the Zarr writer's I/O path (process)
 };
 
+// `chain` with every Macenko op fitted (ops::fit_macenko) on the slide's lowest-resolution level,
+// the whole slide at a glance: one fit for all tiles, so tiled equals global. Other ops as given.
+std::vector<ops::Op> fit_stains(const Slide& slide, std::vector<ops::Op> chain);
+
 // Slide level → ops → OME-Zarr at `output`.
 Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
                 const std::filesystem::path& output, const Options& options);

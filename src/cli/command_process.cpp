@@ -79,6 +79,7 @@ int run_process(const ProcessArgs& args) {
   Slide slide = Slide::open(args.slide);
   std::vector<ops::Op> chain;
   for (const auto& name : args.ops) chain.push_back(ops::parse_op(name));
+  chain = pipeline::fit_stains(slide, std::move(chain));
 
   pipeline::Options options;
   options.mode = args.mode == "global" ? pipeline::Mode::global : pipeline::Mode::tiled;
@@ -147,7 +148,9 @@ Command add_process_command(CLI::App& app) {
       "process", "Run a chain of kernels over a slide level and write OME-Zarr (tiled, seamless)");
   sub->add_option("slide", args->slide, "Input slide (TIFF, SVS, OME-TIFF)")->required();
   sub->add_option("output", args->output, "Output OME-Zarr directory")->required();
-  sub->add_option("--op", args->ops, "Kernel, in order: sobel, sobel-u8, grey, od, hed")
+  sub->add_option("--op", args->ops,
+                  "Kernel, in order: sobel, sobel-u8, grey, od[:IO], hed, macenko (fitted on the "
+                  "lowest-resolution level)")
       ->required()
       ->expected(1)
       ->take_all()

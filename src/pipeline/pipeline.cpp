@@ -377,6 +377,23 @@ zarr::ArraySpec level_spec(const Plan& plan, const Options& options, const Level
 
 }  // namespace
 
+std::vector<ops::Op> fit_stains(const Slide& slide, std::vector<ops::Op> chain) {
+  bool needed = std::any_of(chain.begin(), chain.end(),
+                            [](const ops::Op& op) { return op.kind == ops::OpKind::macenko; });
+  if (!needed) return chain;
+  int lowest = static_cast<int>(slide.levels().size()) - 1;
+  ErrorContext where{.file = slide.path().string(), .level = lowest};
+  try {
+    Image overview = slide.read_level(lowest);
+    for (auto& op : chain) {
+      if (op.kind == ops::OpKind::macenko) op.stains = ops::fit_macenko(overview.view(), op.io);
+    }
+  } catch (const Error& e) {
+    throw Error(e.kind(), "fitting Macenko stains: " + e.cause(), e.context()).with_context(where);
+  }
+  return chain;
+}
+
 Image process_to_image(const Slide& slide, const std::vector<ops::Op>& chain,
                        const Options& options, Summary* summary) {
   auto start = Clock::now();
