@@ -337,13 +337,24 @@ void set_resolution_mpp(const TiffFile& tf, Slide::Impl& s) {
 // macro or thumbnail are associated images.
 void open_ome(const TiffFile& tf, Slide::Impl& s) {
   const auto& ifds = tf.ifds();
+  OmeMetadata meta = parse_ome_xml(description_of(tf, ifds.front()));
+  // A slide is one plane: channels stored as separate planes, z-stacks and time series would
+  // show only their first plane, so they are refused rather than half read.
+  uint64_t spp = tf.get_uint(ifds.front(), tag::samples_per_pixel).value_or(1);
+  uint64_t planes_c = spp > 0 && meta.size_c % spp == 0 ? meta.size_c / spp : meta.size_c;
+  if (planes_c > 1 || meta.size_z > 1 || meta.size_t > 1) {
+    throw Error(ErrorKind::unsupported,
+                "OME-TIFF image with " + std::to_string(meta.size_c) + " channels (" +
+                    std::to_string(spp) + " per plane), " + std::to_string(meta.size_z) +
+                    " z-sections and " + std::to_string(meta.size_t) +
+                    " time points: slidestream reads single-plane (RGB or grey) images");
+  }
   std::vector<const Ifd*> levels{&ifds.front()};
   for (const Ifd& sub : ifds.front().sub_ifds) {
     if (is_tiled(sub)) levels.push_back(&sub);
   }
   add_levels(tf, levels, s, true);
 
-  OmeMetadata meta = parse_ome_xml(description_of(tf, ifds.front()));
   for (size_t i = 1; i < meta.images.size(); ++i) {
     std::string name = lower(meta.images[i].name);
     int64_t index = meta.images[i].first_ifd;

@@ -195,6 +195,13 @@ OmeMetadata parse_ome_xml(std::string_view xml) {
       in_image = true;
     } else if (e.name == "Pixels" && !seen_pixels) {
       seen_pixels = true;
+      auto count = [&](std::string_view key) -> uint64_t {
+        auto v = attribute_double(e, key);
+        return v && *v >= 1 && *v < 1e12 ? static_cast<uint64_t>(*v) : 1;
+      };
+      meta.size_c = count("SizeC");
+      meta.size_z = count("SizeZ");
+      meta.size_t = count("SizeT");
       auto unit_x = e.attributes.find("PhysicalSizeXUnit");
       auto unit_y = e.attributes.find("PhysicalSizeYUnit");
       auto scale = [](const auto& attrs, auto it) -> std::optional<double> {

@@ -35,6 +35,8 @@ struct OmeImage {
 struct OmeMetadata {
   std::optional<double> mpp_x, mpp_y;     // PhysicalSizeX/Y of the first image, in µm
   std::optional<double> objective_power;  // NominalMagnification of its objective
+  // SizeC, SizeZ, SizeT of the first image (1 where absent).
+  uint64_t size_c = 1, size_z = 1, size_t = 1;
   std::vector<OmeImage> images;
 };
 

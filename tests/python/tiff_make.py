@@ -83,6 +83,10 @@ def main(out):
     main_chain(out / "le-lzw-rgb.tif", pyramid(rgb, 2), 64, photometric="rgb",
                compression="lzw")
     ome(out / "ome-pyramid.ome.tif", pyramid(rgb, 3), 64)
+    # Three channels as separate planes: a multi-plane OME image, not one slide plane.
+    tifffile.imwrite(out / "unsupported-ome-channels.ome.tif",
+                     rng_image(3 * 64, 80, c=1, dtype=np.uint16).reshape(3, 64, 80),
+                     tile=(32, 32), ome=True, metadata={"axes": "CYX"})
     # A stripped image: not a slide (no tiled level).
     tifffile.imwrite(out / "stripped.tif", rgb, photometric="rgb", rowsperstrip=16)
 
