@@ -157,14 +157,19 @@ std::vector<RawIfd> walk(const Bytes& b) {
 }
 
 // The end of the last byte a slide reader needs: IFD tables, tag values other than metadata
-// blobs nobody reads for pixels (ICC, XMP, IPTC, Photoshop), and tile or strip data.
+// blobs nobody reads for pixels (ICC, XMP, IPTC, Photoshop) and text of later IFDs, and tile
+// or strip data. Cuts beyond it may succeed; cuts before it must fail.
 uint64_t needed_end(const Bytes& b) {
   const Layout l = layout_of(b);
   uint64_t end = l.bigtiff ? 16 : 8;
-  for (const RawIfd& ifd : walk(b)) {
+  const auto ifds = walk(b);
+  const uint64_t first_ifd = ifds.empty() ? 0 : ifds.front().offset;
+  for (const RawIfd& ifd : ifds) {
     end = std::max(end, ifd.next_pos + (l.bigtiff ? 8 : 4));
     for (const RawEntry& e : ifd.entries) {
       if (e.tag == 34675 || e.tag == 700 || e.tag == 33723 || e.tag == 34377) continue;
+      // Text of later IFDs (descriptions of reduced levels) is read only by some formats.
+      if (e.type == 2 && ifd.offset != first_ifd) continue;
       end = std::max(end, e.value_pos + e.value_bytes);
     }
     const RawEntry* offsets = ifd.find(324) ? ifd.find(324) : ifd.find(273);
@@ -528,6 +533,24 @@ TEST(MalformedInput, TruncationsOfAnAperioSlide) {
     }
   }
   expect_truncations_fail(svs, cuts, "truncate_aperio");
+}
+
+TEST(MalformedInput, TruncationsOfGeneratedFixtures) {
+  // libvips BigTIFF with JPEG tiles, tifffile OME-TIFF with a SubIFD pyramid, tifffile
+  // big-endian uint16: about 150 cuts each, plus every 7th byte of the first and last 2 KB.
+  int tested = 0;
+  for (const char* name : {"vips-jpeg90-bigtiff-128.tif", "tf-ome-subifd-256.ome.tif",
+                           "tf-grey16-bigendian-pred-128.tif"}) {
+    fs::path path = slidestream::test::fixture_dir() / name;
+    if (!fs::exists(path)) continue;  // fixtures not generated yet
+    uint64_t size = fs::file_size(path);
+    auto cuts = every(0, size, size / 150 + 1);
+    for (uint64_t c : every(0, std::min<uint64_t>(2048, size), 7)) cuts.push_back(c);
+    for (uint64_t c : every(size > 2048 ? size - 2048 : 0, size, 7)) cuts.push_back(c);
+    expect_truncations_fail(path, cuts, std::string("truncate_") + name);
+    ++tested;
+  }
+  if (tested == 0) GTEST_SKIP() << "no fixtures in " << slidestream::test::fixture_dir();
 }
 
 // The fuzzer's seeds and every input it ever found a problem with (fuzz/regressions/) must end
