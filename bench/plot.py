@@ -84,6 +84,31 @@ def label_of(record: dict, index: int) -> str:
     return f"#{index}"
 
 
+def labels_of(records: list[dict]) -> list[str]:
+    """Bar labels; where several records share one, the descriptive fields that tell them apart
+    (threads, slide, chunk, ...) are appended, so that no two bars look the same."""
+    labels = [label_of(r, i) for i, r in enumerate(records)]
+    for label in set(labels):
+        same = [i for i, l in enumerate(labels) if l == label]
+        if len(same) < 2:
+            continue
+        keys = sorted({k for i in same for k, v in records[i].items()
+                       if k not in ("case", "what", "ours", "note", "error")
+                       and not isinstance(v, (list, dict))
+                       and (k in NOT_METRICS or not is_number(v))})
+        differing = [k for k in keys if len({str(records[i].get(k)) for i in same}) > 1]
+        for i in same:
+            extra = ", ".join(f"{k}={records[i].get(k)}" for k in differing)
+            labels[i] = f"{label} ({extra})" if extra else f"{label} #{same.index(i) + 1}"
+    return labels
+
+
+def one_line(text: str, limit: int = 140) -> str:
+    """A note fit for one Markdown table cell."""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def is_ours(record: dict) -> bool:
     if "ours" in record:
         return bool(record["ours"])
@@ -100,8 +125,8 @@ def group_by_case(records: list[dict]) -> "OrderedDict[str, list[dict]]":
 def format_value(value) -> str:
     if not is_number(value):
         return "—"
-    if value == 0 or 0.01 <= abs(value) < 1e5:
-        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    if 1000 <= abs(value) < 1e7:
+        return f"{value:.0f}"
     return f"{value:.3g}"
 
 
@@ -116,9 +141,11 @@ def plot_case(case: str, records: list[dict], metrics: list[str], meta: dict,
     matplotlib.use("Agg")  # files only; no display on the build or GPU machines
     import matplotlib.pyplot as plt
 
-    labels = [label_of(r, i) for i, r in enumerate(records)]
+    labels = labels_of(records)
     height = max(2.5, 0.45 * len(records) + 1.5)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), height), squeeze=False)
+    label_inches = 0.075 * max(len(label) for label in labels)  # room for the longest label
+    fig, axes = plt.subplots(1, len(metrics), figsize=(label_inches + 4.5 * len(metrics), height),
+                             sharey=True, squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         values = [r.get(metric) for r in records]
         drawn = [v if is_number(v) else 0.0 for v in values]
@@ -126,7 +153,8 @@ def plot_case(case: str, records: list[dict], metrics: list[str], meta: dict,
         y = list(range(len(records)))
         ax.barh(y, drawn, color=colours)
         ax.set_yticks(y, labels)
-        ax.invert_yaxis()  # first record on top, as in the table
+        if ax is axes[0][0]:
+            ax.invert_yaxis()  # first record on top, as in the table (shared by every panel)
         ax.set_xlabel(METRIC_LABELS.get(metric, metric))
         top = max(drawn) if drawn and max(drawn) > 0 else 1.0
         ax.set_xlim(0, top * 1.25)
@@ -152,10 +180,10 @@ def markdown_table(case: str, records: list[dict], metrics: list[str], meta: dic
     lines = [f"### {case}" + (f" ({meta['device']}, {meta['date']})"
                               if meta.get("device") and meta.get("date") else ""),
              "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for i, record in enumerate(records):
-        row = [label_of(record, i)] + [format_value(record.get(m)) for m in metrics]
+    for label, record in zip(labels_of(records), records):
+        row = [one_line(label)] + [format_value(record.get(m)) for m in metrics]
         if notes:
-            row.append(str(record.get("note") or record.get("error") or ""))
+            row.append(one_line(record.get("note") or record.get("error") or ""))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
