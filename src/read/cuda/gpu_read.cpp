@@ -32,6 +32,7 @@
 #include "io/cuda/staging_pool.hpp"
 #include "io/file.hpp"
 #include "io/thread_pool.hpp"
+#include "read/cuda/range_plan.hpp"
 #include "read/region_reader.hpp"
 #include "slidestream/error.hpp"
 #include "tiff/slide_impl.hpp"
@@ -51,9 +52,6 @@ constexpr uint64_t kMaxGap = 256 << 10;
 constexpr int kNvjpegBatch = 64;
 constexpr int kNvjpegWorkers = 2;
 
-uint64_t align_down(uint64_t v) {
-  return v / kPage * kPage;
-}
 uint64_t align_up(uint64_t v) {
   return (v + kPage - 1) / kPage * kPage;
 }
@@ -610,30 +608,15 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
       std::max<size_t>(options.task_bytes ? options.task_bytes : kDefaultTaskBytes,
                        align_up(s.tile_bytes) + 2 * kPage);
   if (!s.raw.empty()) {
-    std::vector<size_t> order(s.raw.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return s.raw[a].offset < s.raw[b].offset; });
-    RawRange current;
-    uint64_t data_end = 0;
-    for (size_t i : order) {
-      const TileJob& t = s.raw[i];
-      uint64_t t_end = t.offset + s.tile_bytes;
-      bool joins = !current.tiles.empty() && t.offset >= data_end &&
-                   t.offset - data_end <= kMaxGap &&
-                   align_up(t_end) - current.begin <= task_bytes &&
-                   current.tiles.size() < StagingSlot::kMaxPlacements;
-      if (!joins && !current.tiles.empty()) {
-        current.end = align_up(data_end);
-        s.ranges.push_back(std::move(current));
-        current = RawRange{};
-      }
-      if (current.tiles.empty()) current.begin = align_down(t.offset);
-      current.tiles.push_back(i);
-      data_end = std::max(data_end, t_end);
+    std::vector<uint64_t> offsets(s.raw.size());
+    for (size_t i = 0; i < s.raw.size(); ++i) offsets[i] = s.raw[i].offset;
+    RangePlanLimits limits{.page = kPage,
+                           .task_bytes = task_bytes,
+                           .max_gap = kMaxGap,
+                           .max_tiles = StagingSlot::kMaxPlacements};
+    for (PlannedRange& p : plan_ranges(offsets, s.tile_bytes, limits)) {
+      s.ranges.push_back(RawRange{p.begin, p.end, std::move(p.tiles)});
     }
-    current.end = align_up(data_end);
-    s.ranges.push_back(std::move(current));
   }
 
   std::string io_note;
