@@ -4,6 +4,7 @@
 #include <library_types.h>
 #include <nvjpeg.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -199,6 +200,10 @@ void BatchDecoder::decode(const std::vector<std::span<const std::byte>>& streams
   }
 }
 
+// Two decoders per GPU: one decodes while the other's batch is read and handed over; the
+// hardware backend spreads each batch over all of the GPU's JPEG engines itself.
+constexpr int kDecodersPerDevice = 2;
+
 struct DecoderPool::Impl {
   std::mutex mutex;
   std::map<int, std::vector<std::unique_ptr<BatchDecoder>>> idle;  // by CUDA device
@@ -254,10 +259,11 @@ std::vector<std::unique_ptr<BatchDecoder>> DecoderPool::acquire(int device, int 
     impl_->started[device] = true;
     if (sync) {
       lock.unlock();
-      impl_->make(device, want);
+      impl_->make(device, std::max(want, kDecodersPerDevice));
       lock.lock();
     } else {
-      impl_->makers.emplace_back([this, device, want] { impl_->make(device, want); });
+      impl_->makers.emplace_back(
+          [this, device, want] { impl_->make(device, std::max(want, kDecodersPerDevice)); });
     }
   }
   auto& list = impl_->idle[device];
