@@ -14,9 +14,46 @@
 # "-R GpuRead"), BENCHES (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py, those
 # present), BENCH_ARGS (extra driver arguments), JOBS (default: cores). Each driver is called as
 #   python3 DRIVER --cli BUILD/slidestream --build BUILD --slides DIR --out $OUT/NAME.json
+#
+# Here (not on the GPU machine), `scripts/device-check.sh prepare [BUILD_DIR]` fills those
+# folders: the .debs, a copy of ../shared/testdata, the fixtures of BUILD_DIR (default
+# build-gpu; run `ctest -R make_fixtures` there first) minus the largest ones, and a slim
+# nvImageCodec wheel from .whl/. Then carry: .carry .debs and, for the peers, .whl/cucim*,
+# .whl/kvikio*, .whl/libkvikio*, .whl/rapids_logger* (all together stay under the 64 MiB that
+# travel; the full .whl/ plus .carry does not).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+
+if [ "${1:-}" = prepare ]; then
+  BUILD_DIR=${2:-build-gpu}
+  mkdir -p .debs .carry/fixtures .carry/testdata .carry/whl
+  (cd .debs && apt-get download libdeflate0 libdeflate-dev libopenjp2-7 libopenjp2-7-dev \
+      libblosc1 libblosc-dev libsnappy1v5)
+  cp ../shared/testdata/* .carry/testdata/
+  cp ../shared/testdata/cmu-1-small-region.svs .carry/
+  # One fixture of each kind (uncompressed 8-bit/float/BigTIFF, JPEG with and without tables,
+  # grey JPEG, LZW, zstd, planar deflate, big-endian, J2K): about 19 MB of the 38.
+  for f in manifest.json vips-none-256.tif vips-none-bigtiff-512.tif tf-float32-none-256.tif \
+      tf-bigendian-rgb-256.tif tf-planar-deflate-256.tif tf-lzw-pred-256.tif tf-zstd-128.tif \
+      tf-aperio-j2k-ycbcr-256.svs tf-grey16-zstd-256.tif vips-jpeg90-256.tif \
+      vips-jpeg90-bigtiff-128.tif tf-jpeg-256.tif vips-grey-jpeg90-256.tif; do
+    [ -f "$BUILD_DIR/tests/fixtures/$f" ] && cp "$BUILD_DIR/tests/fixtures/$f" .carry/fixtures/
+  done
+  wheel=$(ls .whl/nvidia_nvimgcodec_cu13-*.whl 2>/dev/null | head -1)
+  if [ -n "$wheel" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && unzip -q "$ROOT/$wheel" &&
+      find . -name 'nvimgcodec_impl.cpython-*' ! -name '*cpython-312-*' -delete &&
+      rm -f nvidia/__init__.py nvidia/nvimgcodec/extensions/libopencv_ext* \
+        nvidia/nvimgcodec/extensions/libnvpnm_ext* nvidia/nvimgcodec/extensions/libnvbmp_ext* &&
+      rm -f "$ROOT/.carry/whl/$(basename "$wheel")" &&
+      zip -q -r -9 "$ROOT/.carry/whl/$(basename "$wheel")" .)
+    rm -rf "$tmp"
+  fi
+  du -sh .debs .carry
+  exit 0
+fi
 OUT=${OUT:-$ROOT/out}
 mkdir -p "$OUT" /tmp/device-logs
 LOGS=/tmp/device-logs
