@@ -151,8 +151,7 @@ bool mostly_uncached(const Shared& s, uint64_t begin, uint64_t end) {
 
 // Copies the slot's data [0, used) and its placements to the GPU and places them. The slot is
 // busy until its event fires.
-void flush(Shared& s, StagingSlot& slot, size_t used, int placements, uint32_t max_rows,
-           bool data_on_device) {
+void flush(StagingSlot& slot, size_t used, int placements, uint32_t max_rows, bool data_on_device) {
   if (placements == 0) return;
   cudaStream_t stream = slot.stream.get();
   if (!data_on_device && used > 0) {
@@ -167,7 +166,6 @@ void flush(Shared& s, StagingSlot& slot, size_t used, int placements, uint32_t m
   codec::cuda::place(slot.staging.data(), slot.device_placements(), placements, max_rows, stream);
   slot.idle.record(stream);
   slot.busy = true;
-  (void)s;
 }
 
 Placement placement_for(const Shared& s, const TileJob& t, uint64_t tile_start) {
@@ -232,7 +230,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
     placements[count++] = placement_for(s, t, t.offset - r.begin);
     max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
   }
-  flush(s, slot, size, count, max_rows, on_device);
+  flush(slot, size, count, max_rows, on_device);
 }
 
 // Decodes tiles on this CPU thread into `slot` until it is full or the queues are empty; then
@@ -264,7 +262,7 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
     // Tiles another decoder gave back (nvJPEG refused a batch): all of them, in slot-fulls.
     for (const TileJob& t : *extra) {
       if (used + s.tile_bytes > slot.capacity || count == int(StagingSlot::kMaxPlacements)) {
-        flush(s, slot, used, count, max_rows, false);
+        flush(slot, used, count, max_rows, false);
         slot.wait_idle();
         count = 0;
         used = 0;
@@ -289,7 +287,7 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
     }
   }
   s.file_bytes += tile_report.file_bytes;
-  flush(s, slot, used, count, max_rows, false);
+  flush(slot, used, count, max_rows, false);
   return count > 0;
 }
 
