@@ -110,6 +110,7 @@ struct Shared {
   std::atomic<uint64_t> direct_bytes{0};
   std::atomic<int64_t> cpu_decoded{0}, nv_decoded{0};
   std::string nv_name;
+  size_t slot_bytes = 0;  // staging each CPU worker needs (two slots each)
 
   ErrorContext where(int64_t tile = -1, int64_t offset = -1) const {
     return ErrorContext{slide.path.string(), level_index, tile, offset};
@@ -293,13 +294,9 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
 
 void cpu_worker(Shared& s) {
   cuda::check(cudaSetDevice(s.out.cuda_device), "cudaSetDevice");
-  size_t capacity =
-      std::max<size_t>(s.options.task_bytes ? s.options.task_bytes : kDefaultTaskBytes,
-                       align_up(s.tile_bytes) + 2 * kPage);
-  for (const RawRange& r : s.ranges) capacity = std::max<size_t>(capacity, r.end - r.begin);
   // Two slots: one fills while the other's copy and placement run.
-  SlotLease slots[2] = {io::cuda::acquire_slot(s.out.cuda_device, capacity),
-                        io::cuda::acquire_slot(s.out.cuda_device, capacity)};
+  SlotLease slots[2] = {io::cuda::acquire_slot(s.out.cuda_device, s.slot_bytes),
+                        io::cuda::acquire_slot(s.out.cuda_device, s.slot_bytes)};
   int turn = 0;
   while (!s.failed) {
     size_t i = s.next_range.fetch_add(1);
@@ -647,6 +644,15 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   int threads = options.threads > 0 ? options.threads : io::hardware_threads();
   const size_t cpu_work = s.ranges.size() + s.decode.size() + s.jpeg.size();
   int cpu_workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), cpu_work));
+  // Staging sized to this read, not to the largest possible one: a pipeline reading small
+  // regions from many threads must not hold task-sized pinned and device buffers for each.
+  for (const RawRange& r : s.ranges) s.slot_bytes = std::max<size_t>(s.slot_bytes, r.end - r.begin);
+  if (const size_t decoded = s.decode.size() + s.jpeg.size(); decoded > 0 && cpu_workers > 0) {
+    const size_t per_worker = (decoded + cpu_workers - 1) / static_cast<size_t>(cpu_workers);
+    s.slot_bytes = std::max<size_t>(
+        s.slot_bytes, std::min<size_t>(task_bytes, per_worker * align_up(s.tile_bytes)));
+    s.slot_bytes = std::max<size_t>(s.slot_bytes, align_up(s.tile_bytes));
+  }
   // nvJPEG decoders come from a process-wide pool (making them costs far more than a read).
   std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>> decoders;
   if (s.jpeg.size() >= static_cast<size_t>(kNvjpegBatch)) {
