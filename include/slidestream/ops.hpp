@@ -36,8 +36,8 @@ struct Op {
 // Fits Macenko's method to a host uint8 RGB image (a whole slide or its low-resolution level) as
 // torchstain's numpy MacenkoNormalizer does (Io, alpha percentile, beta OD threshold). Throws
 // Error(invalid_argument) when fewer than 2 pixels have all optical densities >= beta.
-StainFit fit_macenko(const ImageView& rgb, float io = 240.0f, float alpha = 1.0f,
-                     float beta = 0.15f);
+StainFit fit_macenko(const ImageView& rgb, float io = 240.0f, double alpha = 1.0,
+                     double beta = 0.15);
 
 // "sobel", "sobel-u8", "grey", "od", "od:240", "hed", "macenko" (stains left at the reference:
 // set op.stains = fit_macenko(...) before use).

@@ -67,64 +67,79 @@ void eigh3(std::array<std::array<double, 3>, 3> m, std::array<double, 3>& values
   }
 }
 
+// Calls fn(od) with the three optical densities of every pixel, row by row.
+template <typename Fn>
+void for_each_pixel_od(const ImageView& rgb, const std::array<double, 256>& od_of, Fn&& fn) {
+  for (int64_t y = 0; y < rgb.height; ++y) {
+    const auto* row = reinterpret_cast<const uint8_t*>(rgb.row(y));
+    for (int64_t x = 0; x < rgb.width; ++x) {
+      fn(std::array<double, 3>{od_of[row[3 * x]], od_of[row[3 * x + 1]], od_of[row[3 * x + 2]]});
+    }
+  }
+}
+
 }  // namespace
 
-StainFit fit_macenko(const ImageView& rgb, float io, float alpha, float beta) {
+StainFit fit_macenko(const ImageView& rgb, float io, double alpha, double beta) {
   if (rgb.device != Device::cpu || rgb.dtype != DataType::uint8 || rgb.channels != 3) {
     throw Error(ErrorKind::invalid_argument,
                 "ops: fit_macenko takes a host 3-channel uint8 RGB image");
   }
-  if (!(io >= 1.0f) || !(alpha >= 0.0f && alpha <= 50.0f)) {
+  if (!(io >= 1.0f) || !(alpha >= 0.0 && alpha <= 50.0)) {
     throw Error(ErrorKind::invalid_argument, "ops: fit_macenko needs Io >= 1, 0 <= alpha <= 50");
   }
   std::array<double, 256> od_of{};
   for (int x = 0; x < 256; ++x) od_of[x] = -std::log((x + 1.0) / static_cast<double>(io));
+  // The pixels torchstain keeps ("ODhat"): every OD >= beta. The image is walked again for each
+  // statistic rather than copied, so memory stays at one double per pixel.
+  auto dense = [beta](const std::array<double, 3>& od) {
+    return !(od[0] < beta || od[1] < beta || od[2] < beta);
+  };
 
-  // Pixels with every OD >= beta ("ODhat"), and their covariance (numpy.cov: N - 1).
+  // Mean and covariance of the dense pixels, in two passes (numpy.cov, N - 1).
   const int64_t n = rgb.width * rgb.height;
-  std::vector<std::array<double, 3>> dense;
+  size_t count = 0;
   std::array<double, 3> sum{};
-  for (int64_t y = 0; y < rgb.height; ++y) {
-    const auto* row = reinterpret_cast<const uint8_t*>(rgb.row(y));
-    for (int64_t x = 0; x < rgb.width; ++x) {
-      std::array<double, 3> od{od_of[row[3 * x]], od_of[row[3 * x + 1]], od_of[row[3 * x + 2]]};
-      if (od[0] < beta || od[1] < beta || od[2] < beta) continue;
-      dense.push_back(od);
-      for (int c = 0; c < 3; ++c) sum[c] += od[c];
-    }
-  }
-  if (dense.size() < 2) {
+  for_each_pixel_od(rgb, od_of, [&](const std::array<double, 3>& od) {
+    if (!dense(od)) return;
+    ++count;
+    for (int c = 0; c < 3; ++c) sum[c] += od[c];
+  });
+  if (count < 2) {
     throw Error(ErrorKind::invalid_argument,
                 "ops: fit_macenko: fewer than 2 pixels have every optical density >= beta (" +
-                    std::to_string(dense.size()) + " of " + std::to_string(n) + ")");
+                    std::to_string(count) + " of " + std::to_string(n) + ")");
   }
   std::array<double, 3> mean{};
-  for (int c = 0; c < 3; ++c) mean[c] = sum[c] / static_cast<double>(dense.size());
+  for (int c = 0; c < 3; ++c) mean[c] = sum[c] / static_cast<double>(count);
   std::array<std::array<double, 3>, 3> cov{};
-  for (const auto& od : dense) {
+  for_each_pixel_od(rgb, od_of, [&](const std::array<double, 3>& od) {
+    if (!dense(od)) return;
     for (int i = 0; i < 3; ++i) {
       for (int j = 0; j < 3; ++j) cov[i][j] += (od[i] - mean[i]) * (od[j] - mean[j]);
     }
-  }
+  });
   for (auto& r : cov) {
-    for (double& v : r) v /= static_cast<double>(dense.size() - 1);
+    for (double& v : r) v /= static_cast<double>(count - 1);
   }
   std::array<double, 3> values{};
   std::array<std::array<double, 3>, 3> vectors{};
   eigh3(cov, values, vectors);
 
   // Angles in the plane of eigenvectors 1 and 2 (the two largest), and their percentiles.
-  std::vector<double> phi(dense.size());
-  for (size_t i = 0; i < dense.size(); ++i) {
+  std::vector<double> values_of_pixels;  // phi, then each concentration in turn
+  values_of_pixels.reserve(count);
+  for_each_pixel_od(rgb, od_of, [&](const std::array<double, 3>& od) {
+    if (!dense(od)) return;
     double t0 = 0, t1 = 0;
     for (int c = 0; c < 3; ++c) {
-      t0 += dense[i][c] * vectors[c][1];
-      t1 += dense[i][c] * vectors[c][2];
+      t0 += od[c] * vectors[c][1];
+      t1 += od[c] * vectors[c][2];
     }
-    phi[i] = std::atan2(t1, t0);
-  }
-  double min_phi = percentile(phi, alpha);
-  double max_phi = percentile(phi, 100.0 - alpha);
+    values_of_pixels.push_back(std::atan2(t1, t0));
+  });
+  double min_phi = percentile(values_of_pixels, alpha);
+  double max_phi = percentile(values_of_pixels, 100.0 - alpha);
   std::array<double, 3> v_min{}, v_max{};
   for (int c = 0; c < 3; ++c) {
     v_min[c] = vectors[c][1] * std::cos(min_phi) + vectors[c][2] * std::sin(min_phi);
@@ -152,18 +167,15 @@ StainFit fit_macenko(const ImageView& rgb, float io, float alpha, float beta) {
     p0[c] = (d * h[c] - b * e[c]) / det;
     p1[c] = (a * e[c] - b * h[c]) / det;
   }
-  std::vector<double> c0(static_cast<size_t>(n)), c1(static_cast<size_t>(n));
-  size_t k = 0;
-  for (int64_t y = 0; y < rgb.height; ++y) {
-    const auto* row = reinterpret_cast<const uint8_t*>(rgb.row(y));
-    for (int64_t x = 0; x < rgb.width; ++x, ++k) {
-      double od[3] = {od_of[row[3 * x]], od_of[row[3 * x + 1]], od_of[row[3 * x + 2]]};
-      c0[k] = p0[0] * od[0] + p0[1] * od[1] + p0[2] * od[2];
-      c1[k] = p1[0] * od[0] + p1[1] * od[1] + p1[2] * od[2];
-    }
+  for (int k = 0; k < 2; ++k) {
+    const auto& pk = k == 0 ? p0 : p1;
+    values_of_pixels.clear();
+    values_of_pixels.reserve(static_cast<size_t>(n));
+    for_each_pixel_od(rgb, od_of, [&](const std::array<double, 3>& od) {
+      values_of_pixels.push_back(pk[0] * od[0] + pk[1] * od[1] + pk[2] * od[2]);
+    });
+    fit.max_c[k] = percentile(values_of_pixels, 99.0);
   }
-  fit.max_c[0] = percentile(c0, 99.0);
-  fit.max_c[1] = percentile(c1, 99.0);
   return fit;
 }
 
