@@ -2,8 +2,9 @@
 """Issue 2's CPU read benchmark: a whole level of a JPEG slide and of an uncompressed slide read
 into host memory with 1 and N threads by slidestream (bench_cpu_read), OpenSlide read_region
 (single-threaded, the C library through /usr/bin/python3's openslide module; skipped where it is
-absent) and tifffile (this Python, same thread counts), in the same run, warm page cache, median
-of --repeats runs.
+absent) and tifffile (this Python, same thread counts), in the same run, warm page cache: each of
+--repeats rounds times every reader once (after its own warm-up read), and each row is the median
+over the rounds.
 
 The slides are made here from a real scan (../shared/testdata/cmu-1-small-region.svs, tiled out
 --scale × --scale times) with tifffile: jpeg.tif (256² JPEG tiles, Q90, YCbCr, one full stream per
@@ -137,6 +138,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out")
+    ap.add_argument("--no-openslide", action="store_true", help="skip the OpenSlide peer")
     args = ap.parse_args()
     if args.bench is None:
         args.bench = str(pathlib.Path(args.build) / "bench" / "bench_cpu_read")
@@ -145,12 +147,38 @@ def main():
     thread_counts = sorted({1, args.threads})
     records = []
     for kind, path in slides.items():
-        ours = run_ours(args.bench, path, thread_counts, args.repeats)
+        # Rounds: each round times every reader once, so a machine whose load changes during
+        # the run (a shared 2-core VM) weighs on all of them alike; medians over the rounds.
+        rounds_ours, rounds_osl, rounds_tf = [], [], {n: [] for n in thread_counts}
+        for _ in range(args.repeats):
+            rounds_ours.append(run_ours(args.bench, path, thread_counts, 1))
+            for n in thread_counts:
+                rounds_tf[n].append(run_tifffile(path, n, 1))
+            if not args.no_openslide:
+                rounds_osl.append(run_openslide(path, 1))
+        ours = rounds_ours[0]
+        for i, r in enumerate(ours["results"]):
+            r["runs"] = [ro["results"][i]["seconds"] for ro in rounds_ours]
+            r["seconds"] = statistics.median(r["runs"])
+        osl = next((o for o in rounds_osl if "error" in o), None)
+        if osl is None and rounds_osl:
+            runs = [o["seconds"] for o in rounds_osl]
+            osl = {"seconds": statistics.median(runs), "runs": runs,
+                   "version": rounds_osl[0].get("version", "")}
+        elif osl is None:
+            osl = {"error": "not run (--no-openslide)"}
+        osl_seconds = osl.get("seconds")
+        tf = {}
+        for n in thread_counts:
+            failed = next((t for t in rounds_tf[n] if "error" in t), None)
+            if failed:
+                tf[n] = failed
+            else:
+                runs = [t["seconds"] for t in rounds_tf[n]]
+                tf[n] = {"seconds": statistics.median(runs), "runs": runs,
+                         "crc32c": rounds_tf[n][0]["crc32c"]}
         level_bytes = ours["results"][0]["bytes"]
         case = f"cpu_read-{kind}"
-        osl = run_openslide(path, args.repeats)
-        osl_seconds = osl.get("seconds")
-        tf = {n: run_tifffile(path, n, args.repeats) for n in thread_counts}
         size = f"{ours['width']}x{ours['height']}"
         for r in ours["results"]:
             n = r["threads"]
