@@ -210,6 +210,13 @@ TEST(OpsArguments, BadArgumentsGiveClearErrors) {
         ops::apply_chain({}, in.view(), {0, 0}, out.view(), {0, 0}, {20, 10});
       },
       "empty");
+  // Macenko cannot be fitted to a blank (all-background) image, nor to float pixels.
+  Image blank = Image::allocate(20, 10, 3, DataType::uint8);
+  std::memset(blank.data(), 250, blank.size_bytes());
+  expect_error(
+      ErrorKind::invalid_argument, [&] { ops::fit_macenko(blank.view()); }, "beta");
+  expect_error(
+      ErrorKind::invalid_argument, [&] { ops::fit_macenko(out.view()); }, "uint8");
   Image half = Image::allocate(9, 5, 3, DataType::uint8);
   expect_error(
       ErrorKind::invalid_argument, [&] { ops::downsample2(in.view(), half.view()); }, "10 x 5");
