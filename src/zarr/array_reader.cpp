@@ -12,6 +12,7 @@
 #include "zarr/chunk_codec.hpp"
 #include "zarr/device_staging.hpp"
 #include "zarr/layout.hpp"
+#include "zarr/parallel.hpp"
 
 namespace slidestream::zarr {
 
@@ -176,11 +177,7 @@ void ArrayReader::read_region(int64_t y, int64_t x, const ImageView& out,
                      out);
   };
   int threads = options.threads > 0 ? options.threads : io::hardware_threads();
-  if (threads > 1 && n > 1) {
-    io::ThreadPool::shared().parallel_for(n, body, threads);
-  } else {
-    for (size_t i = 0; i < n; ++i) body(i);
-  }
+  detail::run_parallel(threads > 1 ? &io::ThreadPool::shared() : nullptr, n, threads, body);
 }
 
 Image ArrayReader::read(const ReadOptions& options) const {

@@ -14,6 +14,7 @@
 #include "zarr/chunk_file.hpp"
 #include "zarr/device_staging.hpp"
 #include "zarr/layout.hpp"
+#include "zarr/parallel.hpp"
 #include "zarr/writer_impl.hpp"
 
 namespace slidestream::zarr {
@@ -81,11 +82,7 @@ size_t encode_unit(const Layout& l, const ImageView& region, int64_t uy, int64_t
       piece.resize(
           detail::encode_bytes(l, std::span(scratch.data(), l.chunk_bytes()), piece.data()));
     };
-    if (pool && parallelism > 1 && present > 1) {
-      pool->parallel_for(present, encode_one, parallelism);
-    } else {
-      for (size_t i = 0; i < present; ++i) encode_one(i);
-    }
+    detail::run_parallel(pool, present, parallelism, encode_one);
     size_t total = 0;
     for (const auto& piece : pieces) total += piece.size();
     out.reserve(total + l.index_bytes());
@@ -315,11 +312,7 @@ void ArrayWriter::write_region(int64_t y, int64_t x, const ImageView& src) {
     parallelism = static_cast<int>(std::min<size_t>(static_cast<size_t>(parallelism), by_budget));
   }
   try {
-    if (s.pool && parallelism > 1 && n > 1) {
-      s.pool->parallel_for(n, body, parallelism);
-    } else {
-      for (size_t i = 0; i < n; ++i) body(i);
-    }
+    detail::run_parallel(s.pool.get(), n, parallelism, body);
   } catch (const Error& e) {
     s.failed = true;
     throw with_file(e, s.path);
