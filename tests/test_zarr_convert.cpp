@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <ostream>
 
 #include "support/test_support.hpp"
 
@@ -15,6 +16,10 @@ struct ConvertCase {
   std::string flags;
   std::string levels;  // the slide levels the output holds, in order
 };
+
+void PrintTo(const ConvertCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class ZarrConvert : public ::testing::TestWithParam<ConvertCase> {};
 

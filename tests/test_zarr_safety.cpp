@@ -90,7 +90,10 @@ TEST_P(ZarrDiskFull, FailsWithDiskFullNamingTheFileAndLeavesNothingComplete) {
   EXPECT_THROW(ArrayReader::open(path), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, ZarrDiskFull, ::testing::Values(Format::v2, Format::v3));
+INSTANTIATE_TEST_SUITE_P(Formats, ZarrDiskFull, ::testing::Values(Format::v2, Format::v3),
+                         [](const ::testing::TestParamInfo<Format>& info) {
+                           return std::string(info.param == Format::v2 ? "v2" : "v3");
+                         });
 
 TEST(ZarrSafety, InjectedIoErrorLeavesNoMetadataAndNoTemporaries) {
   auto dir = test::scratch_dir("zarr_injected");
