@@ -30,6 +30,13 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
+// ctest runs each test as its own process, in parallel: a scratch folder per test, so that one
+// test's fresh folder never deletes another's files.
+std::string per_test(const std::string& base) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return info ? base + "_" + info->test_suite_name() + "_" + info->name() : base;
+}
+
 constexpr int kTimeoutSeconds = 60;
 // Head room over what the child already maps: enough to decode the largest level here
 // (2220 x 2967 RGB, 20 MB) many times over, far below what a hostile header could ask for.
@@ -329,7 +336,7 @@ fs::path shared(const char* name) {
 
 fs::path made(const std::string& name) {
   static const fs::path dir = [] {
-    fs::path d = slidestream::test::scratch_dir("malformed_tiff_make");
+    fs::path d = slidestream::test::scratch_dir(per_test("malformed_tiff_make"));
     std::string log;
     if (slidestream::test::run_python("tiff_make.py", {d.string()}, &log) != 0) {
       ADD_FAILURE() << "tiff_make.py failed:\n" << log;

@@ -22,9 +22,16 @@ using slidestream::Slide;
 
 namespace {
 
+// ctest runs each test as its own process, in parallel: a scratch folder per test, so that one
+// test's fresh folder never deletes another's files.
+std::string per_test(const std::string& base) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return info ? base + "_" + info->test_suite_name() + "_" + info->name() : base;
+}
+
 fs::path made_dir() {
   static const fs::path dir = [] {
-    fs::path d = slidestream::test::scratch_dir("metadata_tiff_make");
+    fs::path d = slidestream::test::scratch_dir(per_test("metadata_tiff_make"));
     std::string log;
     if (slidestream::test::run_python("tiff_make.py", {d.string()}, &log) != 0) {
       ADD_FAILURE() << "tiff_make.py failed:\n" << log;

@@ -23,6 +23,13 @@ using slidestream::Slide;
 
 namespace {
 
+// ctest runs each test as its own process, in parallel: a scratch folder per test, so that one
+// test's fresh folder never deletes another's files.
+std::string per_test(const std::string& base) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return info ? base + "_" + info->test_suite_name() + "_" + info->name() : base;
+}
+
 struct OpenSlideCloser {
   void operator()(openslide_t* osr) const { openslide_close(osr); }
 };
@@ -59,7 +66,7 @@ std::vector<fs::path> candidate_slides() {
     }
   }
   static const fs::path made = [] {
-    fs::path dir = slidestream::test::scratch_dir("slide_open_tiff_make");
+    fs::path dir = slidestream::test::scratch_dir(per_test("slide_open_tiff_make"));
     std::string log;
     if (slidestream::test::run_python("tiff_make.py", {dir.string()}, &log) != 0) {
       ADD_FAILURE() << "tiff_make.py failed:\n" << log;

@@ -21,6 +21,13 @@ using slidestream::Slide;
 
 namespace {
 
+// ctest runs each test as its own process, in parallel: a scratch folder per test, so that one
+// test's fresh folder never deletes another's files.
+std::string per_test(const std::string& base) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return info ? base + "_" + info->test_suite_name() + "_" + info->name() : base;
+}
+
 // Writes a one-level tiled grey uint8 TIFF: width x height in tile x tile tiles, each tile's
 // pixels = tile index + row, uncompressed.
 class TiffBuilder {
@@ -128,7 +135,7 @@ class TiffBuilder {
 };
 
 fs::path write(const std::string& name, const std::vector<uint8_t>& bytes) {
-  static const fs::path dir = slidestream::test::scratch_dir("tiff_parser");
+  static const fs::path dir = slidestream::test::scratch_dir(per_test("tiff_parser"));
   fs::path p = dir / name;
   std::ofstream(p, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()),
