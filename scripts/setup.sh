@@ -11,10 +11,11 @@
 #
 # Environment: SLIDESTREAM_CUDA=ON|OFF forces the CUDA build on or off (default: on when nvcc is
 # found); SLIDESTREAM_JOBS=N parallel build jobs (default: nproc); PYTHON=... the interpreter the
-# venv is made from (default: python3 on PATH, 3.10 or newer).
+# venv is made from (default: python3 on PATH, 3.10 or newer); SLIDESTREAM_DEVICE=cpu|cuda where
+# the main job runs (default: cuda when a GPU is usable).
 set -euo pipefail
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
 
 run_main_job=1
 use_apt=1
