@@ -122,6 +122,21 @@ ninja -C "$BUILD" -j"$JOBS" ${TARGETS:-} > "$LOGS/build.log" 2>&1 \
 "$BUILD/slidestream" info --system | tee "$OUT/system.txt"
 "$BUILD/slidestream" info --system --json > "$LOGS/system.json" 2>&1
 
+# Python peers and test references (zarr-python, ...) travel as wheels.
+step "wheels"
+# .carry/whl/ may hold slimmed wheels (nvImageCodec without the other Pythons' modules).
+for wheels in .whl .carry/whl; do
+  ls $wheels/*.whl >/dev/null 2>&1 || continue
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site $wheels/*.whl >> "$LOGS/pip.log" 2>&1 || echo "some wheels failed (pip.log)"
+done
+if [ -d /tmp/site ]; then
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+  # The peers' own libraries (libkvikio, nvImageCodec) live inside their wheels.
+  for d in /tmp/site/libkvikio/lib64 /tmp/site/nvidia/nvimgcodec /tmp/site/nvidia/cu13/lib; do
+    [ -d "$d" ] && export LD_LIBRARY_PATH="$d:$LD_LIBRARY_PATH"
+  done
+fi
 # 3. GPU tests against carried fixtures (the make_fixtures setup needs libvips: excluded).
 if [ "$MODE_TESTS" = 1 ]; then
   step "gpu tests"
@@ -136,20 +151,6 @@ fi
 
 # 4. Benchmarks.
 if [ "$MODE_BENCH" = 1 ]; then
-  step "wheels"
-  # .carry/whl/ may hold slimmed wheels (nvImageCodec without the other Pythons' modules).
-  for wheels in .whl .carry/whl; do
-    ls $wheels/*.whl >/dev/null 2>&1 || continue
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target /tmp/site $wheels/*.whl >> "$LOGS/pip.log" 2>&1 || echo "some wheels failed (pip.log)"
-  done
-  if [ -d /tmp/site ]; then
-    export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
-    # The peers' own libraries (libkvikio, nvImageCodec) live inside their wheels.
-    for d in /tmp/site/libkvikio/lib64 /tmp/site/nvidia/nvimgcodec /tmp/site/nvidia/cu13/lib; do
-      [ -d "$d" ] && export LD_LIBRARY_PATH="$d:$LD_LIBRARY_PATH"
-    done
-  fi
   step "bench slides"
   SLIDES=${BENCH_SLIDES:-/tmp/bench-slides}
   python3 bench/make_bench_slides.py --source .carry/cmu-1-small-region.svs --out "$SLIDES" \
