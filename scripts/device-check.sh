@@ -71,9 +71,13 @@ export PATH=/usr/local/cuda/bin:/opt/torch/.venv/bin:$PATH
 export PYTHONUNBUFFERED=1
 status=0
 step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOGS/steps.log"; }
+# At most 8 files come back: the logs, charts and copies go into logs.tar.gz; the drivers'
+# JSON and Markdown stay beside it (charts are redrawn from the JSON by bench/plot.py).
 finish() {
+  for f in "$OUT"/*.png "$OUT"/ctest-gpu.log "$OUT"/system.txt; do
+    [ -f "$f" ] && mv "$f" "$LOGS/"
+  done
   tar -C "$LOGS" -czf "$OUT/logs.tar.gz" . 2>/dev/null
-  cp "$LOGS/steps.log" "$OUT/steps.log" 2>/dev/null
   exit $status
 }
 trap finish EXIT
