@@ -19,8 +19,8 @@ die() { printf 'tsan.sh: error: %s\n' "$*" >&2; exit 1; }
 [[ -x "$repo/.venv/bin/python3" ]] || die "no .venv: run scripts/setup.sh --no-run first"
 
 # ctest names tests after their GoogleTest suites and cases (and fixtures), so match both
-# spellings. Covers thread-pool, read/region/level/decode, Zarr and pipeline tests.
-default_regex='[Tt]hread|[Cc]oncurren|[Pp]arallel|[Rr]ead|[Rr]egion|[Ll]evel|[Dd]ecode|[Zz]arr|[Ss]hard|[Pp]ipeline|[Pp]rocess|[Tt]iled|[Ss]lot|[Ee]ngine'
+# spellings. Covers thread-pool, I/O backend, read/region/level/decode, Zarr and pipeline tests.
+default_regex='[Tt]hread|[Ii]oBackend|[Cc]oncurren|[Pp]arallel|[Rr]ead|[Rr]egion|[Ll]evel|[Dd]ecode|[Zz]arr|[Ss]hard|[Pp]ipeline|[Pp]rocess|[Tt]iled|[Ss]lot|[Ee]ngine'
 ctest_args=("$@")
 if ((${#ctest_args[@]} == 0)); then
   ctest_args=(-R "$default_regex")
