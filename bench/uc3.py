@@ -216,7 +216,7 @@ def main():
                     add(case_n, f"slidestream {r['mode']}", True, r["seconds_min"],
                         r["peak_gpu_bytes"], pixels, median_seconds=round(r["seconds_median"], 4),
                         gpu_delta_gb=round(r["gpu_memory_delta_bytes"] / 1e9, 3),
-                        slots=r.get("slots"))
+                        slots=r.get("slots"), executor=r.get("executor"))
             except Exception as e:  # noqa: BLE001
                 add(case_n, "slidestream", True, error=str(e))
         if not over_budget(f"{name} seed no-write"):

@@ -208,6 +208,141 @@ TEST(GpuPipeline, CorruptTileFailsWithContextAndNoCompleteOutput) {
   }
 }
 
+// The band executor (whole tile-rows read into a device ring, one band of output tiles at a
+// time) is the default for the GPU tiled mode; these prove it equals the global mode and the CPU
+// bit for bit on every lossless codec, on JPEG (decoded by libjpeg-turbo inside the GPU read path),
+// on tile edges that divide the image and ones that do not, smaller and larger than the slide's
+// own tiles, and that the staged slot executor it replaced gives the same pixels.
+struct BandsOff {
+  BandsOff() { ::setenv("SLIDESTREAM_PIPELINE_BANDS", "0", 1); }
+  ~BandsOff() { ::unsetenv("SLIDESTREAM_PIPELINE_BANDS"); }
+};
+
+std::vector<fs::path> band_slides() {
+  std::vector<fs::path> slides;
+  for (const char* name :
+       {"vips-none-256.tif", "vips-none-bigtiff-512.tif", "tf-zstd-128.tif", "tf-lzw-pred-256.tif",
+        "tf-planar-deflate-256.tif", "tf-float32-none-256.tif", "tf-grey16-zstd-256.tif",
+        "vips-jpeg90-256.tif", "tf-jpeg-256.tif", "vips-grey-jpeg90-256.tif"}) {
+    fs::path p = test::fixture_dir() / name;
+    if (fs::exists(p)) slides.push_back(p);
+  }
+  if (fs::exists(cmu())) slides.push_back(cmu());
+  return slides;
+}
+
+bool chain_takes(const std::vector<ops::Op>& chain, const Level& level) {
+  try {
+    ops::output_format(chain, ops::PixelFormat{level.channels, level.dtype});
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+TEST(GpuPipelineBands, TiledEqualsGlobalEqualsCpuOnEveryCodec) {
+  SLIDESTREAM_REQUIRE_GPU();
+  auto slides = band_slides();
+  ASSERT_FALSE(slides.empty()) << "no fixtures in " << test::fixture_dir();
+  for (const auto& path : slides) {
+    Slide slide = Slide::open(path);
+    for (const auto& chain :
+         {chain_of({"sobel"}), chain_of({"grey", "sobel"}), chain_of({"sobel", "sobel"})}) {
+      if (!chain_takes(chain, slide.level(0))) continue;
+      std::string what = path.filename().string() + " " + ops::to_string(chain.back()) + " x" +
+                         std::to_string(chain.size());
+      Image cpu = run(slide, chain, Mode::global, Device::cpu, 512);
+      Image global = run(slide, chain, Mode::global, Device::cuda, 512);
+      EXPECT_TRUE(same_pixels(global, cpu)) << what << " GPU global vs CPU";
+      const Level& level = slide.level(0);
+      // The slide's tile, half of it, a size dividing nothing, one beyond the slide's tile, and
+      // one taller than the level (a single band).
+      for (int64_t tile : {int64_t{level.tile_height}, int64_t{level.tile_height / 2}, int64_t{97},
+                           int64_t{level.tile_height + 61}, level.height + 5}) {
+        if (tile < 2) continue;
+        pipeline::Summary summary;
+        Image tiled = run(slide, chain, Mode::tiled, Device::cuda, tile, 0, &summary);
+        EXPECT_EQ(summary.executor, "bands") << what << " tile " << tile;
+        EXPECT_TRUE(same_pixels(tiled, global)) << what << " tile " << tile;
+      }
+      BandsOff off;
+      pipeline::Summary summary;
+      Image slots = run(slide, chain, Mode::tiled, Device::cuda, 200, 0, &summary);
+      EXPECT_EQ(summary.executor, "slots") << what;
+      EXPECT_TRUE(same_pixels(slots, global)) << what << " slot executor";
+    }
+  }
+}
+
+TEST(GpuPipelineBands, HaloLargerThanTheTileFallsBackToSlots) {
+  SLIDESTREAM_REQUIRE_GPU();
+  Slide slide = Slide::open(small_pyramid());
+  int lowest = static_cast<int>(slide.levels().size()) - 1;
+  auto chain = chain_of({"sobel", "sobel", "sobel"});  // halo 3
+  Image cpu = run(slide, chain, Mode::global, Device::cpu, 64, lowest);
+  for (int64_t tile : {2, 3, 4, 64}) {
+    pipeline::Summary summary;
+    Image tiled = run(slide, chain, Mode::tiled, Device::cuda, tile, lowest, &summary);
+    EXPECT_EQ(summary.executor, tile < 3 ? "slots" : "bands") << "tile " << tile;
+    EXPECT_TRUE(same_pixels(tiled, cpu)) << "tile " << tile;
+  }
+}
+
+TEST(GpuPipelineBands, ZarrFromBandsEqualsTheCpusWithinTheDeviceBudget) {
+  SLIDESTREAM_REQUIRE_GPU();
+  ASSERT_TRUE(fs::exists(cmu())) << cmu();
+  Slide slide = Slide::open(cmu());
+  auto chain = chain_of({"sobel"});
+  auto dir = test::scratch_dir("gpu_pipeline_bands_zarr");
+  pipeline::Options o;
+  o.device = Device::cuda;
+  o.tile = 300;
+  o.pyramid = true;
+  pipeline::Summary s = pipeline::process(slide, chain, dir / "bands.zarr", o);
+  EXPECT_EQ(s.executor, "bands");
+  const Level& level = slide.level(0);
+  // Ring: at most the tile-rows one window touches plus two; one window; two output bands.
+  int64_t th = level.tile_height;
+  int64_t ring = std::min<int64_t>((level.height + th - 1) / th, (300 + 2) / th + 2 + 2);
+  uint64_t in_row = static_cast<uint64_t>(level.width) * 3, out_row = uint64_t(level.width) * 12;
+  uint64_t bound = ring * th * in_row + 302 * in_row + 2 * 300 * out_row;
+  EXPECT_GT(s.peak_gpu_bytes, 0u);
+  EXPECT_LE(s.peak_gpu_bytes, bound);
+  EXPECT_LT(s.peak_gpu_bytes, uint64_t(level.width) * level.height * 15);  // less than global's
+  o.device = Device::cpu;
+  pipeline::process(slide, chain, dir / "cpu.zarr", o);
+  for (int k = 0; k < s.levels; ++k) {
+    auto name = std::to_string(k);
+    EXPECT_TRUE(same_pixels(zarr::ArrayReader::open(dir / "bands.zarr" / name).read(),
+                            zarr::ArrayReader::open(dir / "cpu.zarr" / name).read()))
+        << "level " << k;
+  }
+}
+
+TEST(GpuPipelineBands, CorruptTileFailsTheBandRunWithContext) {
+  SLIDESTREAM_REQUIRE_GPU();
+  auto dir = test::scratch_dir("gpu_pipeline_bands_corrupt");
+  fs::path copy = dir / "corrupt.svs";
+  fs::copy_file(cmu(), copy);
+  TileLocation where = Slide::open(cmu()).tile_location(0, 2, 4);
+  {
+    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(where.offset));
+    std::string junk(64, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  Slide slide = Slide::open(copy);
+  pipeline::Options o;
+  o.device = Device::cuda;
+  o.tile = 256;
+  try {
+    pipeline::process_to_image(slide, chain_of({"sobel"}), o);
+    ADD_FAILURE() << "a corrupt tile went through";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt.svs"), std::string::npos) << e.what();
+  }
+}
+
 #else
 
 TEST(GpuPipeline, NeedsCuda) {

@@ -56,6 +56,9 @@ struct Summary {
   int slots = 0;               // tiles in flight (tiled mode)
   int levels = 1;              // OME-Zarr levels written (process)
   std::string write_io_path;   // the Zarr writer's I/O path (process)
+  // Tiled mode: "slots" (tiles through the staged executor) or "bands" (on a GPU, whole tile-rows
+  // read into a device ring and processed a band at a time); empty in global mode.
+  std::string executor;
 };
 
 // `chain` with every Macenko op fitted (ops::fit_macenko) on the slide's lowest-resolution level,

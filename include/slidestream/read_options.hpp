@@ -26,6 +26,9 @@ struct ReadOptions {
   // Value written for pixels of a region that lie outside the level (every sample of every
   // channel). 0 matches OpenSlide's transparent black and tifffile's tile padding.
   uint8_t fill = 0;
+  // GPU reads: JPEG tiles may go to nvJPEG (fast, within a grey level of libjpeg-turbo). false
+  // decodes them with libjpeg-turbo only, so that the pixels equal a host read bit for bit.
+  bool gpu_jpeg = true;
 };
 
 // What a read actually did, for the CLI and benchmarks.

@@ -9,9 +9,11 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "pipeline/band.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/pyramid.hpp"
 #include "pipeline/slot.hpp"
@@ -97,6 +99,16 @@ bool gpu_reads_into_device() {
   const char* value = std::getenv("SLIDESTREAM_PIPELINE_READ");
   return value != nullptr && std::string(value) == "device";
 }
+
+// The GPU tiled mode's band executor (pipeline/band.hpp) is on unless
+// SLIDESTREAM_PIPELINE_BANDS=0; it also steps aside where a caller fixes the slot count.
+bool bands_enabled() {
+  const char* value = std::getenv("SLIDESTREAM_PIPELINE_BANDS");
+  return value == nullptr || std::string(value) != "0";
+}
+
+// Device memory the band executor may take (ring, window and output bands).
+constexpr uint64_t kBandDeviceBudget = 1ull << 30;
 
 // Tracks device memory: what the pipeline allocated itself, and the device's own count.
 class GpuMemoryMeter {
@@ -312,13 +324,97 @@ Summary run_tiled_unchecked(const Slide& slide, const Plan& plan, const Options&
   if (cache) io_path = cache->io_path();
   summary.io_path = io_path.empty() ? "posix" : io_path;
   summary.slots = slots;
+  summary.executor = "slots";
   return summary;
+}
+
+// The tiled mode on a GPU by bands (pipeline/band.hpp) where the band executor takes the job;
+// nothing otherwise. Only for reads whose pixels equal the host read's: JPEG is decoded by
+// libjpeg-turbo inside the GPU read path unless SLIDESTREAM_PIPELINE_READ=device.
+std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
+                                          const Options& options, const TiledSink& sink,
+                                          GpuMemoryMeter& meter) {
+#if SLIDESTREAM_HAVE_CUDA
+  if (options.device != Device::cuda || options.slots > 0 || !bands_enabled()) return std::nullopt;
+  auto start = Clock::now();
+  TileGrid grid(plan.width, plan.height, plan.unit);
+  BandJob job;
+  job.slide = &slide;
+  job.level = plan.level;
+  job.chain = plan.chain;
+  job.formats = plan.formats;
+  job.width = plan.width;
+  job.height = plan.height;
+  job.band = plan.unit;
+  job.radius = layout_radius(plan);
+  job.read.device = Device::cuda;
+  job.read.threads = plan.threads;
+  job.read.io = options.io;
+  job.read.gpu_jpeg = gpu_reads_into_device();
+  job.image = sink.image;
+  std::string why;
+  uint64_t device_bytes = band_device_bytes(slide.level(plan.level), job, kBandDeviceBudget, &why);
+  if (device_bytes == 0) return std::nullopt;
+
+  std::atomic<uint64_t> bytes_written{0};
+  const int64_t total = grid.count();
+  if (sink.writer) {
+    job.write = [&](int64_t y, const ImageView& band) {
+      sink.writer->write_region(y, 0, band);
+      if (sink.pyramid) {
+        for (int64_t tx = 0; tx < grid.across(); ++tx) {
+          const Rect r = grid.rect(tx, y / plan.unit);
+          sink.pyramid->add(0, tx, y / plan.unit, band.crop(r.x, 0, r.width, r.height));
+        }
+      }
+      bytes_written += band.tight_bytes();
+    };
+  }
+  job.on_band = [&](int64_t bands_done) {
+    int64_t done = std::min(total, bands_done * grid.across());
+    uint64_t written =
+        sink.writer
+            ? bytes_written.load()
+            : static_cast<uint64_t>(std::min(plan.height, bands_done * plan.unit) * plan.width) *
+                  sink.image->pixel_bytes();
+    meter.sample();
+    report_progress(options, done, total, 0, written, start);
+  };
+
+  meter.allocated(device_bytes);
+  BandReport report;
+  try {
+    report = run_bands(job);
+  } catch (const Error& e) {
+    meter.freed(device_bytes);
+    throw e.with_context(plan.where);
+  }
+  meter.sample();
+  meter.freed(device_bytes);
+
+  Summary summary;
+  summary.seconds = seconds_since(start);
+  summary.tiles = total;
+  summary.bytes_read = report.bytes_read;
+  summary.bytes_written =
+      sink.writer ? bytes_written.load()
+                  : static_cast<uint64_t>(plan.width * plan.height) * sink.image->pixel_bytes();
+  summary.peak_gpu_bytes = meter.peak();
+  summary.gpu_memory_delta_bytes = meter.device_delta_peak();
+  summary.io_path = report.io_path.empty() ? "posix" : report.io_path;
+  summary.executor = "bands";
+  return summary;
+#else
+  (void)slide, (void)plan, (void)options, (void)sink, (void)meter;
+  return std::nullopt;
+#endif
 }
 
 // Every error of a tiled run (slot allocation included) names the slide and the level.
 Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
                   const TiledSink& sink, GpuMemoryMeter& meter) {
   try {
+    if (auto bands = run_bands_if_taken(slide, plan, options, sink, meter)) return *bands;
     return run_tiled_unchecked(slide, plan, options, sink, meter);
   } catch (const Error& e) {
     throw e.with_context(plan.where);

@@ -560,7 +560,8 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   const bool raw = is_plain_raw(l, format);
   // nvJPEG is loaded (and its backends probed, which takes a while) only for levels it can take.
   static const codec::nvjpeg::Availability no_nvjpeg{};
-  const auto& nv = nvjpeg_can_take(l) ? codec::nvjpeg::availability() : no_nvjpeg;
+  const auto& nv =
+      options.gpu_jpeg && nvjpeg_can_take(l) ? codec::nvjpeg::availability() : no_nvjpeg;
   const bool use_nvjpeg = nv.loaded && (nv.hardware_backend || nv.gpu_backend);
 
   if (x0 < x1 && y0 < y1) {
