@@ -6,6 +6,7 @@
 // a ring slot before the copies out of it (an event per slot) have finished.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -28,9 +29,11 @@ namespace {
 struct Shared {
   std::mutex mutex;
   std::condition_variable changed;
-  int64_t ready = 0;     // tile-rows [0, ready) are in the ring
-  int64_t released = 0;  // tile-rows below this are no longer needed
-  int64_t written = 0;   // bands [0, written) are written (host writer)
+  int64_t ready = 0;           // tile-rows [0, ready) are in the ring
+  int64_t next_row = 0;        // the next tile-row a reader takes
+  std::vector<char> row_done;  // per tile-row: read (readers finish out of order)
+  int64_t released = 0;        // tile-rows below this are no longer needed
+  int64_t written = 0;         // bands [0, written) are written (host writer)
   std::deque<int64_t> to_write;
   bool closed = false;  // no more bands for the writer
   bool stop = false;    // a failure: everyone stops
@@ -67,13 +70,33 @@ int selected(int device) {
   return device;
 }
 
+constexpr int kReaders = 2;
+
+// The GPU read path's options for one tile-row: the CPU threads shared by the readers, and
+// coalesced ranges small enough that one row is spread over all of them.
+ReadOptions row_read_options(const BandJob& job, size_t row_bytes) {
+  ReadOptions o = job.read;
+  const int threads = std::max(
+      1, (o.threads > 0 ? o.threads
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) /
+             kReaders);
+  o.threads = threads;
+  if (o.task_bytes == 0) {
+    constexpr size_t kMiB = size_t{1} << 20;
+    size_t per_thread = (row_bytes / static_cast<size_t>(threads) + kMiB - 1) / kMiB * kMiB;
+    o.task_bytes = std::clamp(per_thread, kMiB, 8 * kMiB);
+  }
+  return o;
+}
+
 class BandRun {
  public:
   explicit BandRun(const BandJob& job)
       : job_(job),
         level_(job.slide->level(job.level)),
         g_(band_geometry(level_, job)),
-        device_(selected(job.read.cuda_device)) {
+        device_(selected(job.read.cuda_device)),
+        read_options_(row_read_options(job, static_cast<size_t>(g_.row_height) * g_.in_row_bytes)) {
     slot_bytes_ = static_cast<size_t>(g_.row_height) * g_.in_row_bytes;
     ring_ = cuda::DeviceBuffer(slot_bytes_ * static_cast<size_t>(g_.ring));
     window_ = cuda::DeviceBuffer(static_cast<size_t>(g_.window_rows) * g_.in_row_bytes);
@@ -93,7 +116,9 @@ class BandRun {
   }
 
   BandReport run() {
-    std::thread reader([this] { read_rows(); });
+    shared_.row_done.assign(static_cast<size_t>(g_.tile_rows), 0);
+    std::vector<std::thread> readers;
+    for (int i = 0; i < kReaders; ++i) readers.emplace_back([this] { read_rows(); });
     std::optional<std::thread> writer;
     if (!job_.image) writer.emplace([this] { write_bands(); });
     try {
@@ -107,13 +132,13 @@ class BandRun {
     }
     shared_.changed.notify_all();
     if (writer) writer->join();
-    // The reader may be waiting for slots no band will release: stop it.
+    // Readers may be waiting for slots no band will release: stop it.
     {
       std::lock_guard lock(shared_.mutex);
       shared_.stop = true;
     }
     shared_.changed.notify_all();
-    reader.join();
+    for (auto& reader : readers) reader.join();
     try {
       stream_.synchronize();
     } catch (...) {
@@ -124,16 +149,21 @@ class BandRun {
   }
 
  private:
+  // One of kReaders threads taking tile-rows in order: while one waits on its read's last
+  // copies and placement, the other's preads run, so the file is never idle between rows.
   void read_rows() {
-    int64_t row = 0;
+    int64_t row = -1;
     try {
       cuda::check(cudaSetDevice(device_), "cudaSetDevice");
-      for (; row < g_.tile_rows; ++row) {
+      for (;;) {
         {
           std::unique_lock lock(shared_.mutex);
-          shared_.changed.wait(lock,
-                               [&] { return shared_.stop || row < shared_.released + g_.ring; });
-          if (shared_.stop) return;
+          shared_.changed.wait(lock, [&] {
+            return shared_.stop || shared_.next_row >= g_.tile_rows ||
+                   shared_.next_row < shared_.released + g_.ring;
+          });
+          if (shared_.stop || shared_.next_row >= g_.tile_rows) return;
+          row = shared_.next_row++;
         }
         const size_t slot = static_cast<size_t>(row % g_.ring);
         slot_done_[slot].synchronize();  // the copies out of the row that held this slot
@@ -142,12 +172,15 @@ class BandRun {
         ImageView view = tight_view(ring_.data() + slot * slot_bytes_, job_.width, rows,
                                     job_.formats.front(), Device::cuda, device_);
         ReadReport report;
-        job_.slide->read_region(job_.level, 0, y, job_.width, rows, view, job_.read, &report);
+        job_.slide->read_region(job_.level, 0, y, job_.width, rows, view, read_options_, &report);
         {
           std::lock_guard lock(shared_.mutex);
           report_.bytes_read += report.file_bytes ? report.file_bytes : view.tight_bytes();
           if (report_.io_path.empty()) report_.io_path = report.io_path;
-          shared_.ready = row + 1;
+          shared_.row_done[static_cast<size_t>(row)] = 1;
+          while (shared_.ready < g_.tile_rows &&
+                 shared_.row_done[static_cast<size_t>(shared_.ready)])
+            ++shared_.ready;
         }
         shared_.changed.notify_all();
       }
@@ -258,6 +291,7 @@ class BandRun {
   const Level& level_;
   BandGeometry g_;
   int device_ = 0;
+  ReadOptions read_options_;
   size_t slot_bytes_ = 0, band_bytes_ = 0;
   cuda::Stream stream_;
   cuda::DeviceBuffer ring_, window_;
