@@ -120,9 +120,9 @@ Image Slide::read_associated(const std::string& name) const {
   }
   const Level& layout = impl_->associated_layout[index];
   const ImageData& data = impl_->associated_data[index];
-  // Associated images may be stored in strips: the last strip holds only the remaining rows.
-  bool strips = layout.tiles_across == 1 && layout.tile_width == layout.width;
-  read::RegionSource source{*impl_, layout, data, -1, strips};
+  // Associated images may be stored in strips (the parser says which): the last strip holds
+  // only the remaining rows.
+  read::RegionSource source{*impl_, layout, data, -1, data.stripped};
   Image image = Image::allocate(layout.width, layout.height, layout.channels, layout.dtype);
   ReadOptions options;
   try {
