@@ -253,8 +253,11 @@ TEST(GpuPipelineBands, TiledEqualsGlobalEqualsCpuOnEveryCodec) {
                          std::to_string(chain.size());
       Image cpu = run(slide, chain, Mode::global, Device::cpu, 512);
       Image global = run(slide, chain, Mode::global, Device::cuda, 512);
-      EXPECT_TRUE(same_pixels(global, cpu)) << what << " GPU global vs CPU";
       const Level& level = slide.level(0);
+      // GPU == CPU is the ops' promise on uint8 input (test_gpu_ops_*); here it is a cross-check.
+      if (level.dtype == DataType::uint8) {
+        EXPECT_TRUE(same_pixels(global, cpu)) << what << " GPU global vs CPU";
+      }
       // The slide's tile, half of it, a size dividing nothing, one beyond the slide's tile, and
       // one taller than the level (a single band).
       for (int64_t tile : {int64_t{level.tile_height}, int64_t{level.tile_height / 2}, int64_t{97},
