@@ -217,7 +217,11 @@ struct DecoderPool::Impl {
     std::string error;
     try {
       slidestream::cuda::check(cudaSetDevice(device), "cudaSetDevice");
-      const bool hardware = availability().hardware_backend;
+      // SLIDESTREAM_NVJPEG_BACKEND=hybrid picks the CUDA-core decoder where the hardware engines
+      // exist too (accuracy comparisons between the two).
+      const char* backend = std::getenv("SLIDESTREAM_NVJPEG_BACKEND");
+      const bool want_hybrid = backend && std::string(backend) == "hybrid";
+      const bool hardware = availability().hardware_backend && !want_hybrid;
       for (int i = 0; i < count; ++i) made.push_back(std::make_unique<BatchDecoder>(hardware));
     } catch (const std::exception& e) {
       error = e.what();
