@@ -42,7 +42,9 @@ def main():
     for name, env, threads in settings:
         dump = "/tmp/jpeg-accuracy.bin"
         p = subprocess.run([a.cli, "read", jpeg, "--device", "cuda", "--threads", str(threads),
-                            "--repeat", "2", "--dump", dump, "--json"], capture_output=True,
+                            "--repeat", "2", "--dump", dump, "--json"] +
+                           (["--gpu-jpeg"] if "SLIDESTREAM_NVJPEG_BACKEND" in env or
+                            env.get("SLIDESTREAM_NVJPEG") == "sync" else []), capture_output=True,
                            text=True, env=dict(os.environ, **env))
         if p.returncode != 0:
             results.append({"setting": name, "error": p.stderr[-300:]})

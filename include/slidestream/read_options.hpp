@@ -26,9 +26,11 @@ struct ReadOptions {
   // Value written for pixels of a region that lie outside the level (every sample of every
   // channel). 0 matches OpenSlide's transparent black and tifffile's tile padding.
   uint8_t fill = 0;
-  // GPU reads: JPEG tiles may go to nvJPEG (fast, within a grey level of libjpeg-turbo). false
-  // decodes them with libjpeg-turbo only, so that the pixels equal a host read bit for bit.
-  bool gpu_jpeg = true;
+  // GPU reads: let nvJPEG (hardware engines / CUDA cores) decode JPEG tiles alongside the CPU
+  // threads. Off by default: measured on an H100 (bench/jpeg_accuracy.py, 2026-11-25) our nvJPEG
+  // path lands up to 93 grey levels from libjpeg-turbo on 4:2:0 tiles, far outside the 1-level
+  // promise, so the default decodes with libjpeg-turbo only and equals a host read bit for bit.
+  bool gpu_jpeg = false;
 };
 
 // What a read actually did, for the CLI and benchmarks.

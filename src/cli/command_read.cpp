@@ -36,6 +36,7 @@ struct ReadCommandOptions {
   size_t task_bytes = 0;
   bool json = false;
   bool no_checksum = false;
+  bool gpu_jpeg = false;
   std::string dump;  // write the tight pixels here (for comparisons by other tools)
 };
 
@@ -97,6 +98,7 @@ int run_read(const ReadCommandOptions& o) {
   options.threads = o.threads;
   options.io = parse_io_backend(o.io);
   options.task_bytes = o.task_bytes;
+  options.gpu_jpeg = o.gpu_jpeg;
   // The destination is allocated once, as a user's preallocated array would be: the timings
   // are of the read alone.
   Image image =
@@ -183,6 +185,9 @@ Command add_read_command(CLI::App& app) {
   sub->add_option("--task-bytes", o->task_bytes, "Coalesced read size for GPU reads (0: default)");
   sub->add_flag("--json", o->json, "One JSON object instead of text");
   sub->add_flag("--no-checksum", o->no_checksum, "Skip the checksum");
+  sub->add_flag("--gpu-jpeg", o->gpu_jpeg,
+                "Let nvJPEG decode JPEG tiles too (faster; not within 1 grey level of "
+                "libjpeg-turbo, see bench/RESULTS.md)");
   sub->add_option("--dump", o->dump,
                   "Also write the level's tight pixels (raw bytes) to this file");
   return {sub, [o] { return run_read(*o); }};
