@@ -252,24 +252,29 @@ void fill_view(const ImageView& view, uint8_t value) {
   }
 }
 
-void check_output(const RegionSource& s, int64_t width, int64_t height, const ImageView& out) {
-  const Level& l = s.layout;
-  std::string problem;
-  if (out.device != Device::cpu) {
-    problem = "the output view is not in host memory";
-  } else if (out.channels != l.channels || out.dtype != l.dtype) {
-    problem = "the output view has " + std::to_string(out.channels) + " x " +
-              std::string(to_string(out.dtype)) + ", the image " + std::to_string(l.channels) +
-              " x " + std::string(to_string(l.dtype));
-  } else if (out.width < width || out.height < height) {
-    problem = "the output view (" + std::to_string(out.width) + " x " + std::to_string(out.height) +
-              ") is smaller than the region (" + std::to_string(width) + " x " +
-              std::to_string(height) + ")";
-  } else if (out.row_pitch < out.row_bytes()) {
-    problem = "the output view's row pitch is smaller than a row";
-  } else if (out.data == nullptr && width > 0 && height > 0) {
-    problem = "the output view has no data";
+std::string output_view_problem(const Level& l, Device device, int64_t width, int64_t height,
+                                const ImageView& out) {
+  if (out.device != device) {
+    return device == Device::cpu ? "the output view is not in host memory"
+                                 : "the output view is not in GPU memory";
   }
+  if (out.channels != l.channels || out.dtype != l.dtype) {
+    return "the output view has " + std::to_string(out.channels) + " x " +
+           std::string(to_string(out.dtype)) + ", the image " + std::to_string(l.channels) + " x " +
+           std::string(to_string(l.dtype));
+  }
+  if (out.width < width || out.height < height) {
+    return "the output view (" + std::to_string(out.width) + " x " + std::to_string(out.height) +
+           ") is smaller than the region (" + std::to_string(width) + " x " +
+           std::to_string(height) + ")";
+  }
+  if (out.row_pitch < out.row_bytes()) return "the output view's row pitch is smaller than a row";
+  if (out.data == nullptr && width > 0 && height > 0) return "the output view has no data";
+  return {};
+}
+
+void check_output(const RegionSource& s, int64_t width, int64_t height, const ImageView& out) {
+  std::string problem = output_view_problem(s.layout, Device::cpu, width, height, out);
   if (!problem.empty()) throw Error(ErrorKind::invalid_argument, problem, context_of(s));
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
@@ -22,6 +23,10 @@ struct RegionSource {
 // Throws invalid_argument unless `out` is a host view that can take width × height pixels of
 // the source's channels and data type.
 void check_output(const RegionSource& source, int64_t width, int64_t height, const ImageView& out);
+// Why `out` cannot take a width × height region of `layout` on `device`; empty when it can.
+// Shared by the host and GPU read paths (the GPU path adds its pointer checks).
+std::string output_view_problem(const Level& layout, Device device, int64_t width, int64_t height,
+                                const ImageView& out);
 
 // Tile (tx, ty), all tile_width × tile_height pixels including an edge tile's padding, into out.
 void read_full_tile(const RegionSource& source, int64_t tx, int64_t ty, const ImageView& out,

@@ -421,22 +421,7 @@ bool nvjpeg_can_take(const Level& l) {
 
 void check_gpu_output(const Slide::Impl& slide, const Level& l, int level, int64_t width,
                       int64_t height, const ImageView& out) {
-  std::string problem;
-  if (out.device != Device::cuda) {
-    problem = "the output view is not in GPU memory";
-  } else if (out.channels != l.channels || out.dtype != l.dtype) {
-    problem = "the output view has " + std::to_string(out.channels) + " x " +
-              std::string(to_string(out.dtype)) + ", the level " + std::to_string(l.channels) +
-              " x " + std::string(to_string(l.dtype));
-  } else if (out.width < width || out.height < height) {
-    problem = "the output view (" + std::to_string(out.width) + " x " + std::to_string(out.height) +
-              ") is smaller than the region (" + std::to_string(width) + " x " +
-              std::to_string(height) + ")";
-  } else if (out.row_pitch < out.row_bytes()) {
-    problem = "the output view's row pitch is smaller than a row";
-  } else if (out.data == nullptr && width > 0 && height > 0) {
-    problem = "the output view has no data";
-  }
+  std::string problem = read::output_view_problem(l, Device::cuda, width, height, out);
   if (problem.empty() && out.data != nullptr) {
     cudaPointerAttributes attributes{};
     cudaError_t status = cudaPointerGetAttributes(&attributes, out.data);
