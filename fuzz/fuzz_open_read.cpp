@@ -34,7 +34,9 @@ const std::string& input_path() {
   return path;
 }
 
-int input_fd() { return std::stoi(input_path().substr(std::string("/proc/self/fd/").size())); }
+int input_fd() {
+  return std::stoi(input_path().substr(std::string("/proc/self/fd/").size()));
+}
 
 }  // namespace
 

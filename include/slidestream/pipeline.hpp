@@ -31,9 +31,9 @@ struct Options {
   Mode mode = Mode::tiled;
   Device device = Device::cpu;
   int level = 0;
-  int64_t tile = 512;    // tile edge in output pixels (tiled mode); also the Zarr chunk edge
-  int slots = 0;         // tiles in flight; 0: library default
-  int threads = 0;       // CPU threads for I/O and codecs; 0: hardware threads
+  int64_t tile = 512;  // tile edge in output pixels (tiled mode); also the Zarr chunk edge
+  int slots = 0;       // tiles in flight; 0: library default
+  int threads = 0;     // CPU threads for I/O and codecs; 0: hardware threads
   IoBackend io = IoBackend::automatic;
   zarr::Format format = zarr::Format::v3;
   zarr::Codec codec = zarr::Codec::none;
@@ -53,9 +53,9 @@ struct Summary {
   // Peak of (device memory in use − in use at the start), from cudaMemGetInfo: includes what the
   // read path, the Zarr writer and CUDA libraries allocated, and anything else on the device.
   uint64_t gpu_memory_delta_bytes = 0;
-  int slots = 0;               // tiles in flight (tiled mode)
-  int levels = 1;              // OME-Zarr levels written (process)
-  std::string write_io_path;   // the Zarr writer's I/O path (process)
+  int slots = 0;              // tiles in flight (tiled mode)
+  int levels = 1;             // OME-Zarr levels written (process)
+  std::string write_io_path;  // the Zarr writer's I/O path (process)
   // Tiled mode: "slots" (tiles through the staged executor) or "bands" (on a GPU, whole tile-rows
   // read into a device ring and processed a band at a time); empty in global mode.
   std::string executor;

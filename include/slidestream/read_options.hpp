@@ -21,7 +21,7 @@ struct ReadOptions {
   Device device = Device::cpu;  // where returned images live; views say where they live themselves
   int threads = 0;              // 0: one per hardware thread
   IoBackend io = IoBackend::automatic;
-  size_t task_bytes = 0;        // 0: library default (coalesced read size for GPU reads)
+  size_t task_bytes = 0;  // 0: library default (coalesced read size for GPU reads)
   int cuda_device = 0;
   // Value written for pixels of a region that lie outside the level (every sample of every
   // channel). 0 matches OpenSlide's transparent black and tifffile's tile padding.
@@ -35,11 +35,11 @@ struct ReadOptions {
 
 // What a read actually did, for the CLI and benchmarks.
 struct ReadReport {
-  uint64_t file_bytes = 0;    // bytes read from the file
-  uint64_t pixel_bytes = 0;   // bytes of decoded pixels delivered
-  std::string io_path;        // e.g. "posix", "posix+pinned", "cufile", "cufile (compat mode)"
-  std::string decoder;        // e.g. "none", "libjpeg-turbo", "nvjpeg-hardware"
-  std::string io_note;        // why `automatic` took the path it took (e.g. cuFile unusable)
+  uint64_t file_bytes = 0;   // bytes read from the file
+  uint64_t pixel_bytes = 0;  // bytes of decoded pixels delivered
+  std::string io_path;       // e.g. "posix", "posix+pinned", "cufile", "cufile (compat mode)"
+  std::string decoder;       // e.g. "none", "libjpeg-turbo", "nvjpeg-hardware"
+  std::string io_note;       // why `automatic` took the path it took (e.g. cuFile unusable)
 };
 
 }  // namespace slidestream

@@ -100,7 +100,8 @@ class ArrayReader {
   ~ArrayReader();
   const ArrayInfo& info() const noexcept;
   // Any region inside the array, into a host or GPU view; absent chunks read as fill_value.
-  void read_region(int64_t y, int64_t x, const ImageView& out, const ReadOptions& options = {}) const;
+  void read_region(int64_t y, int64_t x, const ImageView& out,
+                   const ReadOptions& options = {}) const;
   Image read(const ReadOptions& options = {}) const;
 
   struct Impl;

@@ -14,12 +14,12 @@ namespace slidestream::codec {
 
 struct TileFormat {
   Compression compression = Compression::none;
-  uint16_t photometric = 2;  // TIFF Photometric: 1 min-is-black, 2 RGB, 6 YCbCr
+  uint16_t photometric = 2;        // TIFF Photometric: 1 min-is-black, 2 RGB, 6 YCbCr
   uint16_t samples_per_pixel = 3;  // samples in this tile's encoded data (1 per plane if planar 2)
   uint16_t bits_per_sample = 8;
   uint16_t sample_format = 1;
   uint16_t predictor = 1;
-  uint32_t width = 0;   // the tile's (or strip's) full encoded size
+  uint32_t width = 0;  // the tile's (or strip's) full encoded size
   uint32_t height = 0;
   uint16_t ycbcr_subsampling_h = 2;
   uint16_t ycbcr_subsampling_v = 2;

@@ -1,11 +1,11 @@
 #include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <sys/wait.h>
 
 #if SLIDESTREAM_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -60,7 +60,9 @@ int run_python(const std::string& script, const std::vector<std::string>& args,
   return run_command(cmd, output);
 }
 
-std::string cli_path() { return SLIDESTREAM_CLI; }
+std::string cli_path() {
+  return SLIDESTREAM_CLI;
+}
 
 bool gpu_available(std::string* why) {
 #if SLIDESTREAM_HAVE_CUDA
