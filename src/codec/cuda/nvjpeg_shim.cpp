@@ -1,6 +1,5 @@
 #include "codec/cuda/nvjpeg_shim.hpp"
 
-#include <dlfcn.h>
 #include <library_types.h>
 #include <nvjpeg.h>
 
@@ -14,6 +13,7 @@
 #include <utility>
 
 #include "cuda/check.hpp"
+#include "cuda/shared_library.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::codec::nvjpeg {
@@ -64,9 +64,7 @@ struct Loaded {
 
 template <typename T>
 bool bind(void* library, const char* name, T* out, std::string* why) {
-  *out = reinterpret_cast<T>(dlsym(library, name));
-  if (*out == nullptr) *why = std::string("libnvjpeg lacks ") + name;
-  return *out != nullptr;
+  return slidestream::cuda::bind_symbol(library, "libnvjpeg", name, out, why);
 }
 
 bool probe_backend(const Symbols& s, nvjpegBackend_t backend, std::string* why) {
@@ -88,21 +86,9 @@ Loaded load() {
     return result;
   }
   // Never closed: handles may live in static pools until exit.
-  void* library = nullptr;
-  std::string first_error;
-  for (const char* name : {"libnvjpeg.so.13", "libnvjpeg.so"}) {
-    library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (library) {
-      a.library_path = name;
-      break;
-    }
-    const char* err = dlerror();
-    if (first_error.empty()) first_error = err ? err : "unknown reason";
-  }
-  if (library == nullptr) {
-    a.why = "libnvjpeg.so.13 not loadable: " + first_error;
-    return result;
-  }
+  void* library = slidestream::cuda::open_first_library({"libnvjpeg.so.13", "libnvjpeg.so"},
+                                                        &a.library_path, &a.why);
+  if (library == nullptr) return result;
   Symbols& s = result.symbols;
   if (!bind(library, "nvjpegGetProperty", &s.get_property, &a.why) ||
       !bind(library, "nvjpegCreateEx", &s.create_ex, &a.why) ||

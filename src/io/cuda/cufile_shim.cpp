@@ -1,7 +1,6 @@
 #include "io/cuda/cufile_shim.hpp"
 
 #include <cufile.h>
-#include <dlfcn.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "cuda/shared_library.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::io::cufile {
@@ -37,12 +37,7 @@ struct Loaded {
 
 template <typename T>
 bool bind(void* library, const char* name, T* out, std::string* why) {
-  *out = reinterpret_cast<T>(dlsym(library, name));
-  if (*out == nullptr) {
-    *why = std::string("libcufile lacks ") + name;
-    return false;
-  }
-  return true;
+  return slidestream::cuda::bind_symbol(library, "libcufile", name, out, why);
 }
 
 Loaded load() {
@@ -55,21 +50,9 @@ Loaded load() {
   }
   // The library handle is never closed: cuFile keeps threads and state that must outlive every
   // registered handle, and unloading it at exit races CUDA's own teardown.
-  void* library = nullptr;
-  std::string first_error;
-  for (const char* name : {"libcufile.so.0", "libcufile.so"}) {
-    library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (library) {
-      a.library_path = name;
-      break;
-    }
-    const char* err = dlerror();
-    if (first_error.empty()) first_error = err ? err : "unknown reason";
-  }
-  if (library == nullptr) {
-    a.why = "libcufile.so.0 not loadable: " + first_error;
-    return result;
-  }
+  void* library = slidestream::cuda::open_first_library({"libcufile.so.0", "libcufile.so"},
+                                                        &a.library_path, &a.why);
+  if (library == nullptr) return result;
   Symbols& s = result.symbols;
   if (!bind(library, "cuFileDriverOpen", &s.driver_open, &a.why) ||
       !bind(library, "cuFileHandleRegister", &s.handle_register, &a.why) ||
