@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -70,7 +71,15 @@ int selected(int device) {
   return device;
 }
 
-constexpr int kReaders = 2;
+// Tile-rows read at once. SLIDESTREAM_BAND_READERS overrides, for measuring (bench/uc3.cpp).
+int band_readers() {
+  static const int readers = [] {
+    const char* text = std::getenv("SLIDESTREAM_BAND_READERS");
+    int n = text ? std::atoi(text) : 0;
+    return n > 0 ? std::min(n, 16) : 2;
+  }();
+  return readers;
+}
 
 // The GPU read path's options for one tile-row: the CPU threads shared by the readers, and
 // coalesced ranges small enough that one row is spread over all of them.
@@ -79,7 +88,7 @@ ReadOptions row_read_options(const BandJob& job, size_t row_bytes) {
   const int threads = std::max(
       1, (o.threads > 0 ? o.threads
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) /
-             kReaders);
+             band_readers());
   o.threads = threads;
   if (o.task_bytes == 0) {
     constexpr size_t kMiB = size_t{1} << 20;
@@ -118,7 +127,7 @@ class BandRun {
   BandReport run() {
     shared_.row_done.assign(static_cast<size_t>(g_.tile_rows), 0);
     std::vector<std::thread> readers;
-    for (int i = 0; i < kReaders; ++i) readers.emplace_back([this] { read_rows(); });
+    for (int i = 0; i < band_readers(); ++i) readers.emplace_back([this] { read_rows(); });
     std::optional<std::thread> writer;
     if (!job_.image) writer.emplace([this] { write_bands(); });
     try {
@@ -149,7 +158,7 @@ class BandRun {
   }
 
  private:
-  // One of kReaders threads taking tile-rows in order: while one waits on its read's last
+  // One of band_readers() threads taking tile-rows in order: while one waits on its read's last
   // copies and placement, the other's preads run, so the file is never idle between rows.
   void read_rows() {
     int64_t row = -1;
