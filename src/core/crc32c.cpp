@@ -47,7 +47,7 @@ uint32_t advance_portable(uint32_t state, const unsigned char* p, size_t n) noex
 
 // a(x) * b(x) mod P(x), bit-reflected (zlib's multmodp). `a` must be non-zero (every power of
 // x is).
-uint32_t multiply_mod_p(uint32_t a, uint32_t b) noexcept {
+constexpr uint32_t multiply_mod_p(uint32_t a, uint32_t b) noexcept {
   uint32_t m = 1u << 31;
   uint32_t product = 0;
   for (;;) {
@@ -67,19 +67,7 @@ struct PowerTable {
   constexpr PowerTable() {
     uint32_t p = 1u << 30;  // x^1
     x2n[0] = p;
-    for (int k = 1; k < 64; ++k) {
-      // constexpr copy of multiply_mod_p(p, p)
-      uint32_t a = p, b = p, m = 1u << 31, product = 0;
-      for (;;) {
-        if (a & m) {
-          product ^= b;
-          if ((a & (m - 1)) == 0) break;
-        }
-        m >>= 1;
-        b = (b & 1) ? (b >> 1) ^ kPolynomial : b >> 1;
-      }
-      x2n[k] = p = product;
-    }
+    for (int k = 1; k < 64; ++k) x2n[k] = p = multiply_mod_p(p, p);
   }
 };
 constexpr PowerTable kPowers;
