@@ -26,11 +26,11 @@ struct ReadOptions {
   // Value written for pixels of a region that lie outside the level (every sample of every
   // channel). 0 matches OpenSlide's transparent black and tifffile's tile padding.
   uint8_t fill = 0;
-  // GPU reads: let nvJPEG (hardware engines / CUDA cores) decode JPEG tiles alongside the CPU
-  // threads. Off by default: measured on an H100 (bench/jpeg_accuracy.py, 2026-11-25) our nvJPEG
-  // path lands up to 93 grey levels from libjpeg-turbo on 4:2:0 tiles, far outside the 1-level
-  // promise, so the default decodes with libjpeg-turbo only and equals a host read bit for bit.
-  bool gpu_jpeg = false;
+  // GPU reads: let nvJPEG's hardware JPEG engines decode YCbCr JPEG tiles alongside the CPU
+  // threads. The engines' component planes equal libjpeg-turbo's, and our kernel upsamples and
+  // converts them as libjpeg-turbo does, so the pixels equal a host read bit for bit (tested);
+  // GPUs without JPEG engines, and streams the engines cannot take, decode on the CPU threads.
+  bool gpu_jpeg = true;
 };
 
 // What a read actually did, for the CLI and benchmarks.

@@ -156,7 +156,7 @@ BatchDecoder::~BatchDecoder() {
 }
 
 void BatchDecoder::decode(const std::vector<std::span<const std::byte>>& streams,
-                          const std::vector<Output>& outputs, cudaStream_t stream) {
+                          const std::vector<PlanarOutput>& outputs, cudaStream_t stream) {
   const Symbols& s = loaded().symbols;
   auto handle = static_cast<nvjpegHandle_t>(handle_);
   auto state = static_cast<nvjpegJpegState_t>(state_);
@@ -164,7 +164,7 @@ void BatchDecoder::decode(const std::vector<std::span<const std::byte>>& streams
   if (n == 0) return;
   if (n != batch_size_) {
     // Also resets the state after a failed batch (nvJPEG's documented recovery).
-    nvjpegStatus_t status = s.batched_initialize(handle, state, n, 1, NVJPEG_OUTPUT_RGBI);
+    nvjpegStatus_t status = s.batched_initialize(handle, state, n, 1, NVJPEG_OUTPUT_YUV);
     if (status != NVJPEG_STATUS_SUCCESS) fail(status, "nvjpegDecodeBatchedInitialize");
     batch_size_ = n;
   }
@@ -175,8 +175,10 @@ void BatchDecoder::decode(const std::vector<std::span<const std::byte>>& streams
     data[i] = reinterpret_cast<const unsigned char*>(streams[i].data());
     lengths[i] = streams[i].size();
     std::memset(&images[i], 0, sizeof(nvjpegImage_t));
-    images[i].channel[0] = reinterpret_cast<unsigned char*>(outputs[i].data);
-    images[i].pitch[0] = outputs[i].pitch;
+    for (int c = 0; c < 3; ++c) {
+      images[i].channel[c] = reinterpret_cast<unsigned char*>(outputs[i].plane[c]);
+      images[i].pitch[c] = outputs[i].pitch[c];
+    }
   }
   nvjpegStatus_t status =
       s.batched(handle, state, data.data(), lengths.data(), images.data(), stream);
@@ -203,12 +205,7 @@ struct DecoderPool::Impl {
     std::string error;
     try {
       slidestream::cuda::check(cudaSetDevice(device), "cudaSetDevice");
-      // SLIDESTREAM_NVJPEG_BACKEND=hybrid picks the CUDA-core decoder where the hardware engines
-      // exist too (accuracy comparisons between the two).
-      const char* backend = std::getenv("SLIDESTREAM_NVJPEG_BACKEND");
-      const bool want_hybrid = backend && std::string(backend) == "hybrid";
-      const bool hardware = availability().hardware_backend && !want_hybrid;
-      for (int i = 0; i < count; ++i) made.push_back(std::make_unique<BatchDecoder>(hardware));
+      for (int i = 0; i < count; ++i) made.push_back(std::make_unique<BatchDecoder>(true));
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -241,7 +238,7 @@ std::vector<std::unique_ptr<BatchDecoder>> DecoderPool::acquire(int device, int 
   const char* mode = std::getenv("SLIDESTREAM_NVJPEG");
   const bool sync = mode && std::string(mode) == "sync";
   const Availability& a = availability();
-  if (!a.loaded || !(a.hardware_backend || a.gpu_backend)) return out;
+  if (!a.loaded || !a.hardware_backend) return out;
   std::unique_lock lock(impl_->mutex);
   // A process that reads one JPEG level (a one-shot CLI run) never pays for decoders it would
   // not use in time; the second read on starts making them.

@@ -25,14 +25,16 @@ struct Availability {
 // Loads the library and probes the backends once per process (needs a CUDA device); never throws.
 const Availability& availability();
 
-// One RGB-interleaved output of a batched decode: a device pointer and its row pitch.
-struct Output {
-  std::byte* data = nullptr;
-  size_t pitch = 0;
+// One output of a batched decode: the Y, Cb and Cr planes (device pointers) and their pitches.
+struct PlanarOutput {
+  std::byte* plane[3] = {};
+  size_t pitch[3] = {};
 };
 
-// A batched decoder (one nvJPEG handle + state) for 8-bit 3-channel streams, decoding into
-// interleaved RGB. Use from one thread at a time; make one per worker.
+// A batched decoder (one nvJPEG handle + state) for 8-bit 3-component streams, decoding into
+// their component planes (NVJPEG_OUTPUT_YUV), never into nvJPEG's RGB: nvJPEG upsamples chroma
+// by replication, libjpeg-turbo by a triangle filter; codec/cuda/ycc_to_rgb finishes the tiles
+// the way libjpeg-turbo does. Use from one thread at a time; make one per worker.
 class BatchDecoder {
  public:
   // Throws Error(unsupported) when nvJPEG or the backend is not usable.
@@ -45,7 +47,7 @@ class BatchDecoder {
   // stream before reusing the input bytes). Throws Error(corrupt / cuda) on failure; the caller
   // may then decode the batch another way.
   void decode(const std::vector<std::span<const std::byte>>& streams,
-              const std::vector<Output>& outputs, cudaStream_t stream);
+              const std::vector<PlanarOutput>& outputs, cudaStream_t stream);
   const char* name() const noexcept { return hardware_ ? "nvjpeg-hardware" : "nvjpeg-gpu"; }
 
  private:
@@ -65,8 +67,11 @@ class DecoderPool {
  public:
   static DecoderPool& instance();
   ~DecoderPool();
-  // Up to `want` idle decoders for `device` (hardware backend if available, else GPU); none
+  // Up to `want` idle hardware-backend decoders for `device`; none
   // while they are still being made. Never throws; a failure to make them is remembered.
+  // Only the hardware backend is used: its planes equal libjpeg-turbo's IDCT output bit for bit;
+  // the CUDA-core (hybrid) backend's differ by 1 here and there, up to 3 grey levels after colour
+  // conversion (bench/nvjpeg_planes_probe.cpp), so GPUs without JPEG engines decode on the CPU.
   std::vector<std::unique_ptr<BatchDecoder>> acquire(int device, int want);
   void release(int device, std::unique_ptr<BatchDecoder> decoder);
 

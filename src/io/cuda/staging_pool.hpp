@@ -34,6 +34,10 @@ struct StagingSlot {
   codec::cuda::Placement* device_placements() const noexcept {
     return reinterpret_cast<codec::cuda::Placement*>(staging.data() + capacity);
   }
+  // The same room, for other kernels' descriptors (e.g. codec::cuda::YccTile).
+  static constexpr size_t kDescriptorBytes = kPlacementBytes;
+  std::byte* host_descriptors() const noexcept { return host.data() + capacity; }
+  std::byte* device_descriptors() const noexcept { return staging.data() + capacity; }
   // Waits until the GPU no longer reads this slot's host buffer.
   void wait_idle();
 };

@@ -27,6 +27,9 @@
 
 #include "codec/cuda/nvjpeg_shim.hpp"
 #include "codec/cuda/placement.hpp"
+#include "codec/cuda/ycc_to_rgb.hpp"
+#include "codec/jpeg_frame.hpp"
+#include "codec/jpeg_ycc.hpp"
 #include "cuda/check.hpp"
 #include "io/cuda/cufile_shim.hpp"
 #include "io/cuda/staging_pool.hpp"
@@ -312,13 +315,39 @@ void cpu_worker(Shared& s) {
   slots[1]->wait_idle();
 }
 
+// Whether nvJPEG's hardware engines plus ycc_to_rgb give exactly what libjpeg-turbo gives for
+// this stream: baseline Huffman 8-bit YCbCr of the tile's full size, in a sampling that
+// codec/jpeg_ycc.hpp reproduces, ending with EOI (a truncated stream goes to libjpeg-turbo, which
+// reports it instead of padding it).
+bool gpu_decodable(const Shared& s, std::span<const std::byte> stream,
+                   codec::ycc::Planes* shape) {
+  std::optional<codec::JpegFrame> f = codec::read_jpeg_frame(stream);
+  if (!f || !f->baseline_huffman() || f->precision != 8 || f->components != 3) return false;
+  if (f->width != s.level.tile_width || f->height != s.level.tile_height) return false;
+  if (f->h[1] != 1 || f->v[1] != 1 || f->h[2] != 1 || f->v[2] != 1) return false;
+  if (stream.size() < 2 || stream[stream.size() - 2] != std::byte{0xFF} ||
+      stream[stream.size() - 1] != std::byte{0xD9}) {
+    return false;
+  }
+  shape->h_factor = f->h[0];
+  shape->v_factor = f->v[0];
+  shape->c_width = (f->width + f->h[0] - 1) / std::max<uint32_t>(f->h[0], 1);
+  shape->c_height = (f->height + f->v[0] - 1) / std::max<uint32_t>(f->v[0], 1);
+  return codec::ycc::supported(f->h[0], f->v[0], shape->c_width);
+}
+
 void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
+  using codec::cuda::YccTile;
+  static_assert(sizeof(YccTile) * kNvjpegBatch <= StagingSlot::kDescriptorBytes);
   cuda::check(cudaSetDevice(s.out.cuda_device), "cudaSetDevice");
-  size_t edge_capacity = align_up(s.tile_bytes) * kNvjpegBatch;
-  SlotLease slot = io::cuda::acquire_slot(s.out.cuda_device, edge_capacity);
+  // A tile's three planes take at most as much as its RGB.
+  const size_t per_tile = align_up(s.tile_bytes);
+  SlotLease slot = io::cuda::acquire_slot(s.out.cuda_device, per_tile * kNvjpegBatch);
   std::vector<std::vector<std::byte>> bytes(kNvjpegBatch);
   std::vector<std::byte> encoded;
   auto tables = s.data.jpeg_tables;
+  const uint32_t tw = static_cast<uint32_t>(s.level.tile_width);
+  const uint32_t th = static_cast<uint32_t>(s.level.tile_height);
   while (!s.failed) {
     size_t first = s.next_jpeg.fetch_add(kNvjpegBatch);
     if (first >= s.jpeg.size()) break;
@@ -327,13 +356,12 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
     // CPU decodes it instead.
     const bool short_batch = last - first < static_cast<size_t>(kNvjpegBatch);
     std::vector<std::span<const std::byte>> streams;
-    std::vector<codec::nvjpeg::Output> outputs;
-    std::vector<TileJob> cpu_tiles;  // absent tiles: the CPU path fills them
-    Placement* placements = slot->host_placements();
-    int count = 0;
-    uint32_t max_rows = 0;
+    std::vector<codec::nvjpeg::PlanarOutput> outputs;
+    std::vector<TileJob> cpu_tiles;  // absent, odd or refused tiles: the CPU path fills them
+    std::vector<TileJob> gpu_tiles;
+    auto* descriptors = reinterpret_cast<YccTile*>(slot->host_descriptors());
+    uint32_t max_width = 0, max_height = 0;
     slot->wait_idle();
-    size_t used = 0;
     for (size_t k = first; k < last; ++k) {
       const TileJob& t = s.jpeg[k];
       if (short_batch || t.bytes == 0 || t.offset > s.slide.file_size ||
@@ -348,38 +376,58 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
         throw e.with_context(
             s.where(t.ty * s.level.tiles_across + t.tx, static_cast<int64_t>(t.offset)));
       }
-      s.file_bytes += t.bytes;
       auto& stream_bytes = bytes[streams.size()];
       codec::nvjpeg::merge_jpeg_tables(tables, encoded, &stream_bytes);
-      streams.emplace_back(stream_bytes.data(), stream_bytes.size());
-      if (t.whole) {
-        outputs.push_back({s.out.data + static_cast<size_t>(t.dst_y) * s.out.row_pitch +
-                               static_cast<size_t>(t.dst_x) * s.pixel,
-                           s.out.row_pitch});
-      } else {
-        // The tile's padding would land outside the region: decode beside it, place the part.
-        outputs.push_back({slot->staging.data() + used, s.tile_row_bytes});
-        placements[count++] = placement_for(s, t, used);
-        max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
-        used += align_up(s.tile_bytes);
+      codec::ycc::Planes planes;
+      if (!gpu_decodable(s, stream_bytes, &planes)) {
+        cpu_tiles.push_back(t);  // the CPU path reads it again (and counts its bytes)
+        continue;
       }
+      std::byte* base = slot->staging.data() + per_tile * streams.size();
+      const size_t y_bytes = size_t{tw} * th, c_bytes = size_t{planes.c_width} * planes.c_height;
+      codec::nvjpeg::PlanarOutput output;
+      output.plane[0] = base;
+      output.plane[1] = base + y_bytes;
+      output.plane[2] = base + y_bytes + c_bytes;
+      output.pitch[0] = tw;
+      output.pitch[1] = output.pitch[2] = planes.c_width;
+      planes.y = reinterpret_cast<const uint8_t*>(output.plane[0]);
+      planes.cb = reinterpret_cast<const uint8_t*>(output.plane[1]);
+      planes.cr = reinterpret_cast<const uint8_t*>(output.plane[2]);
+      planes.y_pitch = tw;
+      planes.c_pitch = planes.c_width;
+      YccTile& d = descriptors[streams.size()];
+      d = YccTile{};
+      d.planes = planes;
+      d.src_x = static_cast<uint32_t>(t.src_x);
+      d.src_y = static_cast<uint32_t>(t.src_y);
+      d.width = static_cast<uint32_t>(t.width);
+      d.height = static_cast<uint32_t>(t.height);
+      d.dst = s.out.data + static_cast<size_t>(t.dst_y) * s.out.row_pitch +
+              static_cast<size_t>(t.dst_x) * s.pixel;
+      d.dst_pitch = s.out.row_pitch;
+      max_width = std::max(max_width, d.width);
+      max_height = std::max(max_height, d.height);
+      streams.emplace_back(stream_bytes.data(), stream_bytes.size());
+      outputs.push_back(output);
+      gpu_tiles.push_back(t);
     }
     bool decoded = false;
     if (!streams.empty()) {
       try {
         decoder.decode(streams, outputs, slot->stream.get());
-        if (count > 0) {
-          cuda::check(cudaMemcpyAsync(slot->device_placements(), placements,
-                                      sizeof(Placement) * static_cast<size_t>(count),
-                                      cudaMemcpyHostToDevice, slot->stream.get()),
-                      "cudaMemcpyAsync (placements)");
-          codec::cuda::place(slot->staging.data(), slot->device_placements(), count, max_rows,
-                             slot->stream.get());
-        }
-        // The batch's input bytes are reused next round: wait for nvJPEG to have taken them.
+        cuda::check(cudaMemcpyAsync(slot->device_descriptors(), descriptors,
+                                    sizeof(YccTile) * streams.size(), cudaMemcpyHostToDevice,
+                                    slot->stream.get()),
+                    "cudaMemcpyAsync (tile descriptors)");
+        codec::cuda::ycc_to_rgb(reinterpret_cast<const YccTile*>(slot->device_descriptors()),
+                                static_cast<int>(streams.size()), max_width, max_height,
+                                slot->stream.get());
+        // The batch's input bytes and descriptors are reused next round: wait for the GPU.
         slot->stream.synchronize();
         decoded = true;
         s.nv_decoded += static_cast<int64_t>(streams.size());
+        for (const TileJob& t : gpu_tiles) s.file_bytes += t.bytes;
       } catch (const Error& e) {
         if (e.kind() == ErrorKind::out_of_memory) throw;
         (void)cudaStreamSynchronize(slot->stream.get());
@@ -387,15 +435,8 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
       }
     }
     if (!decoded) {
-      // nvJPEG refused these streams (unsupported sampling, progressive...): the CPU decodes.
-      for (size_t k = first; k < last; ++k) {
-        const TileJob& t = s.jpeg[k];
-        if (std::find_if(cpu_tiles.begin(), cpu_tiles.end(), [&](const TileJob& c) {
-              return c.tx == t.tx && c.ty == t.ty;
-            }) == cpu_tiles.end()) {
-          cpu_tiles.push_back(t);
-        }
-      }
+      // nvJPEG refused the batch: the CPU decodes (and reports) those tiles too.
+      cpu_tiles.insert(cpu_tiles.end(), gpu_tiles.begin(), gpu_tiles.end());
     }
     if (!cpu_tiles.empty()) {
       decode_batch_cpu(s, *slot, &cpu_tiles);
@@ -547,7 +588,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   static const codec::nvjpeg::Availability no_nvjpeg{};
   const auto& nv =
       options.gpu_jpeg && nvjpeg_can_take(l) ? codec::nvjpeg::availability() : no_nvjpeg;
-  const bool use_nvjpeg = nv.loaded && (nv.hardware_backend || nv.gpu_backend);
+  const bool use_nvjpeg = nv.loaded && nv.hardware_backend;
 
   if (x0 < x1 && y0 < y1) {
     const size_t per_plane = static_cast<size_t>(l.tiles_across * l.tiles_down);
