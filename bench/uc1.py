@@ -87,8 +87,6 @@ def ours(cli, path, case, what, repeat, threads=0, io="auto", cold=False, env=No
         cmd.append("--drop-cache")
     if dump:
         cmd += ["--dump", dump]
-    if (env or {}).get("SLIDESTREAM_NVJPEG") == "sync":
-        cmd.append("--gpu-jpeg")  # nvJPEG is opt-in (see bench/jpeg_accuracy.py)
     run_env = dict(os.environ, **(env or {}))
     p = subprocess.run(cmd, capture_output=True, text=True, env=run_env)
     if p.returncode != 0:

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -52,8 +53,23 @@ constexpr size_t kDefaultTaskBytes = size_t{8} << 20;
 // Tiles closer than this in the file are read in one range even with unwanted bytes between
 // them: one more pread costs more than reading a few hundred KiB from the page cache.
 constexpr uint64_t kMaxGap = 256 << 10;
-constexpr int kNvjpegBatch = 64;
-constexpr int kNvjpegWorkers = 2;
+constexpr int kMaxNvjpegBatch = 256;
+
+// Settings measured on the lent H100 (bench/RESULTS.md) and overridable for measuring them
+// again: SLIDESTREAM_NVJPEG_BATCH, SLIDESTREAM_NVJPEG_WORKERS, SLIDESTREAM_DIRECT_IN_FLIGHT.
+int tuning(const char* name, int fallback, int lowest, int highest) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return fallback;
+  return std::clamp(std::atoi(text), lowest, highest);
+}
+int nvjpeg_batch() {
+  static const int batch = tuning("SLIDESTREAM_NVJPEG_BATCH", 64, 8, kMaxNvjpegBatch);
+  return batch;
+}
+int nvjpeg_workers() {
+  static const int workers = tuning("SLIDESTREAM_NVJPEG_WORKERS", 2, 1, 8);
+  return workers;
+}
 
 uint64_t align_up(uint64_t v) {
   return (v + kPage - 1) / kPage * kPage;
@@ -125,9 +141,10 @@ struct Shared {
   }
 };
 
-constexpr std::ptrdiff_t kDirectInFlight = 8;
-std::counting_semaphore<kDirectInFlight>& direct_reads() {
-  static std::counting_semaphore<kDirectInFlight> semaphore(kDirectInFlight);
+constexpr std::ptrdiff_t kMaxDirectInFlight = 64;
+std::counting_semaphore<kMaxDirectInFlight>& direct_reads() {
+  static std::counting_semaphore<kMaxDirectInFlight> semaphore(
+      tuning("SLIDESTREAM_DIRECT_IN_FLIGHT", 8, 1, kMaxDirectInFlight));
   return semaphore;
 }
 struct DirectSlot {
@@ -208,7 +225,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
       if (mostly_uncached(s, r.begin, r.end)) {
         // The disk, not the threads, is the limit here: more than a few large requests in
         // flight only interleave them (measured on the lent H100: 8 × 16 MiB 1.53 GB/s, 16 ×
-        // 16 MiB 1.44 GB/s), so at most kDirectInFlight threads read directly at once.
+        // 16 MiB 1.44 GB/s), so at most a few threads (default 8) read directly at once.
         DirectSlot in_flight;
         got = s.direct->read_some(buffer, r.begin);
         s.direct_bytes += got;
@@ -338,23 +355,24 @@ bool gpu_decodable(const Shared& s, std::span<const std::byte> stream,
 
 void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
   using codec::cuda::YccTile;
-  static_assert(sizeof(YccTile) * kNvjpegBatch <= StagingSlot::kDescriptorBytes);
+  static_assert(sizeof(YccTile) * kMaxNvjpegBatch <= StagingSlot::kDescriptorBytes);
+  const int batch = nvjpeg_batch();
   cuda::check(cudaSetDevice(s.out.cuda_device), "cudaSetDevice");
   // A tile's three planes take at most as much as its RGB.
   const size_t per_tile = align_up(s.tile_bytes);
-  SlotLease slot = io::cuda::acquire_slot(s.out.cuda_device, per_tile * kNvjpegBatch);
-  std::vector<std::vector<std::byte>> bytes(kNvjpegBatch);
+  SlotLease slot = io::cuda::acquire_slot(s.out.cuda_device, per_tile * batch);
+  std::vector<std::vector<std::byte>> bytes(batch);
   std::vector<std::byte> encoded;
   auto tables = s.data.jpeg_tables;
   const uint32_t tw = static_cast<uint32_t>(s.level.tile_width);
   const uint32_t th = static_cast<uint32_t>(s.level.tile_height);
   while (!s.failed) {
-    size_t first = s.next_jpeg.fetch_add(kNvjpegBatch);
+    size_t first = s.next_jpeg.fetch_add(batch);
     if (first >= s.jpeg.size()) break;
-    size_t last = std::min(first + kNvjpegBatch, s.jpeg.size());
+    size_t last = std::min(first + batch, s.jpeg.size());
     // A short last batch would re-initialise nvJPEG's batched state (slow) twice per read: the
     // CPU decodes it instead.
-    const bool short_batch = last - first < static_cast<size_t>(kNvjpegBatch);
+    const bool short_batch = last - first < static_cast<size_t>(batch);
     std::vector<std::span<const std::byte>> streams;
     std::vector<codec::nvjpeg::PlanarOutput> outputs;
     std::vector<TileJob> cpu_tiles;  // absent, odd or refused tiles: the CPU path fills them
@@ -682,10 +700,10 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   }
   // nvJPEG decoders come from a process-wide pool (making them costs far more than a read).
   std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>> decoders;
-  if (s.jpeg.size() >= static_cast<size_t>(kNvjpegBatch)) {
+  if (s.jpeg.size() >= static_cast<size_t>(nvjpeg_batch())) {
     decoders = codec::nvjpeg::DecoderPool::instance().acquire(
         out.cuda_device,
-        static_cast<int>(std::min<size_t>(kNvjpegWorkers, s.jpeg.size() / kNvjpegBatch)));
+        static_cast<int>(std::min<size_t>(nvjpeg_workers(), s.jpeg.size() / nvjpeg_batch())));
     if (!decoders.empty()) s.nv_name = decoders.front()->name();
   }
   struct ReturnDecoders {
