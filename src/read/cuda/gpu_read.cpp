@@ -36,6 +36,7 @@
 #include "io/cuda/staging_pool.hpp"
 #include "io/file.hpp"
 #include "io/thread_pool.hpp"
+#include "read/cuda/gpu_codec_read.hpp"
 #include "read/cuda/range_plan.hpp"
 #include "read/region_reader.hpp"
 #include "slidestream/error.hpp"
@@ -607,6 +608,14 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   const auto& nv =
       options.gpu_jpeg && nvjpeg_can_take(l) ? codec::nvjpeg::availability() : no_nvjpeg;
   const bool use_nvjpeg = nv.loaded && nv.hardware_backend;
+  // Deflate, zstd and JPEG 2000 levels: nvCOMP / nvJPEG2000 where they cover the level.
+  std::optional<gpu_codecs::LevelDecode> gpu_codec;
+  if (!raw && !use_nvjpeg && x0 < x1 && y0 < y1) {
+    if (auto engine = gpu_codecs::choose(slide, l, data); engine != gpu_codecs::Engine::none) {
+      gpu_codec.emplace(engine, slide, l, data, level, s.out, options,
+                        options.threads > 0 ? options.threads : io::hardware_threads());
+    }
+  }
 
   if (x0 < x1 && y0 < y1) {
     const size_t per_plane = static_cast<size_t>(l.tiles_across * l.tiles_down);
@@ -636,6 +645,9 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
           s.raw.push_back(t);
         } else if (use_nvjpeg && t.bytes > 0) {
           s.jpeg.push_back(t);
+        } else if (gpu_codec && t.bytes > 0) {
+          gpu_codec->add({t.tx, t.ty, t.offset, t.bytes, t.src_x, t.src_y, t.dst_x, t.dst_y,
+                          t.width, t.height});
         } else {
           s.decode.push_back(t);  // absent, damaged or other codecs: the host path decides
         }
@@ -728,6 +740,9 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
       codec::nvjpeg::BatchDecoder* decoder = d.get();
       workers.emplace_back(guarded([&s, decoder] { nvjpeg_worker(s, *decoder); }));
     }
+    for (int i = 0; gpu_codec && i < gpu_codec->workers(); ++i) {
+      workers.emplace_back(guarded([&s, &gpu_codec, i] { gpu_codec->work(i, s.failed); }));
+    }
     // The calling thread is one of the CPU workers.
     for (int i = 1; i < cpu_workers; ++i) workers.emplace_back(guarded([&s] { cpu_worker(s); }));
     if (cpu_workers > 0) guarded([&s] { cpu_worker(s); })();
@@ -735,6 +750,10 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   // Every worker waited for its own streams before ending (leases wait too when unwinding), so
   // no GPU work of this read is in flight here, failed or not.
   if (s.error) std::rethrow_exception(s.error);
+  if (gpu_codec) {
+    s.file_bytes += gpu_codec->file_bytes();
+    s.cpu_decoded += gpu_codec->cpu_tiles();
+  }
 
   if (report) {
     report->file_bytes += s.file_bytes.load();
@@ -754,6 +773,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
     };
     if (!s.ranges.empty()) add("none");
     if (s.nv_decoded > 0) add(s.nv_name);
+    if (gpu_codec && gpu_codec->gpu_tiles() > 0) add(gpu_codec->gpu_name());
     if (s.cpu_decoded > 0) {
       add(l.compression == Compression::jpeg ? "libjpeg-turbo" : "cpu-" + to_string(l.compression));
     }
