@@ -138,7 +138,8 @@ Command add_info_command(CLI::App& app) {
   sub->add_flag("--json", options->json, "Print JSON instead of text");
   // --system (GPU read engineer): describes the machine instead of a slide.
   auto system = std::make_shared<bool>(false);
-  sub->add_flag("--system", *system, "Describe this machine: GPUs, CUDA, cuFile, nvJPEG");
+  sub->add_flag("--system", *system,
+                "Describe this machine: GPUs, CUDA, cuFile, nvJPEG, nvCOMP, nvJPEG2000");
   return {sub, [options, system] {
             if (*system) {
               std::printf("%s", describe_system(options->json).c_str());

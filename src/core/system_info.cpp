@@ -1,6 +1,7 @@
 // describe_system(): what this machine offers slidestream. The CUDA queries live in
 // src/cuda/system_query.cpp; a build without CUDA still reports what it can see from the host
-// (nvidia-fs, whether libcufile/libnvjpeg exist) so that `info --system` explains itself.
+// (nvidia-fs, whether libcufile/libnvjpeg/libnvcomp/libnvjpeg2k exist) so that `info --system`
+// explains itself.
 #include <dlfcn.h>
 
 #include <filesystem>
@@ -46,6 +47,12 @@ nlohmann::json host_only() {
   j["nvjpeg"] = {{"library_loaded", loadable("libnvjpeg.so.13") || loadable("libnvjpeg.so")},
                  {"hardware_backend", false},
                  {"why_not", "built without CUDA"}};
+  j["nvcomp"] = {{"library_loaded", loadable("libnvcomp.so.6")},
+                 {"usable", false},
+                 {"why_not", "built without CUDA"}};
+  j["nvjpeg2k"] = {{"library_loaded", loadable("libnvjpeg2k.so.0")},
+                   {"usable", false},
+                   {"why_not", "built without CUDA"}};
   return j;
 }
 #endif
@@ -84,6 +91,18 @@ std::string text_of(const nlohmann::json& j) {
        yes_no(n, "gpu_backend");
   if (n.contains("why_not")) t += " (" + n["why_not"].get<std::string>() + ")";
   t += "\n";
+  // The GPU decoders of the other codecs: whether a GPU read uses them, and why not.
+  auto decoder_line = [&t, &j](const char* key, const char* label, const char* what) {
+    if (!j.contains(key)) return;
+    const auto& d = j[key];
+    t += std::string(label) + " (" + what + "): library " + yes_no(d, "library_loaded");
+    if (d.contains("version")) t += " " + d["version"].get<std::string>();
+    t += ", used by GPU reads " + yes_no(d, "usable");
+    if (d.contains("why_not")) t += " (" + d["why_not"].get<std::string>() + ")";
+    t += "\n";
+  };
+  decoder_line("nvcomp", "nvCOMP", "deflate, zstd tiles");
+  decoder_line("nvjpeg2k", "nvJPEG2000", "JPEG 2000 tiles");
   return t;
 }
 

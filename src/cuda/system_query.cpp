@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "codec/cuda/nvcomp_shim.hpp"
+#include "codec/cuda/nvjpeg2k_shim.hpp"
 #include "codec/cuda/nvjpeg_shim.hpp"
 #include "io/cuda/cufile_shim.hpp"
 
@@ -81,6 +83,48 @@ nlohmann::json query_system() {
     nv["why_not"] = "no CUDA device to probe nvJPEG's backends on";
   }
   j["nvjpeg"] = nv;
+
+  // Loading either library needs no device; `usable` also honours the switches
+  // (SLIDESTREAM_NVCOMP=0, SLIDESTREAM_NVJPEG2K=0) the read path honours.
+  auto decoder = [](bool loaded, const std::string& path, int major, int minor, int patch,
+                    bool usable, const std::string& why) {
+    nlohmann::json d;
+    d["library_loaded"] = loaded;
+    if (!path.empty()) d["library"] = path;
+    if (loaded) {
+      d["version"] = std::to_string(major) + "." + std::to_string(minor) + "." +
+                     std::to_string(patch);
+    }
+    d["usable"] = usable;
+    if (!usable) d["why_not"] = why;
+    return d;
+  };
+  {
+    const auto& a = codec::nvcomp::availability();
+    std::string why;
+    bool usable = codec::nvcomp::enabled(&why);
+    if (usable && count == 0) {
+      usable = false;
+      why = "no CUDA device";
+    }
+    nlohmann::json d = decoder(a.loaded, a.library_path, a.version_major, a.version_minor,
+                               a.version_patch, usable, why);
+    d["codecs"] = {"deflate", "zstd"};
+    j["nvcomp"] = d;
+  }
+  {
+    const auto& a = codec::nvjpeg2k::availability();
+    std::string why;
+    bool usable = codec::nvjpeg2k::enabled(&why);
+    if (usable && count == 0) {
+      usable = false;
+      why = "no CUDA device";
+    }
+    nlohmann::json d = decoder(a.loaded, a.library_path, a.version_major, a.version_minor,
+                               a.version_patch, usable, why);
+    d["lossy_streams"] = codec::nvjpeg2k::lossy_enabled();
+    j["nvjpeg2k"] = d;
+  }
   return j;
 }
 

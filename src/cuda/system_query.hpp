@@ -1,13 +1,14 @@
 // The CUDA half of describe_system() (src/core/system_info.cpp): GPUs, runtime and driver
-// versions, cuFile and nvJPEG as this process can load them. Built only with CUDA.
+// versions, cuFile, nvJPEG, nvCOMP and nvJPEG2000 as this process can load them. Built only
+// with CUDA.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 namespace slidestream::cuda {
 
-// {"cuda": {...}, "gpus": [...], "cufile": {...}, "nvjpeg": {...}}; never throws: what fails
-// is reported as an "error" member.
+// {"cuda": {...}, "gpus": [...], "cufile": {...}, "nvjpeg": {...}, "nvcomp": {...},
+// "nvjpeg2k": {...}}; never throws: what fails is reported as an "error" or "why_not" member.
 nlohmann::json query_system();
 
 }  // namespace slidestream::cuda
