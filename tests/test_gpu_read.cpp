@@ -249,6 +249,13 @@ TEST(GpuRead, JpegEnginesGiveLibjpegTurboPixels) {
     SCOPED_TRACE(path.string());
     Slide slide = Slide::open(path);
     const Level& l = slide.level(0);
+    {
+      // The process's first reads fill the staging pools; then the engines are ready at once.
+      ReadOptions options;
+      options.device = Device::cuda;
+      Image warm_up = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
+      slide.read_level(0, warm_up.view(), options);
+    }
     struct Box {
       int64_t x, y, w, h;
     };

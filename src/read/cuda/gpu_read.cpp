@@ -51,6 +51,7 @@ using io::cuda::StagingSlot;
 
 constexpr size_t kPage = 4096;
 constexpr size_t kDefaultTaskBytes = size_t{8} << 20;
+constexpr size_t kColdTaskBytes = size_t{32} << 20;
 // Tiles closer than this in the file are read in one range even with unwanted bytes between
 // them: one more pread costs more than reading a few hundred KiB from the page cache.
 constexpr uint64_t kMaxGap = 256 << 10;
@@ -68,7 +69,9 @@ int nvjpeg_batch() {
   return batch;
 }
 int nvjpeg_workers() {
-  static const int workers = tuning("SLIDESTREAM_NVJPEG_WORKERS", 2, 1, 8);
+  // 4 × 64: 0.151 s for the bench JPEG level with 16 CPU threads; 2 × 64 0.165 s, 1 × 64
+  // 0.175 s, 6 × 64 0.192 s (bench/uc1_sweep.py, H100, 2026-11-25).
+  static const int workers = tuning("SLIDESTREAM_NVJPEG_WORKERS", 4, 1, 8);
   return workers;
 }
 
@@ -116,7 +119,26 @@ struct Shared {
   std::vector<RawRange> ranges;
   std::vector<TileJob> decode;  // CPU only
   std::vector<TileJob> jpeg;    // CPU or nvJPEG, whoever is free
-  std::atomic<size_t> next_range{0}, next_decode{0}, next_jpeg{0};
+  std::atomic<size_t> next_range{0}, next_decode{0};
+  // The JPEG queue is eaten from both ends: nvJPEG takes whole batches from the front, CPU
+  // threads single tiles from the back, so the engines get full batches however fast the CPU
+  // threads start, and the two meet somewhere in the middle.
+  std::mutex jpeg_mutex;
+  size_t jpeg_front = 0, jpeg_back = 0;  // [front, back) not taken yet
+  std::optional<size_t> take_jpeg_tile() {
+    std::lock_guard lock(jpeg_mutex);
+    if (jpeg_front >= jpeg_back) return std::nullopt;
+    return --jpeg_back;
+  }
+  // [first, first + batch), or nothing when fewer than `batch` tiles are left (a short batch
+  // costs nvJPEG a re-initialisation: the CPU threads take those).
+  std::optional<size_t> take_jpeg_batch(size_t batch) {
+    std::lock_guard lock(jpeg_mutex);
+    if (jpeg_back - jpeg_front < batch) return std::nullopt;
+    size_t first = jpeg_front;
+    jpeg_front += batch;
+    return first;
+  }
 
   // I/O
   const io::File* direct = nullptr;   // O_DIRECT descriptor, if the file system has one
@@ -145,7 +167,7 @@ struct Shared {
 constexpr std::ptrdiff_t kMaxDirectInFlight = 64;
 std::counting_semaphore<kMaxDirectInFlight>& direct_reads() {
   static std::counting_semaphore<kMaxDirectInFlight> semaphore(
-      tuning("SLIDESTREAM_DIRECT_IN_FLIGHT", 8, 1, kMaxDirectInFlight));
+      tuning("SLIDESTREAM_DIRECT_IN_FLIGHT", 16, 1, kMaxDirectInFlight));
   return semaphore;
 }
 struct DirectSlot {
@@ -226,7 +248,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
       if (mostly_uncached(s, r.begin, r.end)) {
         // The disk, not the threads, is the limit here: more than a few large requests in
         // flight only interleave them (measured on the lent H100: 8 × 16 MiB 1.53 GB/s, 16 ×
-        // 16 MiB 1.44 GB/s), so at most a few threads (default 8) read directly at once.
+        // 16 MiB 1.44 GB/s), so at most 16 threads read directly at once (32 MiB × 16: 1.67 GB/s, × 8: 1.61, × 4: 1.52).
         DirectSlot in_flight;
         got = s.direct->read_some(buffer, r.begin);
         s.direct_bytes += got;
@@ -300,9 +322,8 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
         decode_one(s.decode[i]);
         continue;
       }
-      i = s.next_jpeg.fetch_add(1);
-      if (i < s.jpeg.size()) {
-        decode_one(s.jpeg[i]);
+      if (std::optional<size_t> j = s.take_jpeg_tile()) {
+        decode_one(s.jpeg[*j]);
         continue;
       }
       break;
@@ -368,12 +389,9 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
   const uint32_t tw = static_cast<uint32_t>(s.level.tile_width);
   const uint32_t th = static_cast<uint32_t>(s.level.tile_height);
   while (!s.failed) {
-    size_t first = s.next_jpeg.fetch_add(batch);
-    if (first >= s.jpeg.size()) break;
-    size_t last = std::min(first + batch, s.jpeg.size());
-    // A short last batch would re-initialise nvJPEG's batched state (slow) twice per read: the
-    // CPU decodes it instead.
-    const bool short_batch = last - first < static_cast<size_t>(batch);
+    std::optional<size_t> claimed = s.take_jpeg_batch(static_cast<size_t>(batch));
+    if (!claimed) break;
+    const size_t first = *claimed, last = first + static_cast<size_t>(batch);
     std::vector<std::span<const std::byte>> streams;
     std::vector<codec::nvjpeg::PlanarOutput> outputs;
     std::vector<TileJob> cpu_tiles;  // absent, odd or refused tiles: the CPU path fills them
@@ -383,7 +401,7 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
     slot->wait_idle();
     for (size_t k = first; k < last; ++k) {
       const TileJob& t = s.jpeg[k];
-      if (short_batch || t.bytes == 0 || t.offset > s.slide.file_size ||
+      if (t.bytes == 0 || t.offset > s.slide.file_size ||
           t.bytes > s.slide.file_size - t.offset || t.bytes > s.tile_bytes * 4 + (1 << 20)) {
         cpu_tiles.push_back(t);  // let the host path fill or report it
         continue;
@@ -655,21 +673,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
     }
   }
 
-  // Coalesce uncompressed tiles into ranges in file order.
-  const size_t task_bytes =
-      std::max<size_t>(options.task_bytes ? options.task_bytes : kDefaultTaskBytes,
-                       align_up(s.tile_bytes) + 2 * kPage);
-  if (!s.raw.empty()) {
-    std::vector<uint64_t> offsets(s.raw.size());
-    for (size_t i = 0; i < s.raw.size(); ++i) offsets[i] = s.raw[i].offset;
-    RangePlanLimits limits{.page = kPage,
-                           .task_bytes = task_bytes,
-                           .max_gap = kMaxGap,
-                           .max_tiles = StagingSlot::kMaxPlacements};
-    for (PlannedRange& p : plan_ranges(offsets, s.tile_bytes, limits)) {
-      s.ranges.push_back(RawRange{p.begin, p.end, std::move(p.tiles)});
-    }
-  }
+  s.jpeg_back = s.jpeg.size();
 
   std::string io_note;
   std::optional<io::cufile::FileHandle> cufile;
@@ -682,7 +686,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
       if (p) ::munmap(const_cast<std::byte*>(p), size);
     }
   } unmap{mapped, static_cast<size_t>(slide.file_size)};
-  if (!s.ranges.empty()) {
+  if (!s.raw.empty()) {
     cufile = choose_cufile(slide, options.io, &io_note);
     if (cufile) {
       s.cufile = &*cufile;
@@ -696,6 +700,36 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   } else if (options.io == IoBackend::cufile) {
     // Compressed tiles go through the CPU or nvJPEG; still honour an explicit request's check.
     cufile = choose_cufile(slide, options.io, &io_note);
+  }
+
+  // Coalesce uncompressed tiles into ranges in file order.
+  // From the page cache, many ranges keep every thread busy; from the disk, fewer and larger
+  // direct reads come closer to its limit (bench/uc1_sweep.py, H100, 2026-11-25: cold level in
+  // 0.98 s with 32 MiB ranges, 1.05 s with 8 MiB; the 4 × 64 MiB pread limit 0.97 s).
+  size_t default_task = kDefaultTaskBytes;
+  if (!s.raw.empty() && s.direct != nullptr) {
+    uint64_t begin = UINT64_MAX, end = 0;
+    for (const TileJob& t : s.raw) {
+      begin = std::min(begin, t.offset);
+      end = std::max(end, t.offset + s.tile_bytes);
+    }
+    begin = begin / kPage * kPage;
+    end = std::min<uint64_t>(align_up(end), align_up(s.slide.file_size));
+    if (begin < end && mostly_uncached(s, begin, end)) default_task = kColdTaskBytes;
+  }
+  const size_t task_bytes =
+      std::max<size_t>(options.task_bytes ? options.task_bytes : default_task,
+                       align_up(s.tile_bytes) + 2 * kPage);
+  if (!s.raw.empty()) {
+    std::vector<uint64_t> offsets(s.raw.size());
+    for (size_t i = 0; i < s.raw.size(); ++i) offsets[i] = s.raw[i].offset;
+    RangePlanLimits limits{.page = kPage,
+                           .task_bytes = task_bytes,
+                           .max_gap = kMaxGap,
+                           .max_tiles = StagingSlot::kMaxPlacements};
+    for (PlannedRange& p : plan_ranges(offsets, s.tile_bytes, limits)) {
+      s.ranges.push_back(RawRange{p.begin, p.end, std::move(p.tiles)});
+    }
   }
 
   int threads = options.threads > 0 ? options.threads : io::hardware_threads();
