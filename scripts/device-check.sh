@@ -37,7 +37,8 @@ if [ "${1:-}" = prepare ]; then
   for f in manifest.json vips-none-256.tif vips-none-bigtiff-512.tif tf-float32-none-256.tif \
       tf-bigendian-rgb-256.tif tf-planar-deflate-256.tif tf-lzw-pred-256.tif tf-zstd-128.tif \
       tf-aperio-j2k-ycbcr-256.svs tf-grey16-zstd-256.tif vips-jpeg90-256.tif \
-      vips-jpeg90-bigtiff-128.tif tf-jpeg-256.tif vips-grey-jpeg90-256.tif; do
+      vips-jpeg90-bigtiff-128.tif tf-jpeg-256.tif vips-grey-jpeg90-256.tif \
+      tf-jpeg-ycbcr420-128.tif tf-jpeg-ycbcr422-128.tif tf-jpeg-ycbcr444-128.tif; do
     [ -f "$BUILD_DIR/tests/fixtures/$f" ] && cp "$BUILD_DIR/tests/fixtures/$f" .carry/fixtures/
   done
   wheel=$(ls .whl/nvidia_nvimgcodec_cu13-*.whl 2>/dev/null | head -1)
