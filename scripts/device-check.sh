@@ -11,8 +11,8 @@
 #   .whl/       Python wheels of the peers (kvikio, cuCIM, nvImageCodec, ...), installed into
 #               /tmp/site
 # Environment: TARGETS (ninja targets; default: all), CTEST_ARGS (extra ctest arguments, e.g.
-# "-R GpuRead"), BENCHES (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py, those
-# present), BENCH_ARGS (extra driver arguments), JOBS (default: cores). Each driver is called as
+# "-R GpuRead"), FIXTURE_DIR (carried fixtures folder; default .carry/fixtures), BENCHES
+# (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py, those present), BENCH_ARGS (extra driver arguments), JOBS (default: cores). Each driver is called as
 #   python3 DRIVER --cli BUILD/slidestream --build BUILD --slides DIR --out $OUT/NAME.json
 #
 # Here (not on the GPU machine), `scripts/device-check.sh prepare [BUILD_DIR]` fills those
@@ -145,7 +145,10 @@ fi
 # 3. GPU tests against carried fixtures (the make_fixtures setup needs libvips: excluded).
 if [ "$MODE_TESTS" = 1 ]; then
   step "gpu tests"
-  if [ -d .carry/fixtures ]; then export SLIDESTREAM_FIXTURE_DIR=$ROOT/.carry/fixtures; fi
+  # FIXTURE_DIR (relative to the repo): another carried folder of fixtures, for a run that
+  # carries only the ones it needs instead of .carry.
+  if [ -n "${FIXTURE_DIR:-}" ]; then export SLIDESTREAM_FIXTURE_DIR=$ROOT/$FIXTURE_DIR
+  elif [ -d .carry/fixtures ]; then export SLIDESTREAM_FIXTURE_DIR=$ROOT/.carry/fixtures; fi
   # ../shared/testdata does not travel: a copy in .carry/testdata does.
   if [ -d .carry/testdata ]; then export SLIDESTREAM_SHARED_TESTDATA=$ROOT/.carry/testdata; fi
   ctest --test-dir "$BUILD" -L gpu -FS slides --output-on-failure -j4 --timeout 600 ${CTEST_ARGS:-} \
