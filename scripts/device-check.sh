@@ -12,7 +12,8 @@
 #               /tmp/site
 # Environment: TARGETS (ninja targets; default: all), CTEST_ARGS (extra ctest arguments, e.g.
 # "-R GpuRead"), FIXTURE_DIR (carried fixtures folder; default .carry/fixtures), BENCHES
-# (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py, those present), BENCH_ARGS (extra driver arguments), JOBS (default: cores). Each driver is called as
+# (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py, those present), BENCH_ARGS
+# (extra driver arguments), JOBS (default: cores). Each driver is called as
 #   python3 DRIVER --cli BUILD/slidestream --build BUILD --slides DIR --out $OUT/NAME.json
 #
 # Here (not on the GPU machine), `scripts/device-check.sh prepare [BUILD_DIR]` fills those
