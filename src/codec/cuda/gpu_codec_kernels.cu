@@ -206,8 +206,8 @@ __global__ void j2k_kernel(J2kPlanes planes, int channels, bool ycbcr, const YCb
 void verify_chunks(const std::byte* data, size_t stride, size_t tile_bytes, int count,
                    const ChunkChecks& checks, cudaStream_t stream) {
   if (count <= 0) return;
-  verify_kernel<<<count, kVerifyThreads, 0, stream>>>(
-      reinterpret_cast<const unsigned char*>(data), stride, tile_bytes, checks);
+  verify_kernel<<<count, kVerifyThreads, 0, stream>>>(reinterpret_cast<const unsigned char*>(data),
+                                                      stride, tile_bytes, checks);
   slidestream::cuda::check(cudaGetLastError(), "verify_kernel launch");
 }
 
@@ -220,19 +220,16 @@ void finish_tiles(std::byte* data, size_t stride, int count, const uint32_t* ok,
   dim3 grid((lanes + kThreads - 1) / kThreads, static_cast<unsigned>(count));
   switch (sample_bytes) {
     case 1:
-      finish_kernel<uint8_t>
-          <<<grid, kThreads, 0, stream>>>(data, stride, ok, width, height, channels, false,
-                                          horizontal);
+      finish_kernel<uint8_t><<<grid, kThreads, 0, stream>>>(data, stride, ok, width, height,
+                                                            channels, false, horizontal);
       break;
     case 2:
-      finish_kernel<uint16_t>
-          <<<grid, kThreads, 0, stream>>>(data, stride, ok, width, height, channels, swap,
-                                          horizontal);
+      finish_kernel<uint16_t><<<grid, kThreads, 0, stream>>>(data, stride, ok, width, height,
+                                                             channels, swap, horizontal);
       break;
     default:
-      finish_kernel<uint32_t>
-          <<<grid, kThreads, 0, stream>>>(data, stride, ok, width, height, channels, swap,
-                                          horizontal);
+      finish_kernel<uint32_t><<<grid, kThreads, 0, stream>>>(data, stride, ok, width, height,
+                                                             channels, swap, horizontal);
       break;
   }
   slidestream::cuda::check(cudaGetLastError(), "finish_kernel launch");

@@ -20,11 +20,11 @@ enum class TileChecksum : uint32_t {
 
 // One decompressed tile's verdict inputs, in device memory, per tile i of a batch.
 struct ChunkChecks {
-  const int* status = nullptr;        // nvCOMP's per-chunk status (0: success)
-  const size_t* actual = nullptr;     // bytes nvCOMP produced
-  const uint32_t* kind = nullptr;     // TileChecksum
-  const uint32_t* expected = nullptr; // the checksum the stream carries
-  uint32_t* ok = nullptr;             // out: 1 when the tile may be kept, else 0
+  const int* status = nullptr;         // nvCOMP's per-chunk status (0: success)
+  const size_t* actual = nullptr;      // bytes nvCOMP produced
+  const uint32_t* kind = nullptr;      // TileChecksum
+  const uint32_t* expected = nullptr;  // the checksum the stream carries
+  uint32_t* ok = nullptr;              // out: 1 when the tile may be kept, else 0
 };
 
 // Sets ok[i] for `count` tiles of `tile_bytes` each, the i-th at data + i * stride: status 0,

@@ -90,8 +90,8 @@ bool transform_of(const Reader& r, size_t segment, size_t length, size_t spc, bo
 
 // Marker segments from `at` up to `stop` (SOT in the main header, SOD in a tile-part header).
 // Returns the position of `stop`, or 0 when the segments are damaged.
-size_t scan_segments(const Reader& r, size_t at, size_t limit, uint16_t stop,
-                     CodestreamFacts* f, bool* saw_cod) {
+size_t scan_segments(const Reader& r, size_t at, size_t limit, uint16_t stop, CodestreamFacts* f,
+                     bool* saw_cod) {
   while (r.has(at, 2) && at + 2 <= limit) {
     const uint16_t marker = r.u16(at);
     if (marker == stop) return at;

@@ -64,8 +64,8 @@ Loaded load() {
   Symbols& s = result.symbols;
   if (!bind(library, "nvcompGetProperties", &s.get_properties, &a.why) ||
       !bind(library, "nvcompGetStatusString", &s.status_string, &a.why) ||
-      !bind(library, "nvcompBatchedDeflateDecompressGetRequiredAlignments",
-            &s.deflate_alignments, &a.why) ||
+      !bind(library, "nvcompBatchedDeflateDecompressGetRequiredAlignments", &s.deflate_alignments,
+            &a.why) ||
       !bind(library, "nvcompBatchedDeflateDecompressGetTempSize", &s.deflate_temp, &a.why) ||
       !bind(library, "nvcompBatchedDeflateDecompressAsync", &s.deflate, &a.why) ||
       !bind(library, "nvcompBatchedZstdDecompressGetRequiredAlignments", &s.zstd_alignments,

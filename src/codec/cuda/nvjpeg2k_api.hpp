@@ -26,7 +26,7 @@ enum Status : int {  // nvjpeg2kStatus_t
 };
 
 enum ImageType : int { uint8 = 0, uint16 = 1, int16 = 2 };  // nvjpeg2kImageType_t (part)
-enum ImageFormat : int { planar = 0, interleaved = 1 };      // nvjpeg2kImageFormat_t
+enum ImageFormat : int { planar = 0, interleaved = 1 };     // nvjpeg2kImageFormat_t
 enum PropertyType : int { major_version = 0, minor_version = 1, patch_level = 2 };
 
 struct ImageInfo {  // nvjpeg2kImageInfo_t
@@ -51,10 +51,10 @@ struct Image {  // nvjpeg2kImage_t
   uint32_t num_components;
 };
 
-using Handle = struct HandleOpaque*;             // nvjpeg2kHandle_t
-using DecodeState = struct DecodeStateOpaque*;   // nvjpeg2kDecodeState_t
-using Stream = struct StreamOpaque*;             // nvjpeg2kStream_t
-using DecodeParams = struct DecodeParamsOpaque*; // nvjpeg2kDecodeParams_t
+using Handle = struct HandleOpaque*;              // nvjpeg2kHandle_t
+using DecodeState = struct DecodeStateOpaque*;    // nvjpeg2kDecodeState_t
+using Stream = struct StreamOpaque*;              // nvjpeg2kStream_t
+using DecodeParams = struct DecodeParamsOpaque*;  // nvjpeg2kDecodeParams_t
 
 using GetProperty = Status (*)(PropertyType, int*);
 using CreateSimple = Status (*)(Handle*);

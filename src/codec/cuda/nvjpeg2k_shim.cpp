@@ -190,9 +190,9 @@ bool Decoder::parse(std::span<const std::byte> bytes, std::vector<Component>* co
                     std::string* why) {
   const Symbols& s = loaded().symbols;
   auto stream = static_cast<api::Stream>(stream_);
-  api::Status st = s.parse(static_cast<api::Handle>(handle_),
-                           reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), 0,
-                           0, stream);
+  api::Status st =
+      s.parse(static_cast<api::Handle>(handle_),
+              reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), 0, 0, stream);
   if (st != api::success) {
     *why = std::string("nvjpeg2kStreamParse: ") + status_name(st);
     return false;
@@ -222,10 +222,9 @@ bool Decoder::decode(void* const* planes, const size_t* pitches, int count, bool
   image.pitch_in_bytes = const_cast<size_t*>(pitches);
   image.pixel_type = sixteen ? api::uint16 : api::uint8;
   image.num_components = static_cast<uint32_t>(count);
-  api::Status st =
-      s.decode_image(static_cast<api::Handle>(handle_), static_cast<api::DecodeState>(state_),
-                     static_cast<api::Stream>(stream_), static_cast<api::DecodeParams>(params_),
-                     &image, stream);
+  api::Status st = s.decode_image(
+      static_cast<api::Handle>(handle_), static_cast<api::DecodeState>(state_),
+      static_cast<api::Stream>(stream_), static_cast<api::DecodeParams>(params_), &image, stream);
   if (st != api::success) {
     *why = std::string("nvjpeg2kDecodeImage: ") + status_name(st);
     return false;

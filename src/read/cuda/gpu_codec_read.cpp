@@ -17,6 +17,7 @@
 #include "read/cuda/gpu_codec_read.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -166,7 +167,8 @@ bool nvjpeg2k_may_take(std::span<const std::byte> bytes, const Level& l, std::st
     *why = std::to_string(f.components) + " components for " + std::to_string(l.channels) +
            " channels";
   } else if (!f.reversible && !codec::nvjpeg2k::lossy_enabled()) {
-    *why = "irreversible (9/7) wavelet: OpenJPEG decodes it (SLIDESTREAM_NVJPEG2K=lossy for the GPU)";
+    *why =
+        "irreversible (9/7) wavelet: OpenJPEG decodes it (SLIDESTREAM_NVJPEG2K=lossy for the GPU)";
   } else {
     for (int c = 0; c < f.components; ++c) {
       if (f.precision[c] != want_bits || f.is_signed[c]) {
@@ -405,10 +407,10 @@ void LevelDecode::Impl::cpu_helper(const std::atomic<bool>& stop) {
       ++count;
     }
     if (count == 0) break;
-    cuda::check(cudaMemcpyAsync(slot.staging.data(), slot.host.data(),
-                                static_cast<size_t>(count) * stride, cudaMemcpyHostToDevice,
-                                slot.stream.get()),
-                "cudaMemcpyAsync (tiles)");
+    cuda::check(
+        cudaMemcpyAsync(slot.staging.data(), slot.host.data(), static_cast<size_t>(count) * stride,
+                        cudaMemcpyHostToDevice, slot.stream.get()),
+        "cudaMemcpyAsync (tiles)");
     place(slot, slot.staging.data(), count, max_rows);
     slot.idle.record(slot.stream.get());
     slot.busy = true;
@@ -419,15 +421,21 @@ void LevelDecode::Impl::cpu_helper(const std::atomic<bool>& stop) {
 }
 
 void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
-  const auto codec = engine == Engine::nvcomp_zstd ? codec::nvcomp::Codec::zstd
-                                                   : codec::nvcomp::Codec::deflate;
+  const auto codec =
+      engine == Engine::nvcomp_zstd ? codec::nvcomp::Codec::zstd : codec::nvcomp::Codec::deflate;
   const codec::nvcomp::Alignment align = codec::nvcomp::alignment(codec);
   const int device = out.cuda_device;
   // Batches sized to this read: a small region must not hold batch-sized buffers.
   const size_t share = (tiles.size() + gpu_workers - 1) / static_cast<size_t>(gpu_workers);
-  const size_t batch = std::clamp<size_t>(std::min(kBatchOutputBytes / stride, share), 1, kMaxBatch);
-  const size_t input_bytes =
-      std::max<size_t>(largest + 2 * align.input, std::min<size_t>(kBatchInputBytes, total + 2 * align.input * batch));
+  const size_t batch =
+      std::clamp<size_t>(std::min(kBatchOutputBytes / stride, share), 1, kMaxBatch);
+  // SLIDESTREAM_NVCOMP_INPUT_BYTES caps a batch's compressed bytes (tests: many small batches).
+  size_t batch_input = kBatchInputBytes;
+  if (const char* v = std::getenv("SLIDESTREAM_NVCOMP_INPUT_BYTES"); v && *v) {
+    batch_input = std::max<size_t>(std::strtoull(v, nullptr, 10), 1);
+  }
+  const size_t input_bytes = std::max<size_t>(
+      largest + 2 * align.input, std::min<size_t>(batch_input, total + 2 * align.input * batch));
 
   // The slot's host and device twins share one layout: the per-chunk arrays, then the data.
   // Arrays nvCOMP reads (pointers, sizes) are copied up with the data; those the GPU writes
@@ -466,7 +474,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
   const bool swap = size_of(level.dtype) > 1 && format.big_endian;  // little-endian host
   const bool horizontal = level.predictor == 2;
 
-  std::optional<size_t> carried;  // a tile taken that did not fit the last batch
+  std::optional<size_t> carried;               // a tile taken that did not fit the last batch
   std::vector<size_t> chunk_tiles, cpu_tiles;  // indices into `tiles`
   while (!stop) {
     in->wait_idle();
@@ -530,13 +538,13 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
     if (chunks > 0) {
       cuda::check(cudaMemcpyAsync(dev, host, used, cudaMemcpyHostToDevice, stream),
                   "cudaMemcpyAsync (compressed tiles)");
-      codec::nvcomp::decompress_async(
-          codec, reinterpret_cast<const void* const*>(dev + at.in_ptrs),
-          reinterpret_cast<const size_t*>(dev + at.in_sizes),
-          reinterpret_cast<const size_t*>(dev + at.capacities),
-          reinterpret_cast<size_t*>(dev + at.actual), chunk_tiles.size(), temp.data(), temp_size,
-          reinterpret_cast<void* const*>(dev + at.out_ptrs), reinterpret_cast<int*>(dev + at.status),
-          stream);
+      codec::nvcomp::decompress_async(codec, reinterpret_cast<const void* const*>(dev + at.in_ptrs),
+                                      reinterpret_cast<const size_t*>(dev + at.in_sizes),
+                                      reinterpret_cast<const size_t*>(dev + at.capacities),
+                                      reinterpret_cast<size_t*>(dev + at.actual),
+                                      chunk_tiles.size(), temp.data(), temp_size,
+                                      reinterpret_cast<void* const*>(dev + at.out_ptrs),
+                                      reinterpret_cast<int*>(dev + at.status), stream);
       codec::cuda::ChunkChecks checks;
       checks.status = reinterpret_cast<const int*>(dev + at.status);
       checks.actual = reinterpret_cast<const size_t*>(dev + at.actual);
@@ -707,8 +715,8 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
 LevelDecode::LevelDecode(Engine engine, const Slide::Impl& slide, const Level& level,
                          const ImageData& data, int level_index, const ImageView& out,
                          const ReadOptions& options, int threads)
-    : impl_(std::make_unique<Impl>(engine, slide, level, data, level_index, out, options,
-                                   threads)) {}
+    : impl_(
+          std::make_unique<Impl>(engine, slide, level, data, level_index, out, options, threads)) {}
 
 LevelDecode::~LevelDecode() = default;
 
@@ -724,8 +732,7 @@ bool LevelDecode::empty() const {
 
 int LevelDecode::workers() const {
   if (impl_->tiles.empty()) return 0;
-  const int gpu = static_cast<int>(
-      std::min<size_t>(impl_->gpu_workers, impl_->tiles.size()));
+  const int gpu = static_cast<int>(std::min<size_t>(impl_->gpu_workers, impl_->tiles.size()));
   return gpu + impl_->cpu_helpers;
 }
 

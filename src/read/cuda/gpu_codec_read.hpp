@@ -57,8 +57,8 @@ class LevelDecode {
   void work(int index, const std::atomic<bool>& stop);
 
   uint64_t file_bytes() const;
-  int64_t gpu_tiles() const;  // decoded by the GPU decoder
-  int64_t cpu_tiles() const;  // decoded by the CPU path (refused, unverified or helpers)
+  int64_t gpu_tiles() const;     // decoded by the GPU decoder
+  int64_t cpu_tiles() const;     // decoded by the CPU path (refused, unverified or helpers)
   const char* gpu_name() const;  // "nvcomp-deflate", "nvcomp-zstd", "nvjpeg2000"
 
  private:
