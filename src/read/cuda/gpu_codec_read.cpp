@@ -45,6 +45,8 @@ using io::cuda::SlotLease;
 using io::cuda::StagingSlot;
 
 constexpr size_t kPage = 4096;
+// GPU feeders per read (SLIDESTREAM_NVCOMP_WORKERS / SLIDESTREAM_NVJPEG2K_WORKERS override them
+// for measuring).
 constexpr int kNvcompWorkers = 2;
 constexpr int kNvjpeg2kWorkers = 4;
 // Decompressed bytes per nvCOMP batch: nvCOMP decodes each chunk with one warp, so a batch
@@ -142,6 +144,26 @@ struct DrainOnExit {
   cudaStream_t stream;
   ~DrainOnExit() { (void)cudaStreamSynchronize(stream); }
 };
+
+// Waits for a stream's work so far without spinning: a GPU feeder waits most of its time, and
+// a spinning wait would take a core from the CPU helpers decoding beside it.
+class StreamWait {
+ public:
+  StreamWait() : done_(cudaEventDisableTiming | cudaEventBlockingSync) {}
+  void operator()(cudaStream_t stream, const char* what) {
+    done_.record(stream);
+    cuda::check(cudaEventSynchronize(done_.get()), what);
+  }
+
+ private:
+  cuda::Event done_;
+};
+
+int workers_from_env(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == 0) return fallback;
+  return std::clamp(std::atoi(v), 1, 64);
+}
 
 bool layout_covered(const Level& l, const codec::TileFormat& f) {
   return l.planar_configuration == 1 && f.samples_per_pixel == l.channels &&
@@ -301,7 +323,9 @@ struct LevelDecode::Impl {
     tile_row_bytes = static_cast<size_t>(level.tile_width) * pixel;
     tile_bytes = tile_row_bytes * level.tile_height;
     stride = align_up(tile_bytes, kPage);
-    gpu_workers = engine == Engine::nvjpeg2k ? kNvjpeg2kWorkers : kNvcompWorkers;
+    gpu_workers = engine == Engine::nvjpeg2k
+                      ? workers_from_env("SLIDESTREAM_NVJPEG2K_WORKERS", kNvjpeg2kWorkers)
+                      : workers_from_env("SLIDESTREAM_NVCOMP_WORKERS", kNvcompWorkers);
     // CPU helpers only where their bytes equal the GPU decoder's: always for nvCOMP (lossless),
     // for nvJPEG2000 unless lossy streams go to the GPU too.
     const bool exact = engine != Engine::nvjpeg2k || !codec::nvjpeg2k::lossy_enabled();
@@ -467,6 +491,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
   std::optional<SlotLease> fallback;  // CPU-decoded tiles on their way up, made when needed
   cudaStream_t stream = in->stream.get();
   DrainOnExit drain{stream};
+  StreamWait wait;
 
   std::byte* host = in->host.data();
   std::byte* dev = in->staging.data();
@@ -558,7 +583,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
       cuda::check(cudaMemcpyAsync(host + at.ok, dev + at.ok, chunk_tiles.size() * sizeof(uint32_t),
                                   cudaMemcpyDeviceToHost, stream),
                   "cudaMemcpyAsync (verdicts)");
-      cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (nvCOMP batch)");
+      wait(stream, "cudaEventSynchronize (nvCOMP batch)");
       std::memcpy(verdict.data(), host + at.ok, chunk_tiles.size() * sizeof(uint32_t));
     }
 
@@ -596,7 +621,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
                       "cudaMemcpyAsync (CPU-decoded tile)");
           add_placement(tiles[tile], spot);
         }
-        cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (CPU-decoded tiles)");
+        wait(stream, "cudaEventSynchronize (CPU-decoded tiles)");
       }
     }
     place(*in, output.data(), count, max_rows);
@@ -625,6 +650,7 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
   Scratch tables(device, sizeof(codec::cuda::YCbCrTables));
   cudaStream_t stream = slot->stream.get();
   DrainOnExit drain{stream};
+  StreamWait wait;
   const bool ycbcr =
       level.compression == Compression::jpeg2000_aperio_ycbcr && level.channels == 3 && !sixteen;
   if (ycbcr) {
@@ -671,7 +697,7 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
     if (!lease.decoder->decode(pointers, pitches, static_cast<int>(components.size()), sixteen,
                                stream, &why)) {
       // Whatever nvJPEG2000 left queued must finish before the planes are reused.
-      cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (nvJPEG2000)");
+      wait(stream, "cudaEventSynchronize (nvJPEG2000)");
       return false;
     }
     codec::cuda::j2k_planes_to_pixels(
@@ -679,7 +705,7 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
         reinterpret_cast<const codec::cuda::YCbCrTables*>(tables.data()), dst, tile_row_bytes,
         level.tile_width, level.tile_height, stream);
     // The encoded bytes and the planes are reused for the next tile.
-    cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (nvJPEG2000)");
+    wait(stream, "cudaEventSynchronize (nvJPEG2000)");
     return true;
   };
 
