@@ -231,6 +231,12 @@ std::vector<fs::path> band_slides() {
   return slides;
 }
 
+// The uncompressed fixtures whose stored bytes are the pixels (the float32 one is big-endian).
+bool uncompressed_streams(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return name == "vips-none-256.tif" || name == "vips-none-bigtiff-512.tif";
+}
+
 bool chain_takes(const std::vector<ops::Op>& chain, const Level& level) {
   try {
     ops::output_format(chain, ops::PixelFormat{level.channels, level.dtype});
@@ -266,6 +272,10 @@ TEST(GpuPipelineBands, TiledEqualsGlobalEqualsCpuOnEveryCodec) {
         pipeline::Summary summary;
         Image tiled = run(slide, chain, Mode::tiled, Device::cuda, tile, 0, &summary);
         EXPECT_EQ(summary.executor, "bands") << what << " tile " << tile;
+        // Uncompressed levels are streamed by file ranges; the others go through the read path.
+        EXPECT_EQ(summary.streamed,
+                  level.compression == Compression::none && uncompressed_streams(path))
+            << what << " tile " << tile << " (" << summary.io_path << ")";
         EXPECT_TRUE(same_pixels(tiled, global)) << what << " tile " << tile;
       }
       BandsOff off;
@@ -304,11 +314,13 @@ TEST(GpuPipelineBands, ZarrFromBandsEqualsTheCpusWithinTheDeviceBudget) {
   pipeline::Summary s = pipeline::process(slide, chain, dir / "bands.zarr", o);
   EXPECT_EQ(s.executor, "bands");
   const Level& level = slide.level(0);
-  // Ring: at most the tile-rows one window touches plus two; one window; two output bands.
+  // Ring: at most the tile-rows one window touches plus two (JPEG: read a row at a time); one
+  // window (rows padded to 16 bytes); at most three output bands.
   int64_t th = level.tile_height;
   int64_t ring = std::min<int64_t>((level.height + th - 1) / th, (300 + 2) / th + 2 + 2);
   uint64_t in_row = static_cast<uint64_t>(level.width) * 3, out_row = uint64_t(level.width) * 12;
-  uint64_t bound = ring * th * in_row + 302 * in_row + 2 * 300 * out_row;
+  uint64_t pitch = (in_row + 15) / 16 * 16;
+  uint64_t bound = ring * th * in_row + 302 * pitch + 3 * 300 * out_row;
   EXPECT_GT(s.peak_gpu_bytes, 0u);
   EXPECT_LE(s.peak_gpu_bytes, bound);
   EXPECT_LT(s.peak_gpu_bytes, uint64_t(level.width) * level.height * 15);  // less than global's
@@ -343,6 +355,146 @@ TEST(GpuPipelineBands, CorruptTileFailsTheBandRunWithContext) {
     ADD_FAILURE() << "a corrupt tile went through";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("corrupt.svs"), std::string::npos) << e.what();
+  }
+}
+
+// Streamed uncompressed levels (file ranges into a tile-layout ring, gathered on the GPU) give
+// the same pixels as reading each tile-row through the GPU read path, and as the CPU, both into
+// a GPU image and into Zarr straight from device bands (several bands written at once).
+struct StreamOff {
+  StreamOff() { ::setenv("SLIDESTREAM_BAND_STREAM", "0", 1); }
+  ~StreamOff() { ::unsetenv("SLIDESTREAM_BAND_STREAM"); }
+};
+
+TEST(GpuPipelineBands, StreamedEqualsRowReaderEqualsCpu) {
+  SLIDESTREAM_REQUIRE_GPU();
+  int checked = 0;
+  for (const char* name : {"vips-none-256.tif", "vips-none-bigtiff-512.tif"}) {
+    const fs::path path = test::fixture_dir() / name;
+    if (!fs::exists(path)) continue;
+    Slide slide = Slide::open(path);
+    auto chain = chain_of({"sobel"});
+    for (int level = 0; level < static_cast<int>(slide.levels().size()); ++level) {
+      Image cpu = run(slide, chain, Mode::global, Device::cpu, 512, level);
+      for (int64_t tile : {int64_t{slide.level(level).tile_height}, int64_t{97}}) {
+        pipeline::Summary streamed, rows;
+        Image a = run(slide, chain, Mode::tiled, Device::cuda, tile, level, &streamed);
+        Image b;
+        {
+          StreamOff off;
+          b = run(slide, chain, Mode::tiled, Device::cuda, tile, level, &rows);
+        }
+        EXPECT_TRUE(streamed.streamed) << name << " level " << level << " " << streamed.io_path;
+        EXPECT_FALSE(rows.streamed) << name << " level " << level;
+        EXPECT_NE(streamed.io_path.find("streamed"), std::string::npos) << streamed.io_path;
+        EXPECT_TRUE(same_pixels(a, cpu)) << name << " level " << level << " tile " << tile;
+        EXPECT_TRUE(same_pixels(b, cpu)) << name << " level " << level << " tile " << tile;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0) << "no uncompressed fixtures in " << test::fixture_dir();
+}
+
+TEST(GpuPipelineBands, ZarrFromDeviceBandsEqualsTheCpus) {
+  SLIDESTREAM_REQUIRE_GPU();
+  auto dir = test::scratch_dir("gpu_pipeline_device_bands");
+  int checked = 0;
+  for (const fs::path& path : {test::fixture_dir() / "vips-none-bigtiff-512.tif", cmu()}) {
+    if (!fs::exists(path)) continue;
+    Slide slide = Slide::open(path);
+    auto chain = chain_of({"sobel"});
+    for (int64_t tile : {128, 300}) {
+      const std::string tag = path.stem().string() + "-" + std::to_string(tile);
+      pipeline::Options o;
+      o.device = Device::cuda;
+      o.tile = tile;
+      pipeline::Summary s = pipeline::process(slide, chain, dir / (tag + "-gpu.zarr"), o);
+      EXPECT_EQ(s.executor, "bands") << tag;
+      o.device = Device::cpu;
+      pipeline::process(slide, chain, dir / (tag + "-cpu.zarr"), o);
+      EXPECT_TRUE(same_pixels(zarr::ArrayReader::open(dir / (tag + "-gpu.zarr") / "0").read(),
+                              zarr::ArrayReader::open(dir / (tag + "-cpu.zarr") / "0").read()))
+          << tag;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// Sets entry `index` of a LONG tag array (324 TileOffsets, 325 TileByteCounts) in the first
+// directory of a classic little-endian TIFF: a sparse file made from a good one.
+void patch_tile_entry(const fs::path& path, uint16_t tag, size_t index, uint32_t value) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  auto read = [&](uint64_t at, void* into, size_t n) {
+    f.seekg(static_cast<std::streamoff>(at));
+    f.read(static_cast<char*>(into), static_cast<std::streamsize>(n));
+  };
+  uint16_t order = 0, magic = 0, count = 0;
+  uint32_t ifd = 0;
+  read(0, &order, 2);
+  read(2, &magic, 2);
+  ASSERT_TRUE(order == 0x4949 && magic == 42) << "not a classic little-endian TIFF";
+  read(4, &ifd, 4);
+  read(ifd, &count, 2);
+  for (uint16_t i = 0; i < count; ++i) {
+    const uint64_t entry = ifd + 2 + 12 * uint64_t{i};
+    uint16_t t = 0, type = 0;
+    uint32_t n = 0, where = 0;
+    read(entry, &t, 2);
+    if (t != tag) continue;
+    read(entry + 2, &type, 2);
+    read(entry + 4, &n, 4);
+    read(entry + 8, &where, 4);
+    ASSERT_EQ(type, 4);
+    ASSERT_LT(index, n);
+    f.seekp(static_cast<std::streamoff>(n == 1 ? entry + 8 : where + 4 * uint64_t{index}));
+    f.write(reinterpret_cast<const char*>(&value), 4);
+    return;
+  }
+  FAIL() << "no tag " << tag;
+}
+
+TEST(GpuPipelineBands, SparseUncompressedSlideGoesThroughTheReadPath) {
+  SLIDESTREAM_REQUIRE_GPU();
+  const fs::path source = test::fixture_dir() / "vips-none-256.tif";
+  ASSERT_TRUE(fs::exists(source)) << source;
+  auto dir = test::scratch_dir("gpu_pipeline_bands_sparse");
+  const fs::path sparse = dir / "sparse.tif";
+  fs::copy_file(source, sparse);
+  patch_tile_entry(sparse, 324, 1, 0);
+  patch_tile_entry(sparse, 325, 1, 0);
+  Slide slide = Slide::open(sparse);
+  auto chain = chain_of({"sobel"});
+  Image cpu = run(slide, chain, Mode::global, Device::cpu, 256);
+  pipeline::Summary summary;
+  Image tiled = run(slide, chain, Mode::tiled, Device::cuda, 256, 0, &summary);
+  EXPECT_EQ(summary.executor, "bands");
+  EXPECT_FALSE(summary.streamed);
+  EXPECT_TRUE(same_pixels(tiled, cpu));
+}
+
+TEST(GpuPipelineBands, FileTruncatedAfterOpeningFailsTheStreamWithContext) {
+  SLIDESTREAM_REQUIRE_GPU();
+  const fs::path source = test::fixture_dir() / "vips-none-bigtiff-512.tif";
+  ASSERT_TRUE(fs::exists(source)) << source;
+  auto dir = test::scratch_dir("gpu_pipeline_bands_truncated");
+  const fs::path cut = dir / "cut.tif";
+  fs::copy_file(source, cut);
+  Slide slide = Slide::open(cut);
+  const TileLocation last =
+      slide.tile_location(0, slide.level(0).tiles_across - 1, slide.level(0).tiles_down - 1);
+  fs::resize_file(cut, last.offset + 1000);
+  pipeline::Options o;
+  o.device = Device::cuda;
+  o.tile = 512;
+  try {
+    pipeline::process_to_image(slide, chain_of({"sobel"}), o);
+    ADD_FAILURE() << "a truncated file went through";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cut.tif"), std::string::npos) << what;
+    EXPECT_NE(what.find("truncated"), std::string::npos) << what;
   }
 }
 

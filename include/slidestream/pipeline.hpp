@@ -59,6 +59,9 @@ struct Summary {
   // Tiled mode: "slots" (tiles through the staged executor) or "bands" (on a GPU, whole tile-rows
   // read into a device ring and processed a band at a time); empty in global mode.
   std::string executor;
+  // "bands" only: the uncompressed level was streamed by file ranges into the GPU (tile layout,
+  // gathered on the GPU), not read a tile-row at a time through the GPU read path.
+  bool streamed = false;
 };
 
 // `chain` with every Macenko op fitted (ops::fit_macenko) on the slide's lowest-resolution level,

@@ -121,7 +121,9 @@ int run_process(const ProcessArgs& args) {
                         {"peak_gpu_bytes", s.peak_gpu_bytes},
                         {"gpu_memory_delta_bytes", s.gpu_memory_delta_bytes},
                         {"io_path", s.io_path},
-                        {"write_io_path", s.write_io_path}};
+                        {"write_io_path", s.write_io_path},
+                        {"executor", s.executor},
+                        {"streamed", s.streamed}};
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }

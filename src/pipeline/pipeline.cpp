@@ -13,6 +13,9 @@
 #include <string>
 #include <thread>
 
+#if SLIDESTREAM_HAVE_CUDA
+#include "io/cuda/cufile_shim.hpp"
+#endif
 #include "pipeline/band.hpp"
 #include "pipeline/engine.hpp"
 #include "pipeline/pyramid.hpp"
@@ -109,6 +112,27 @@ bool bands_enabled() {
 
 // Device memory the band executor may take (ring, window and output bands).
 constexpr uint64_t kBandDeviceBudget = 1ull << 30;
+
+#if SLIDESTREAM_HAVE_CUDA
+// Uncompressed levels are streamed by file ranges (pipeline/band.hpp) unless
+// SLIDESTREAM_BAND_STREAM=0, or cuFile is asked for or may work (nvidia-fs present): the GPU read
+// path then reads each tile-row, through cuFile where it can.
+bool streaming_allowed(const Options& options) {
+  const char* value = std::getenv("SLIDESTREAM_BAND_STREAM");
+  if (value != nullptr && std::string(value) == "0") return false;
+  if (options.io == IoBackend::cufile) return false;
+  return options.io == IoBackend::posix || !io::cufile::nvidia_fs_present();
+}
+
+// The streamed reader's range size: 4 MiB (SLIDESTREAM_BAND_TASK_MIB overrides, for measuring).
+// Page-cache preads of that size run at full speed, and the ring stays small: it holds the
+// ranges every reader thread has in flight.
+uint64_t band_task_bytes() {
+  const char* value = std::getenv("SLIDESTREAM_BAND_TASK_MIB");
+  const int mib = value ? std::atoi(value) : 0;
+  return uint64_t{static_cast<uint64_t>(mib > 0 ? std::min(mib, 64) : 4)} << 20;
+}
+#endif
 
 // Tracks device memory: what the pipeline allocated itself, and the device's own count.
 class GpuMemoryMeter {
@@ -352,6 +376,18 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
   job.read.io = options.io;
   job.read.gpu_jpeg = gpu_reads_into_device();
   job.image = sink.image;
+  // Bands go to the Zarr writer straight from the GPU (it copies each chunk down itself), unless
+  // the host pyramid needs them on the host.
+  job.host_bands = sink.pyramid != nullptr;
+  job.device_budget = kBandDeviceBudget;
+  if (streaming_allowed(options)) {
+    const uint64_t task = band_task_bytes();
+    job.stream = plan_raw_rows(slide, plan.level, task, nullptr);
+    // Only the streaming readers run that far ahead; a row-at-a-time reader keeps 2 rows.
+    if (!job.stream.ranges.empty()) {
+      job.read_ahead_bytes = static_cast<uint64_t>(plan.threads) * task;
+    }
+  }
   std::string why;
   uint64_t device_bytes = band_device_bytes(slide.level(plan.level), job, kBandDeviceBudget, &why);
   if (device_bytes == 0) return std::nullopt;
@@ -403,6 +439,7 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
   summary.gpu_memory_delta_bytes = meter.device_delta_peak();
   summary.io_path = report.io_path.empty() ? "posix" : report.io_path;
   summary.executor = "bands";
+  summary.streamed = report.streamed;
   return summary;
 #else
   (void)slide, (void)plan, (void)options, (void)sink, (void)meter;
