@@ -2,11 +2,13 @@
 // host, read back by zarr-python/tensorstore and our reader; reads into GPU views are exact.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "slidestream/error.hpp"
 #include "slidestream/zarr.hpp"
 #include "support/test_support.hpp"
 #include "zarr/device_staging.hpp"
@@ -56,6 +58,7 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
   auto dir = test::scratch_dir("gpu_zarr_write");
   nlohmann::json manifest = nlohmann::json::array();
   const int64_t H = 300, W = 410;  // edge chunks on both axes
+  const bool cufile_usable = device::cufile_write_problem(dir).empty();
   const GpuCase cases[] = {
       {Format::v3, 0, Codec::none, DataType::uint8, 3},  // the identity path: pinned → file
       {Format::v3, 0, Codec::none, DataType::float32, 3},
@@ -91,7 +94,10 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
     auto writer = ArrayWriter::create(gpu_path, spec, {.threads = 4});
     writer.write(src);
     WriteReport report = writer.finish();
-    EXPECT_NE(report.io_path.find("posix"), std::string::npos) << report.io_path;
+    // auto: cuFile where it can write here (uncompressed interleaved chunks), POSIX otherwise.
+    const bool cufile_expected =
+        cufile_usable && (k.format == Format::v3 || k.channels == 1) && k.codec == Codec::none;
+    EXPECT_EQ(report.io_path.rfind(cufile_expected ? "cufile" : "posix", 0), 0u) << report.io_path;
     // Our reader, to the host and to a GPU view.
     auto reader = ArrayReader::open(gpu_path);
     EXPECT_TRUE(equal(reader.read(), host));
@@ -99,7 +105,7 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
     EXPECT_TRUE(equal(to_host(back_dev.view()), host));
     // Byte-identical files to a host-source write of the same pixels.
     auto cpu_path = dir / (name + "_cpu.zarr");
-    auto cpu_writer = ArrayWriter::create(cpu_path, spec, {.threads = 2});
+    auto cpu_writer = ArrayWriter::create(cpu_path, spec, {.threads = 2, .io_depth = 1});
     cpu_writer.write(host.view());
     cpu_writer.finish();
     for (const auto& entry : std::filesystem::recursive_directory_iterator(cpu_path)) {
@@ -169,6 +175,86 @@ void expect_same_tree(const std::filesystem::path& a, const std::filesystem::pat
     ++files;
   }
   EXPECT_GT(files, 3u);
+}
+
+// cuFile writes as far as this machine allows. Without nvidia-fs (the lent H100 machines) cuFile
+// cannot register files: `cufile` must then be a clear error before anything is written, and
+// `auto` must write through POSIX and say why, never calling that run cufile. Where cuFile can
+// write, `cufile` must land the same bytes as the POSIX path, edge chunks and shards included.
+TEST(GpuZarrWrite, CufileIsUsedWhereItCanWriteAndOtherwiseRefusedOrReported) {
+  SLIDESTREAM_REQUIRE_GPU();
+  auto dir = test::scratch_dir("gpu_zarr_cufile");
+  const std::string problem = device::cufile_write_problem(dir);
+  const int64_t H = 333, W = 290;
+  Image host = random_image(W, H, 3, DataType::float32, 11);
+  Image dev = to_device(host);
+  for (int64_t shard : {int64_t{0}, int64_t{256}}) {
+    SCOPED_TRACE("shard " + std::to_string(shard));
+    ArraySpec spec{.height = H,
+                   .width = W,
+                   .channels = 3,
+                   .dtype = DataType::float32,
+                   .chunk_height = 128,
+                   .chunk_width = 128,
+                   .shard_height = shard,
+                   .shard_width = shard,
+                   .fill_value = 7.5};
+    const std::string tag = shard ? "sharded" : "chunks";
+    auto posix_path = dir / (tag + "_posix.zarr");
+    auto pw = ArrayWriter::create(posix_path, spec, {.io = IoBackend::posix});
+    pw.write(dev.view());
+    EXPECT_EQ(pw.finish().io_path.rfind("posix", 0), 0u);
+
+    auto requested = dir / (tag + "_cufile.zarr");
+    auto auto_path = dir / (tag + "_auto.zarr");
+    auto aw = ArrayWriter::create(auto_path, spec, {.io = IoBackend::automatic});
+    aw.write(dev.view());
+    const std::string auto_io = aw.finish().io_path;
+    if (problem.empty()) {
+      std::printf("cuFile can write here: %s\n", auto_io.c_str());
+      EXPECT_EQ(auto_io.rfind("cufile", 0), 0u) << auto_io;
+      auto cw = ArrayWriter::create(requested, spec, {.io = IoBackend::cufile});
+      cw.write(dev.view());
+      EXPECT_EQ(cw.finish().io_path.rfind("cufile", 0), 0u);
+      expect_same_tree(posix_path, requested);
+      // A host source cannot go through cuFile: refused, not silently written through POSIX.
+      auto hw = ArrayWriter::create(dir / (tag + "_host.zarr"), spec, {.io = IoBackend::cufile});
+      EXPECT_THROW(hw.write(host.view()), Error);
+    } else {
+      std::printf("cuFile cannot write here: %s\n", problem.c_str());
+      EXPECT_EQ(auto_io.rfind("posix", 0), 0u) << auto_io;
+      EXPECT_NE(auto_io.find("cufile unavailable"), std::string::npos) << auto_io;
+      EXPECT_NE(auto_io.find(problem), std::string::npos) << auto_io;
+      try {
+        ArrayWriter::create(requested, spec, {.io = IoBackend::cufile});
+        ADD_FAILURE() << "expected Error(cufile)";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::cufile) << e.what();
+        EXPECT_NE(std::string(e.what()).find("cuFile was requested"), std::string::npos)
+            << e.what();
+      }
+      EXPECT_FALSE(std::filesystem::exists(requested));
+    }
+    expect_same_tree(posix_path, auto_path);
+    EXPECT_TRUE(equal(ArrayReader::open(auto_path).read(), host));
+  }
+  // The CLI: --io cufile where cuFile cannot write is an error naming the cause; auto reports.
+  if (!problem.empty()) {
+    auto slide = test::fixture("vips-none-256.tif");
+    std::string output;
+    int rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                                   (dir / "cli.zarr").string() + "' --device cuda --io cufile",
+                               &output);
+    EXPECT_NE(rc, 0) << output;
+    EXPECT_NE(output.find("cuFile was requested"), std::string::npos) << output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "cli.zarr")) << output;
+    rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                               (dir / "cli-auto.zarr").string() + "' --device cuda --io auto",
+                           &output);
+    EXPECT_EQ(rc, 0) << output;
+    EXPECT_NE(output.find("io posix"), std::string::npos) << output;
+    EXPECT_NE(output.find("cufile unavailable"), std::string::npos) << output;
+  }
 }
 
 TEST(GpuZarrWrite, ConvertThroughTheGpuWritesTheSameFilesAsThroughTheHost) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <ostream>
 
 #include "support/test_support.hpp"
@@ -81,6 +83,47 @@ TEST(ZarrConvertCli, RejectsBadOptionsClearly) {
                          &output);
   EXPECT_NE(rc, 0);
   EXPECT_NE(output.find("--levels"), std::string::npos) << output;
+  // cuFile moves pixels between GPU memory and files: asked for with host pixels, it is refused
+  // before anything is written.
+  rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                             (dir / "c.zarr").string() + "' --device cpu --io cufile",
+                         &output);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(output.find("--io cufile"), std::string::npos) << output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "c.zarr"));
+  rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                             (dir / "d.zarr").string() + "' --io-depth -1",
+                         &output);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(output.find("--io-depth"), std::string::npos) << output;
+}
+
+std::string contents(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+TEST(ZarrConvertCli, IoDepthChangesNoByte) {
+  auto slide = test::fixture("vips-none-256.tif");
+  auto dir = test::scratch_dir("zarr_convert_depth");
+  std::string output;
+  for (const char* depth : {"1", "0", "7"}) {
+    int rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                                   (dir / depth).string() + "' --chunk 200 --io-depth " + depth,
+                               &output);
+    ASSERT_EQ(rc, 0) << output;
+  }
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir / "1")) {
+    if (!entry.is_regular_file()) continue;
+    auto rel = std::filesystem::relative(entry.path(), dir / "1");
+    for (const char* other : {"0", "7"}) {
+      ASSERT_TRUE(std::filesystem::exists(dir / other / rel)) << rel;
+      EXPECT_EQ(contents(entry.path()), contents(dir / other / rel)) << rel;
+    }
+    ++files;
+  }
+  EXPECT_GT(files, 3u);
 }
 
 }  // namespace

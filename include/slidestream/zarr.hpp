@@ -41,19 +41,32 @@ struct ArraySpec {
 };
 
 struct WriteOptions {
-  int threads = 0;  // 0: hardware threads
+  int threads = 0;  // threads that encode (pack, compress) chunks; 0: hardware threads
+  // GPU sources: `cufile` writes uncompressed chunks (and shards) straight from device memory
+  // through cuFile and is an Error(cufile) where cuFile cannot write the output; `auto` does so
+  // where it can and otherwise stages through pinned memory and POSIX writes, saying why in
+  // WriteReport.io_path. Host sources are written with POSIX (`cufile` refuses them).
   IoBackend io = IoBackend::automatic;
   bool overwrite = false;  // refuse an existing path otherwise (Error already_exists)
-  bool durable = true;     // fsync data, then metadata, then directories
-  // Large 4 KiB-aligned chunk files bypass the page cache (O_DIRECT) where the file system allows.
+  bool durable = true;     // chunks synced (syncfs), then metadata, then directories
+  // The 4 KiB-aligned body of large chunk files bypasses the page cache (O_DIRECT) where the file
+  // system allows; the unaligned rest is written through the cache.
   bool direct_io = true;
+  // Chunk (shard) files being written at once: a direct write waits for the disk, so the disk's
+  // queue is kept full by many writes in flight, not by many cores. 0: kDefaultIoDepth. Capped so
+  // that the units in flight hold at most about 1 GiB of staging memory.
+  int io_depth = 0;
 };
+
+// Measured on the lent H100 machine's virtio disk (bench/uc2.cpp --sweep, bench/RESULTS.md "uc2").
+inline constexpr int kDefaultIoDepth = 64;
 
 // What a finished write did, for the CLI and benchmarks.
 struct WriteReport {
   uint64_t bytes_written = 0;  // bytes landed on disk (chunks + metadata)
   uint64_t chunks_written = 0;
   std::string io_path;  // "posix", "posix (O_DIRECT)", "cufile", "cufile (compat mode)"
+  int io_depth = 0;     // chunk (shard) files written at once, after the memory cap
 };
 
 // Writes one array. Chunks may be written from many threads at once as long as no two calls

@@ -30,6 +30,7 @@ struct ConvertOptions {
   std::string io = "auto";
   bool overwrite = false;
   int threads = 0;
+  int io_depth = 0;
 };
 
 // Host memory per block being read or written (two blocks are in flight).
@@ -108,6 +109,12 @@ int run_convert(const ConvertOptions& o) {
   }
   const zarr::Codec codec = zarr::parse_codec(o.codec);
   const IoBackend io = parse_io_backend(o.io);
+  if (io == IoBackend::cufile && device != Device::cuda) {
+    throw Error(
+        ErrorKind::invalid_argument,
+        "--io cufile moves pixels between GPU memory and the files: it needs --device cuda");
+  }
+  if (o.io_depth < 0) throw Error(ErrorKind::invalid_argument, "--io-depth must be >= 0");
   const auto levels = parse_levels(o.levels, static_cast<int>(slide.levels().size()));
 
   // Fail before creating the output when the device cannot be used at all.
@@ -148,8 +155,18 @@ int run_convert(const ConvertOptions& o) {
                          .format = mo.format,
                          .codec = codec};
     // Levels are renumbered 0, 1, ... in the output; the downsample keeps the true scale.
-    auto writer = group.add_level(static_cast<int>(out_index), l.downsample, spec,
-                                  {.threads = o.threads, .io = io});
+    auto writer = [&] {
+      try {
+        return group.add_level(static_cast<int>(out_index), l.downsample, spec,
+                               {.threads = o.threads, .io = io, .io_depth = o.io_depth});
+      } catch (const Error&) {
+        // A refused level (cuFile asked for and unusable) leaves no empty output behind; remove()
+        // takes only an empty directory, so nothing written is ever lost here.
+        std::error_code ec;
+        if (out_index == 0) std::filesystem::remove(o.out, ec);
+        throw;
+      }
+    }();
     // Blocks: one row of units (chunks or shards), split across when a row is too wide.
     const int64_t unit = o.shard ? o.shard : o.chunk;
     const size_t px = static_cast<size_t>(l.channels) * size_of(l.dtype);
@@ -233,6 +250,9 @@ Command add_convert_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));
   sub->add_flag("--overwrite", o->overwrite, "Replace an existing output");
   sub->add_option("--threads", o->threads, "Threads (0: all hardware threads)");
+  sub->add_option("--io-depth", o->io_depth,
+                  "Chunk (shard) files written at once (0: the library's default, " +
+                      std::to_string(zarr::kDefaultIoDepth) + ")");
   return {sub, [o] { return run_convert(*o); }};
 }
 

@@ -108,18 +108,44 @@ void File::read_exact(std::span<std::byte> buffer, uint64_t offset) const {
   }
 }
 
-void File::write_exact(std::span<const std::byte> buffer, uint64_t offset) const {
-  size_t done = 0;
-  while (done < buffer.size()) {
-    ssize_t n = ::pwrite(fd_, buffer.data() + done, buffer.size() - done,
-                         static_cast<off_t>(offset + done));
+namespace {
+
+// pwrite until every byte landed: 0, or the errno with *done the bytes that did (ENOSPC when the
+// kernel accepts nothing, which is what a full disk looks like to a short write).
+int write_all(int fd, std::span<const std::byte> buffer, uint64_t offset, size_t* done) noexcept {
+  *done = 0;
+  while (*done < buffer.size()) {
+    ssize_t n = ::pwrite(fd, buffer.data() + *done, buffer.size() - *done,
+                         static_cast<off_t>(offset + *done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw errno_error(errno, "write failed", path_, static_cast<int64_t>(offset + done));
+      return errno;
     }
-    if (n == 0) throw errno_error(ENOSPC, "write failed", path_, static_cast<int64_t>(offset + done));
-    done += static_cast<size_t>(n);
+    if (n == 0) return ENOSPC;
+    *done += static_cast<size_t>(n);
   }
+  return 0;
+}
+
+}  // namespace
+
+int File::try_write_exact(std::span<const std::byte> buffer, uint64_t offset) const noexcept {
+  size_t done = 0;
+  return write_all(fd_, buffer, offset, &done);
+}
+
+void File::write_exact(std::span<const std::byte> buffer, uint64_t offset) const {
+  size_t done = 0;
+  if (int err = write_all(fd_, buffer, offset, &done); err != 0) {
+    throw errno_error(err, "write failed", path_, static_cast<int64_t>(offset + done));
+  }
+}
+
+bool File::set_direct(bool direct) const noexcept {
+  int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0) return false;
+  flags = direct ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+  return ::fcntl(fd_, F_SETFL, flags) == 0;
 }
 
 void File::sync() const {

@@ -34,6 +34,11 @@ class File {
   // Reads up to buffer.size() bytes; returns how many (fewer only at end of file).
   size_t read_some(std::span<std::byte> buffer, uint64_t offset) const;
   void write_exact(std::span<const std::byte> buffer, uint64_t offset) const;
+  // write_exact without the throw: 0 when every byte landed, else the errno (ENOSPC when the
+  // kernel accepted nothing), so that callers can tell "O_DIRECT refused" (EINVAL) from failures.
+  int try_write_exact(std::span<const std::byte> buffer, uint64_t offset) const noexcept;
+  // Turns O_DIRECT on or off for later writes (fcntl F_SETFL); false where the kernel refuses.
+  bool set_direct(bool direct) const noexcept;
   void sync() const;  // fsync; throws on failure
   void truncate(uint64_t size) const;
   void advise_dont_need() const noexcept;  // drop this file's pages from the page cache

@@ -15,6 +15,7 @@
 #include "zarr/device_staging.hpp"
 #include "zarr/layout.hpp"
 #include "zarr/parallel.hpp"
+#include "zarr/write_path.hpp"
 #include "zarr/writer_impl.hpp"
 
 namespace slidestream::zarr {
@@ -23,7 +24,7 @@ namespace {
 using detail::AlignedBuffer;
 using detail::Layout;
 
-// Pinned staging memory per writer: enough slots for every thread, within this budget.
+// Staging memory (host, pinned or device) held by the units in flight of one write_region.
 constexpr size_t kStagingBudget = size_t{1} << 30;
 
 // Encodes one unit (chunk, or shard of inner chunks) whose pixels inside the array are `region`
@@ -107,6 +108,112 @@ Error with_file(const Error& e, const std::filesystem::path& path) {
   return e.with_context({.file = path.string()});
 }
 
+// Lays out a plain unit (uncompressed, interleaved) of GPU pixels in a staging buffer through
+// `ops`: a chunk padded with the fill value, or a shard's inner chunks in C order followed by its
+// index and the index's crc32c. Returns the unit's size in bytes. Ops: fill(offset, bytes),
+// copy(view, offset, pitch), put(host bytes, size, offset), wait(); put's bytes stay alive until
+// wait().
+template <typename Ops>
+size_t assemble_plain_unit(const Layout& l, const ImageView& region, int64_t uy, int64_t ux,
+                           Ops& ops) {
+  if (!l.sharded) {
+    if (region.height < l.unit_h || region.width < l.unit_w) ops.fill(0, l.unit_bytes());
+    ops.copy(region, 0, static_cast<size_t>(l.unit_w) * l.pixel_bytes());
+    ops.wait();
+    return l.unit_bytes();
+  }
+  const int64_t n_down = l.inner_down(), n_across = l.inner_across();
+  const size_t n = static_cast<size_t>(n_down * n_across);
+  const size_t chunk_pitch = static_cast<size_t>(l.chunk_w) * l.pixel_bytes();
+  std::vector<uint64_t> index(2 * n, ~uint64_t{0});  // 2^64-1: chunk absent
+  size_t pos = 0;
+  for (int64_t iy = 0; iy < n_down; ++iy) {
+    const int64_t y0 = uy * l.unit_h + iy * l.chunk_h;
+    if (y0 >= l.height) break;
+    for (int64_t ix = 0; ix < n_across; ++ix) {
+      const int64_t x0 = ux * l.unit_w + ix * l.chunk_w;
+      if (x0 >= l.width) break;
+      ImageView sub =
+          region.crop(x0 - ux * l.unit_w, y0 - uy * l.unit_h, std::min(l.chunk_w, l.width - x0),
+                      std::min(l.chunk_h, l.height - y0));
+      if (sub.height < l.chunk_h || sub.width < l.chunk_w) ops.fill(pos, l.chunk_bytes());
+      ops.copy(sub, pos, chunk_pitch);
+      const size_t k = static_cast<size_t>(iy * n_across + ix);
+      index[2 * k] = pos;
+      index[2 * k + 1] = l.chunk_bytes();
+      pos += l.chunk_bytes();
+    }
+  }
+  std::vector<std::byte> tail(l.index_bytes());
+  std::memcpy(tail.data(), index.data(), 16 * n);  // little-endian hosts
+  if (l.index_crc32c) {
+    uint32_t crc = crc32c(std::span<const std::byte>(tail.data(), 16 * n));
+    std::memcpy(tail.data() + 16 * n, &crc, 4);
+  }
+  ops.put(tail.data(), tail.size(), pos);
+  ops.wait();
+  return pos + tail.size();
+}
+
+// Assembly in a pinned slot: padding and index written by the CPU, pixels by async copies.
+struct PinnedOps {
+  device::StagingSlot& slot;
+  const Layout& layout;
+  void fill(size_t offset, size_t bytes) {
+    detail::fill_samples(slot.data() + offset, bytes, layout);
+  }
+  void copy(const ImageView& v, size_t offset, size_t pitch) { slot.copy_async(v, offset, pitch); }
+  void put(const std::byte* p, size_t bytes, size_t offset) {
+    std::memcpy(slot.data() + offset, p, bytes);
+  }
+  void wait() { slot.wait(); }
+};
+
+// Assembly in device memory: everything through the stage's stream, in order.
+struct DeviceOps {
+  device::DeviceStage& stage;
+  const AlignedBuffer& fill_chunk;  // at least one chunk (a whole unit unsharded) of fill samples
+  void fill(size_t offset, size_t bytes) { stage.upload_async(fill_chunk.data(), bytes, offset); }
+  void copy(const ImageView& v, size_t offset, size_t pitch) { stage.copy_async(v, offset, pitch); }
+  void put(const std::byte* p, size_t bytes, size_t offset) {
+    stage.upload_async(p, bytes, offset);
+  }
+  void wait() { stage.wait(); }
+};
+
+// Holds one of the writer's encoder places for a scope.
+class EncoderTurn {
+ public:
+  explicit EncoderTurn(std::counting_semaphore<>& s) : s_(s) { s_.acquire(); }
+  ~EncoderTurn() { s_.release(); }
+  EncoderTurn(const EncoderTurn&) = delete;
+  EncoderTurn& operator=(const EncoderTurn&) = delete;
+
+ private:
+  std::counting_semaphore<>& s_;
+};
+
+// Units written at once: every unit in flight holds a staging buffer (host, pinned or device) of
+// its size, within kStagingBudget.
+size_t in_flight_limit(const Layout& l, int threads, int io_depth) {
+  const size_t unit_bytes = l.unit_bytes() + (l.sharded ? l.index_bytes() : 0);
+  const size_t by_budget = std::max<size_t>(2, kStagingBudget / std::max<size_t>(unit_bytes, 1));
+  return std::min<size_t>(static_cast<size_t>(std::max(threads, io_depth)), by_budget);
+}
+
+// The nearest existing directory at or above `path`: where a cuFile probe can run before the
+// output exists.
+std::filesystem::path existing_ancestor(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto p = std::filesystem::absolute(path, ec);
+  if (ec) return ".";
+  while (!p.empty() && !std::filesystem::is_directory(p, ec)) {
+    if (p == p.parent_path()) break;
+    p = p.parent_path();
+  }
+  return p;
+}
+
 }  // namespace
 
 AlignedBuffer ArrayWriter::Impl::take_buffer() {
@@ -141,79 +248,119 @@ void ArrayWriter::Impl::give_slot(std::unique_ptr<device::StagingSlot> slot) {
   slots.push_back(std::move(slot));
 }
 
-void ArrayWriter::Impl::write_unit(const ImageView& region, int64_t uy, int64_t ux) {
-  const auto file = path / layout.unit_key(uy, ux);
-  if (region.device == Device::cpu) {
-    AlignedBuffer buffer = take_buffer();
-    size_t size = encode_unit(layout, region, uy, ux, buffer, pool.get(), threads);
-    detail::write_chunk_file(file, buffer.data(), size, buffer.capacity(), file_options, stats);
-    give_buffer(std::move(buffer));
-    return;
+std::unique_ptr<device::DeviceStage> ArrayWriter::Impl::take_stage(int cuda_device) {
+  {
+    std::lock_guard lock(stages_mutex);
+    if (!stages.empty()) {
+      auto s = std::move(stages.back());
+      stages.pop_back();
+      return s;
+    }
   }
-  // From a GPU: the unit lands in a pinned slot laid out as the full unit (padding filled first),
-  // which for uncompressed interleaved chunks already is the file's content.
+  return device::make_device_stage(
+      layout.unit_bytes() + (layout.sharded ? layout.index_bytes() : 0), cuda_device);
+}
+
+void ArrayWriter::Impl::give_stage(std::unique_ptr<device::DeviceStage> stage) {
+  std::lock_guard lock(stages_mutex);
+  stages.push_back(std::move(stage));
+}
+
+void ArrayWriter::Impl::note(const std::string& text) {
+  std::lock_guard lock(path_mutex);
+  if (io_note.find(text) == std::string::npos) io_note += (io_note.empty() ? "" : "; ") + text;
+}
+
+void ArrayWriter::Impl::choose_gpu_path() {
+  std::lock_guard lock(path_mutex);
+  if (path_chosen) return;
+  const bool layout_ok = detail::cufile_can_write(layout);
+  std::string problem;
+  if (options.io != IoBackend::posix && layout_ok) problem = device::cufile_write_problem(path);
+  detail::WritePathChoice choice = detail::choose_write_path(options.io, layout_ok, problem, path);
+  use_cufile = choice.cufile;
+  if (!choice.note.empty()) io_note += (io_note.empty() ? "" : "; ") + choice.note;
+  if (use_cufile) {
+    fill_chunk.reserve(layout.chunk_bytes());
+    detail::fill_samples(fill_chunk.data(), layout.chunk_bytes(), layout);
+  }
+  path_chosen = true;
+}
+
+void ArrayWriter::Impl::write_unit_from_host(const ImageView& region, int64_t uy, int64_t ux) {
+  AlignedBuffer buffer = take_buffer();
+  size_t size = 0;
+  {
+    EncoderTurn turn(*encoders);
+    size = encode_unit(layout, region, uy, ux, buffer, pool.get(), threads);
+  }
+  detail::write_chunk_file(path / layout.unit_key(uy, ux), buffer.data(), size, file_options,
+                           stats);
+  give_buffer(std::move(buffer));
+}
+
+bool ArrayWriter::Impl::write_unit_with_cufile(const ImageView& region, int64_t uy, int64_t ux) {
+  auto stage = take_stage(region.cuda_device);
+  DeviceOps ops{*stage, fill_chunk};
+  const size_t size = assemble_plain_unit(layout, region, uy, ux, ops);
+  std::string why;
+  const auto file = path / layout.unit_key(uy, ux);
+  const bool landed = detail::write_chunk_file_by(
+      file, size, stats, [&](const io::File& f) { return stage->write_file(f.fd(), size, &why); });
+  give_stage(std::move(stage));
+  if (landed) {
+    stats.cufile_files.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  // The probe registered a file here, this one did not: `cufile` keeps its promise or fails.
+  if (options.io == IoBackend::cufile) {
+    throw Error(ErrorKind::cufile, "cuFile cannot register this chunk file: " + why,
+                {.file = file.string()});
+  }
+  note("cufile could not register some chunk files (" + why + "), those went through posix");
+  return false;
+}
+
+void ArrayWriter::Impl::write_unit_through_pinned(const ImageView& region, int64_t uy, int64_t ux) {
+  const auto file = path / layout.unit_key(uy, ux);
   auto slot = take_slot(region.cuda_device);
-  const bool plain = layout.encoding.interleaved &&
-                     layout.encoding.compressor == detail::Compressor::none &&
-                     !layout.encoding.crc32c;
-  if (layout.sharded && plain) {
-    // Uncompressed shard: each inner chunk is copied from the GPU straight to its place in the
-    // shard file's bytes; no CPU pass over the pixels at all.
-    const Layout& l = layout;
-    const int64_t n_down = l.inner_down(), n_across = l.inner_across();
-    const size_t n = static_cast<size_t>(n_down * n_across);
-    const size_t chunk_pitch = static_cast<size_t>(l.chunk_w) * l.pixel_bytes();
-    std::vector<uint64_t> index(2 * n, ~uint64_t{0});
-    size_t pos = 0;
-    for (int64_t iy = 0; iy < n_down; ++iy) {
-      const int64_t y0 = uy * l.unit_h + iy * l.chunk_h;
-      if (y0 >= l.height) break;
-      for (int64_t ix = 0; ix < n_across; ++ix) {
-        const int64_t x0 = ux * l.unit_w + ix * l.chunk_w;
-        if (x0 >= l.width) break;
-        ImageView sub =
-            region.crop(x0 - ux * l.unit_w, y0 - uy * l.unit_h, std::min(l.chunk_w, l.width - x0),
-                        std::min(l.chunk_h, l.height - y0));
-        if (sub.height < l.chunk_h || sub.width < l.chunk_w) {
-          detail::fill_samples(slot->data() + pos, l.chunk_bytes(), l);
-        }
-        slot->copy_async(sub, pos, chunk_pitch);
-        const size_t k = static_cast<size_t>(iy * n_across + ix);
-        index[2 * k] = pos;
-        index[2 * k + 1] = l.chunk_bytes();
-        pos += l.chunk_bytes();
-      }
-    }
-    slot->wait();
-    std::memcpy(slot->data() + pos, index.data(), 16 * n);
-    if (l.index_crc32c) {
-      uint32_t crc = crc32c(std::span<const std::byte>(slot->data() + pos, 16 * n));
-      std::memcpy(slot->data() + pos + 16 * n, &crc, 4);
-    }
-    detail::write_chunk_file(file, slot->data(), pos + l.index_bytes(), slot->size(), file_options,
-                             stats);
+  if (detail::cufile_can_write(layout)) {
+    // The unit's bytes are the pixels: copied from the GPU straight to their place in the file's
+    // bytes, no CPU pass over them.
+    PinnedOps ops{*slot, layout};
+    const size_t size = assemble_plain_unit(layout, region, uy, ux, ops);
+    detail::write_chunk_file(file, slot->data(), size, file_options, stats);
     give_slot(std::move(slot));
     return;
   }
+  // Compressed or planar: the unit's pixels land interleaved in the slot, then are encoded.
   const size_t pitch = static_cast<size_t>(layout.unit_w) * layout.pixel_bytes();
   if (region.height < layout.unit_h || region.width < layout.unit_w) {
     detail::fill_samples(slot->data(), layout.unit_bytes(), layout);
   }
   slot->copy_from_device(region, pitch);
-  if (plain) {
-    detail::write_chunk_file(file, slot->data(), layout.unit_bytes(), slot->size(), file_options,
-                             stats);
-  } else {
-    ImageView staged = region;
-    staged.data = slot->data();
-    staged.row_pitch = pitch;
-    staged.device = Device::cpu;
-    AlignedBuffer buffer = take_buffer();
-    size_t size = encode_unit(layout, staged, uy, ux, buffer, pool.get(), threads);
-    detail::write_chunk_file(file, buffer.data(), size, buffer.capacity(), file_options, stats);
-    give_buffer(std::move(buffer));
+  ImageView staged = region;
+  staged.data = slot->data();
+  staged.row_pitch = pitch;
+  staged.device = Device::cpu;
+  AlignedBuffer buffer = take_buffer();
+  size_t size = 0;
+  {
+    EncoderTurn turn(*encoders);
+    size = encode_unit(layout, staged, uy, ux, buffer, pool.get(), threads);
   }
   give_slot(std::move(slot));
+  detail::write_chunk_file(file, buffer.data(), size, file_options, stats);
+  give_buffer(std::move(buffer));
+}
+
+void ArrayWriter::Impl::write_unit(const ImageView& region, int64_t uy, int64_t ux) {
+  if (region.device == Device::cpu) {
+    write_unit_from_host(region, uy, ux);
+    return;
+  }
+  if (use_cufile && write_unit_with_cufile(region, uy, ux)) return;
+  write_unit_through_pinned(region, uy, ux);
 }
 
 ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySpec& spec,
@@ -223,9 +370,34 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
   impl->spec = spec;
   impl->layout = Layout::from_spec(spec);
   impl->options = options;
+  // Bounded above as well: each in-flight unit is a thread, and a value read from a caller built
+  // against another layout of WriteOptions must not start millions of them.
+  constexpr int kMaxWorkers = 4096;
+  if (options.threads < 0 || options.io_depth < 0 || options.threads > kMaxWorkers ||
+      options.io_depth > kMaxWorkers) {
+    throw Error(ErrorKind::invalid_argument,
+                "threads and io_depth must be in [0, " + std::to_string(kMaxWorkers) +
+                    "] (0: default), got " + std::to_string(options.threads) + " and " +
+                    std::to_string(options.io_depth),
+                {.file = path.string()});
+  }
   impl->threads = options.threads > 0 ? options.threads : io::hardware_threads();
-  if (impl->threads > 1) impl->pool = std::make_unique<io::ThreadPool>(impl->threads - 1);
+  impl->io_depth = options.io_depth > 0 ? options.io_depth : kDefaultIoDepth;
+  // No more workers than units in flight can use: a small array gets a small pool.
+  const Layout& layout = impl->layout;
+  const size_t units = static_cast<size_t>(layout.units_down() * layout.units_across());
+  const size_t workers = std::min(in_flight_limit(layout, impl->threads, impl->io_depth), units);
+  if (workers > 1) impl->pool = std::make_unique<io::ThreadPool>(static_cast<int>(workers - 1));
+  impl->encoders = std::make_unique<std::counting_semaphore<>>(impl->threads);
   impl->file_options.allow_direct = options.direct_io;
+  // An explicit cuFile request is checked before the output is touched: a refusal must not cost
+  // the user an existing output (overwrite) or leave an empty directory behind.
+  if (options.io == IoBackend::cufile) {
+    const bool layout_ok = detail::cufile_can_write(impl->layout);
+    (void)detail::choose_write_path(
+        options.io, layout_ok,
+        layout_ok ? device::cufile_write_problem(existing_ancestor(path)) : std::string(), path);
+  }
   std::error_code ec;
   if (std::filesystem::exists(path, ec) || std::filesystem::is_symlink(path, ec)) {
     if (!options.overwrite) {
@@ -252,6 +424,7 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
   if (l.separator == '/') {
     for (int64_t uy = 0; uy < l.units_down(); ++uy) make_dir(path / l.unit_row_dir(uy));
   }
+  if (options.durable) impl->file_system = detail::FileSystemSync(path);
   return ArrayWriter(std::move(impl));
 }
 
@@ -301,15 +474,18 @@ void ArrayWriter::write_region(int64_t y, int64_t x, const ImageView& src) {
                                 std::min(l.unit_h, l.height - ry));
     s.write_unit(region, uy, ux);
   };
-  int parallelism = s.threads;
-  if (src.device == Device::cuda && s.options.io != IoBackend::posix) {
-    std::lock_guard lock(s.note_mutex);
-    if (s.io_note.empty()) s.io_note = device::cufile_write_note();
-  }
   if (src.device == Device::cuda) {
-    // Each worker holds one pinned slot: bound the pinned memory.
-    size_t by_budget = std::max<size_t>(2, kStagingBudget / std::max<size_t>(l.unit_bytes(), 1));
-    parallelism = static_cast<int>(std::min<size_t>(static_cast<size_t>(parallelism), by_budget));
+    s.choose_gpu_path();
+  } else if (s.options.io == IoBackend::cufile) {
+    fail(
+        "cufile writes take sources in GPU memory, this one is in host memory (use io auto or "
+        "posix)");
+  }
+  const int parallelism = static_cast<int>(in_flight_limit(l, s.threads, s.io_depth));
+  {
+    std::lock_guard lock(s.path_mutex);
+    s.used_depth = std::max(
+        s.used_depth, static_cast<int>(std::min<size_t>(static_cast<size_t>(parallelism), n)));
   }
   try {
     detail::run_parallel(s.pool.get(), n, parallelism, body);
@@ -358,7 +534,7 @@ WriteReport ArrayWriter::finish() {
   uint64_t meta = 0;
   try {
     // Chunks first, durably; only then the metadata that declares the array complete.
-    if (durable) detail::sync_file_system(s.path);
+    if (durable) s.file_system.sync();
     if (s.layout.format == Format::v2) {
       if (!s.attributes.empty()) {
         meta +=
@@ -383,16 +559,31 @@ WriteReport ArrayWriter::finish() {
   WriteReport report;
   report.bytes_written = s.stats.bytes.load() + meta;
   report.chunks_written = s.stats.files.load();
-  const uint64_t direct = s.stats.direct_files.load(), files = s.stats.files.load();
+  report.io_depth = s.used_depth;
+  const uint64_t files = s.stats.files.load(), direct = s.stats.direct_files.load(),
+                 cufile = s.stats.cufile_files.load();
+  const uint64_t posix = files - cufile;
+  std::string posix_path;
   if (direct == 0) {
-    report.io_path = "posix";
-  } else if (direct == files) {
-    report.io_path = "posix (O_DIRECT)";
+    posix_path = "posix";
+  } else if (direct == posix) {
+    posix_path = "posix (O_DIRECT)";
   } else {
-    report.io_path = "posix (O_DIRECT for large chunks, page cache for small)";
+    posix_path = "posix (O_DIRECT for large chunks, page cache for small)";
+  }
+  // cuFile without nvidia-fs is cuFile's own POSIX fallback, not GPUDirect Storage: say so.
+  const std::string cufile_path =
+      device::cufile_compat_mode() ? "cufile (compat mode: no nvidia-fs)" : "cufile";
+  if (cufile == 0 || files == 0) {
+    report.io_path = posix_path;
+  } else if (cufile == files) {
+    report.io_path = cufile_path;
+  } else {
+    report.io_path = cufile_path + " for " + std::to_string(cufile) + " files, " + posix_path +
+                     " for " + std::to_string(posix);
   }
   {
-    std::lock_guard lock(s.note_mutex);
+    std::lock_guard lock(s.path_mutex);
     if (!s.io_note.empty()) report.io_path += "; " + s.io_note;
   }
   return report;

@@ -9,12 +9,15 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "io/file.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::zarr::detail {
 namespace {
+
+constexpr size_t kBlock = 4096;
 
 std::mutex g_hook_mutex;
 std::function<void(const std::filesystem::path&)> g_hook;
@@ -34,6 +37,64 @@ Error about_chunk(const Error& e, const std::filesystem::path& path) {
                {.file = path.string(), .offset = e.context().offset});
 }
 
+Error write_error(int err, const std::filesystem::path& path, uint64_t offset) {
+  return Error(err == ENOSPC || err == EDQUOT ? ErrorKind::disk_full : ErrorKind::io,
+               std::string("write failed: ") + std::strerror(err),
+               {.file = path.string(), .offset = static_cast<int64_t>(offset)});
+}
+
+std::filesystem::path temporary_for(const std::filesystem::path& path) {
+  std::string name = ".";  // appended piecewise: GCC 12 warns falsely on "." + string (-Wrestrict)
+  name += path.filename().string();
+  name += ".partial";
+  return path.parent_path() / name;
+}
+
+void rename_into_place(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    throw Error(err == ENOSPC ? ErrorKind::disk_full : ErrorKind::io,
+                std::string("cannot rename into place: ") + std::strerror(err),
+                {.file = path.string()});
+  }
+}
+
+// Runs `body` on the temporary of `path`; a temporary never outlives a failure.
+template <typename Body>
+auto with_temporary(const std::filesystem::path& path, Body&& body) {
+  const auto temp = temporary_for(path);
+  try {
+    run_hook(path);
+    return body(temp);
+  } catch (const Error& e) {
+    ::unlink(temp.c_str());
+    throw about_chunk(e, path);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+// The aligned body with O_DIRECT, then the tail through the page cache. False when the file system
+// refused O_DIRECT (nothing of the file is then trusted: the caller rewrites it all buffered).
+bool write_direct(const std::filesystem::path& temp, const std::byte* data, size_t size,
+                  size_t body, ChunkFileStats& stats) {
+  io::File f = io::File::open_direct_or_empty(temp, io::File::Mode::write_truncate);
+  if (!f.is_open()) return false;
+  if (int err = f.try_write_exact(std::span(data, body), 0); err != 0) {
+    // EINVAL: this file system takes O_DIRECT opens but not these writes (a logical block larger
+    // than 4 KiB); every other errno is a real failure.
+    if (err == EINVAL) return false;
+    throw write_error(err, temp, 0);
+  }
+  if (size > body) {
+    if (!f.set_direct(false)) f = io::File(temp, io::File::Mode::read_write);
+    f.write_exact(std::span(data + body, size - body), body);
+  }
+  stats.direct_files.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 void set_chunk_write_hook(std::function<void(const std::filesystem::path&)> hook) {
@@ -42,58 +103,72 @@ void set_chunk_write_hook(std::function<void(const std::filesystem::path&)> hook
 }
 
 void write_chunk_file(const std::filesystem::path& path, const std::byte* data, size_t size,
-                      size_t capacity, const ChunkFileOptions& options, ChunkFileStats& stats) {
-  auto temp = path.parent_path() / ("." + path.filename().string() + ".partial");
-  try {
-    run_hook(path);
-    const size_t rounded = (size + 4095) / 4096 * 4096;
-    const bool aligned = (reinterpret_cast<uintptr_t>(data) % 4096) == 0;
+                      const ChunkFileOptions& options, ChunkFileStats& stats) {
+  with_temporary(path, [&](const std::filesystem::path& temp) {
+    const size_t body = size / kBlock * kBlock;
+    const bool aligned = reinterpret_cast<uintptr_t>(data) % kBlock == 0;
     bool written = false;
-    if (options.allow_direct && size >= options.direct_min_bytes && aligned &&
-        capacity >= rounded && !stats.direct_refused.load(std::memory_order_relaxed)) {
-      io::File f = io::File::open_direct_or_empty(temp, io::File::Mode::write_truncate);
-      if (f.is_open()) {
-        f.write_exact(std::span(data, rounded), 0);
-        if (rounded != size) f.truncate(size);  // drop the block padding
-        written = true;
-        stats.direct_files.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        stats.direct_refused.store(true, std::memory_order_relaxed);
-      }
+    if (options.allow_direct && aligned && body > 0 && body >= options.direct_min_bytes &&
+        !stats.direct_refused.load(std::memory_order_relaxed)) {
+      written = write_direct(temp, data, size, body, stats);
+      if (!written) stats.direct_refused.store(true, std::memory_order_relaxed);
     }
     if (!written) {
       io::File f(temp, io::File::Mode::write_truncate);
       f.write_exact(std::span(data, size), 0);
     }
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-      int err = errno;
-      throw Error(err == ENOSPC ? ErrorKind::disk_full : ErrorKind::io,
-                  std::string("cannot rename into place: ") + std::strerror(err),
-                  {.file = path.string()});
-    }
-  } catch (const Error& e) {
-    ::unlink(temp.c_str());  // a temporary never outlives a failure
-    throw about_chunk(e, path);
-  } catch (...) {
-    ::unlink(temp.c_str());
-    throw;
-  }
+    rename_into_place(temp, path);
+  });
   stats.bytes.fetch_add(size, std::memory_order_relaxed);
   stats.files.fetch_add(1, std::memory_order_relaxed);
 }
 
-void sync_file_system(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    throw Error(ErrorKind::io, std::string("cannot open directory: ") + std::strerror(errno),
-                {.file = path.string()});
+bool write_chunk_file_by(const std::filesystem::path& path, size_t size, ChunkFileStats& stats,
+                         const std::function<bool(const io::File&)>& write) {
+  const bool landed = with_temporary(path, [&](const std::filesystem::path& temp) {
+    io::File f = io::File::open_direct_or_empty(temp, io::File::Mode::write_truncate);
+    if (!f.is_open()) f = io::File(temp, io::File::Mode::write_truncate);
+    if (!write(f)) {
+      ::unlink(temp.c_str());
+      return false;
+    }
+    rename_into_place(temp, path);
+    return true;
+  });
+  if (landed) {
+    stats.bytes.fetch_add(size, std::memory_order_relaxed);
+    stats.files.fetch_add(1, std::memory_order_relaxed);
   }
-  int rc = ::syncfs(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) {
+  return landed;
+}
+
+FileSystemSync::FileSystemSync(const std::filesystem::path& directory) : directory_(directory) {
+  fd_ = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_ < 0) {
+    throw Error(ErrorKind::io, std::string("cannot open directory: ") + std::strerror(errno),
+                {.file = directory.string()});
+  }
+}
+
+FileSystemSync::~FileSystemSync() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+FileSystemSync::FileSystemSync(FileSystemSync&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), directory_(std::move(other.directory_)) {}
+
+FileSystemSync& FileSystemSync::operator=(FileSystemSync&& other) noexcept {
+  std::swap(fd_, other.fd_);
+  std::swap(directory_, other.directory_);
+  return *this;
+}
+
+void FileSystemSync::sync() const {
+  if (fd_ < 0) throw Error(ErrorKind::io, "no file system to sync", {.file = directory_.string()});
+  if (::syncfs(fd_) != 0) {
+    int err = errno;
     throw Error(err == ENOSPC || err == EDQUOT ? ErrorKind::disk_full : ErrorKind::io,
-                std::string("syncfs failed: ") + std::strerror(err), {.file = path.string()});
+                std::string("syncfs failed: ") + std::strerror(err), {.file = directory_.string()});
   }
 }
 

@@ -1,13 +1,21 @@
 // Landing one encoded chunk (or shard) as a file: written under a temporary name and renamed into
-// place, so that a chunk file either holds a whole chunk or does not exist. Large buffers that are
-// 4 KiB-aligned go out with O_DIRECT (the only way to the disk's durable-write limit, see
-// BENCH-ANCHORS.md), the rest through the page cache.
+// place, so that a chunk file either holds a whole chunk or does not exist.
+//
+// The 4 KiB-aligned body of a large buffer goes out with O_DIRECT (large aligned direct writes are
+// the only way to the disk's durable-write limit, see BENCH-ANCHORS.md); the unaligned tail (a
+// shard index, an odd chunk size, the end of a compressed chunk) follows through the page cache.
+// The tail starts on a block boundary past the end of the file, so the page cache never reads a
+// block back to complete it (writing a padded block and truncating, as before, made the file system
+// read the last block back to zero its end).
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
+
+#include "io/file.hpp"
 
 namespace slidestream::zarr::detail {
 
@@ -16,23 +24,49 @@ struct ChunkFileOptions {
   size_t direct_min_bytes = 128 * 1024;  // smaller files gain nothing from bypassing the cache
 };
 
-// Outcome flags shared by all writes of one array.
+// Outcome counters shared by all writes of one array.
 struct ChunkFileStats {
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> files{0};
-  std::atomic<uint64_t> direct_files{0};
-  std::atomic<bool> direct_refused{false};  // the file system has no O_DIRECT
+  std::atomic<uint64_t> direct_files{0};    // body written with O_DIRECT
+  std::atomic<uint64_t> cufile_files{0};    // written with cuFileWrite from device memory
+  std::atomic<bool> direct_refused{false};  // the file system has no O_DIRECT (tmpfs)
 };
 
-// Writes `size` bytes at `data` to `path`. `capacity` is how many bytes at `data` may be read
-// (O_DIRECT writes whole 4 KiB blocks and then truncates); bytes in [size, capacity) are ignored.
-// Test hook: a non-null fail_hook is called before each write and may throw.
+// Writes `size` bytes at `data` to `path` (the O_DIRECT body needs `data` 4 KiB-aligned; otherwise
+// everything goes through the page cache).
 void write_chunk_file(const std::filesystem::path& path, const std::byte* data, size_t size,
-                      size_t capacity, const ChunkFileOptions& options, ChunkFileStats& stats);
+                      const ChunkFileOptions& options, ChunkFileStats& stats);
 
-// syncfs() on the file system holding `path`: one call that makes every file written there durable
-// (their data and their directory entries), instead of one fsync per chunk file.
-void sync_file_system(const std::filesystem::path& path);
+// The same landing (temporary, rename, cleanup, errors naming `path`) for bytes that do not come
+// from host memory: `write` gets the temporary file, opened with O_DIRECT where the file system
+// allows, and writes all `size` bytes itself (cuFileWrite). When it returns false nothing is
+// landed (the temporary is removed) and the caller takes another path.
+bool write_chunk_file_by(const std::filesystem::path& path, size_t size, ChunkFileStats& stats,
+                         const std::function<bool(const io::File&)>& write);
+
+// A descriptor on the file system of an output directory, opened before its first chunk is
+// written. sync() is one syncfs(): it flushes every chunk file there (their buffered tails, and the
+// file system's journal: sizes, extents, directory entries), then the disk's write cache, instead
+// of one fsync (one journal commit and cache flush) per chunk file. syncfs reports the writeback
+// errors of the whole file system since this descriptor was opened (Linux >= 5.8), which is why it
+// is opened up front and not at the end: an error in the background writeback of a tail before
+// finish() still fails the write.
+class FileSystemSync {
+ public:
+  FileSystemSync() = default;
+  explicit FileSystemSync(const std::filesystem::path& directory);
+  ~FileSystemSync();
+  FileSystemSync(FileSystemSync&& other) noexcept;
+  FileSystemSync& operator=(FileSystemSync&& other) noexcept;
+  FileSystemSync(const FileSystemSync&) = delete;
+  FileSystemSync& operator=(const FileSystemSync&) = delete;
+  void sync() const;  // throws Error(disk_full or io) naming the directory
+
+ private:
+  int fd_ = -1;
+  std::filesystem::path directory_;
+};
 
 // For tests: a function called before every chunk file write (thread-safe; may throw).
 void set_chunk_write_hook(std::function<void(const std::filesystem::path&)> hook);

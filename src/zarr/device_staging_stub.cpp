@@ -14,8 +14,16 @@ std::unique_ptr<StagingSlot> make_staging_slot(size_t, int) {
   throw Error(ErrorKind::unsupported, "this build of slidestream has no CUDA support");
 }
 
-std::string cufile_write_note() {
-  return "cufile unavailable (built without CUDA)";
+std::unique_ptr<DeviceStage> make_device_stage(size_t, int) {
+  throw Error(ErrorKind::unsupported, "this build of slidestream has no CUDA support");
+}
+
+std::string cufile_write_problem(const std::filesystem::path&) {
+  return "this build of slidestream has no CUDA support";
+}
+
+bool cufile_compat_mode() {
+  return false;
 }
 
 void copy_view(const ImageView& dst, const ImageView& src) {

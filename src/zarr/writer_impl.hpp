@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -23,29 +24,50 @@ struct ArrayWriter::Impl {
   ArraySpec spec;
   detail::Layout layout;
   WriteOptions options;
-  int threads = 1;
-  std::unique_ptr<io::ThreadPool> pool;  // threads - 1 workers; the caller is the last one
+  int threads = 1;   // encoders at once
+  int io_depth = 1;  // units in flight (before the memory cap)
+  // threads + io_depth workers at most; the caller of write_region is one of them.
+  std::unique_ptr<io::ThreadPool> pool;
+  // Bounds the CPU work (packing, compression) to `threads` while up to io_depth units wait on
+  // the disk.
+  std::unique_ptr<std::counting_semaphore<>> encoders;
   detail::ChunkFileOptions file_options;
   detail::ChunkFileStats stats;
+  detail::FileSystemSync file_system;  // opened before the first chunk (see chunk_file.hpp)
   nlohmann::json attributes = nlohmann::json::object();
   std::atomic<bool> failed{false};
   bool finished = false;
-  std::mutex note_mutex;
-  std::string io_note;  // why the requested backend was not used, for WriteReport.io_path
   std::shared_ptr<std::atomic<int>> finish_counter;  // set by OmeZarrWriter
 
-  // Reused host buffers and pinned slots (one in use per worker at a time).
+  // The path of GPU-source writes, chosen at the first one (zarr/write_path.hpp).
+  std::mutex path_mutex;
+  bool path_chosen = false;
+  bool use_cufile = false;
+  std::string io_note;               // why the requested backend was not (always) used
+  int used_depth = 0;                // largest parallelism a write_region ran with
+  detail::AlignedBuffer fill_chunk;  // one chunk of fill samples, uploaded into padded GPU units
+
+  // Reused host buffers, pinned slots and device stages (one in use per worker at a time).
   std::mutex buffers_mutex;
   std::vector<detail::AlignedBuffer> buffers;
   std::mutex slots_mutex;
   std::vector<std::unique_ptr<device::StagingSlot>> slots;
+  std::mutex stages_mutex;
+  std::vector<std::unique_ptr<device::DeviceStage>> stages;
 
   detail::AlignedBuffer take_buffer();
   void give_buffer(detail::AlignedBuffer buffer);
   std::unique_ptr<device::StagingSlot> take_slot(int cuda_device);
   void give_slot(std::unique_ptr<device::StagingSlot> slot);
+  std::unique_ptr<device::DeviceStage> take_stage(int cuda_device);
+  void give_stage(std::unique_ptr<device::DeviceStage> stage);
+  void note(const std::string& text);
+  void choose_gpu_path();
   // Encodes and writes unit (uy, ux) whose pixels inside the array are `region` (host or GPU).
   void write_unit(const ImageView& region, int64_t uy, int64_t ux);
+  void write_unit_from_host(const ImageView& region, int64_t uy, int64_t ux);
+  bool write_unit_with_cufile(const ImageView& region, int64_t uy, int64_t ux);
+  void write_unit_through_pinned(const ImageView& region, int64_t uy, int64_t ux);
 };
 
 }  // namespace slidestream::zarr

@@ -2,7 +2,9 @@
 
 #include <cufile.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -21,6 +23,7 @@ struct Symbols {
   decltype(&::cuFileBufRegister) buf_register = nullptr;
   decltype(&::cuFileBufDeregister) buf_deregister = nullptr;
   decltype(&::cuFileRead) read = nullptr;
+  decltype(&::cuFileWrite) write = nullptr;
 };
 
 std::string describe(CUfileError_t status) {
@@ -59,7 +62,8 @@ Loaded load() {
       !bind(library, "cuFileHandleDeregister", &s.handle_deregister, &a.why) ||
       !bind(library, "cuFileBufRegister", &s.buf_register, &a.why) ||
       !bind(library, "cuFileBufDeregister", &s.buf_deregister, &a.why) ||
-      !bind(library, "cuFileRead", &s.read, &a.why)) {
+      !bind(library, "cuFileRead", &s.read, &a.why) ||
+      !bind(library, "cuFileWrite", &s.write, &a.why)) {
     return result;
   }
   a.library_loaded = true;
@@ -152,6 +156,34 @@ void FileHandle::read_exact(void* device_base, size_t size, uint64_t file_offset
                                .level = -1,
                                .tile = -1,
                                .offset = static_cast<int64_t>(file_offset + done)});
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+void FileHandle::write_exact(const void* device_base, size_t size, uint64_t file_offset,
+                             size_t device_offset) const {
+  const auto& s = loaded().symbols;
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n =
+        s.write(static_cast<CUfileHandle_t>(handle_), device_base, size - done,
+                static_cast<off_t>(file_offset + done), static_cast<off_t>(device_offset + done));
+    const int64_t at = static_cast<int64_t>(file_offset + done);
+    if (n == -1) {
+      // -1: a POSIX failure with errno set (compatibility mode, or the kernel's answer).
+      const int err = errno;
+      throw Error(err == ENOSPC || err == EDQUOT ? ErrorKind::disk_full : ErrorKind::cufile,
+                  std::string("cuFileWrite: ") + std::strerror(err),
+                  ErrorContext{.file = {}, .level = -1, .tile = -1, .offset = at});
+    }
+    if (n < 0) {
+      throw Error(ErrorKind::cufile, std::string("cuFileWrite: ") + CUFILE_ERRSTR(n),
+                  ErrorContext{.file = {}, .level = -1, .tile = -1, .offset = at});
+    }
+    if (n == 0) {
+      throw Error(ErrorKind::disk_full, "cuFileWrite wrote nothing (file system full?)",
+                  ErrorContext{.file = {}, .level = -1, .tile = -1, .offset = at});
     }
     done += static_cast<size_t>(n);
   }

@@ -42,6 +42,11 @@ class FileHandle {
   // Reads exactly `size` bytes at `file_offset` into device memory at device_base +
   // device_offset; throws Error(cufile or io) naming the offset on any failure or short read.
   void read_exact(void* device_base, size_t size, uint64_t file_offset, size_t device_offset) const;
+  // Writes exactly `size` bytes from device memory at device_base + device_offset to the file at
+  // `file_offset` (cuFileWrite); throws Error(cufile, or disk_full for ENOSPC) naming the offset on
+  // any failure or short write.
+  void write_exact(const void* device_base, size_t size, uint64_t file_offset,
+                   size_t device_offset) const;
 
  private:
   void* handle_ = nullptr;  // CUfileHandle_t

@@ -9,7 +9,6 @@
 
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
-#include "io/cuda/cufile_shim.hpp"
 
 namespace slidestream::zarr::device {
 namespace {
@@ -114,17 +113,6 @@ class CudaStagingSlot final : public StagingSlot {
 
 std::unique_ptr<StagingSlot> make_staging_slot(size_t bytes, int cuda_device) {
   return std::make_unique<CudaStagingSlot>(bytes, cuda_device);
-}
-
-std::string cufile_write_note() {
-  const auto& a = io::cufile::availability();
-  if (!a.driver_open || !a.nvidia_fs) {
-    return "cufile unavailable (" + (a.why.empty() ? std::string("unknown") : a.why) +
-           "), fell back to posix";
-  }
-  // GDS is present, but chunk writes still leave through pinned staging: a chunk is a pitched
-  // sub-rectangle of the source, which cuFileWrite cannot take without a device-side gather.
-  return "cufile present but not used for writes (pinned staging + posix)";
 }
 
 void copy_view(const ImageView& dst, const ImageView& src) {

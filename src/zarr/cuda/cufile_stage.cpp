@@ -1,0 +1,172 @@
+// cuFile writes for Zarr: device stages (device memory registered with cuFile, plus a stream) into
+// which a unit is gathered from the caller's pitched GPU view, then written with cuFileWrite; and
+// the probe that tells whether cuFile can write files in a directory at all.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cuda/check.hpp"
+#include "cuda/resources.hpp"
+#include "io/cuda/cufile_shim.hpp"
+#include "slidestream/error.hpp"
+#include "zarr/device_staging.hpp"
+
+namespace slidestream::zarr::device {
+namespace {
+
+// Device memory, its cuFile registration and a stream, kept across writers: cudaMalloc and
+// cuFileBufRegister of tens of MiB cost more than writing them. Bounded like the pinned stages.
+struct Stage {
+  int device = 0;
+  cuda::DeviceBuffer buffer;
+  io::cufile::BufferRegistration registration;  // empty where cuFile refused (still writable)
+  cuda::Stream stream;
+};
+
+constexpr size_t kCacheLimit = size_t{1} << 30;
+
+class StageCache {
+ public:
+  std::unique_ptr<Stage> take(size_t bytes, int device) {
+    {
+      std::lock_guard lock(mutex_);
+      for (size_t i = 0; i < free_.size(); ++i) {
+        if (free_[i]->device == device && free_[i]->buffer.size() >= bytes) {
+          auto stage = std::move(free_[i]);
+          free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
+          cached_ -= stage->buffer.size();
+          return stage;
+        }
+      }
+    }
+    cuda::check(cudaSetDevice(device), "cudaSetDevice");
+    auto stage = std::make_unique<Stage>();
+    stage->device = device;
+    stage->buffer = cuda::DeviceBuffer((bytes + 4095) / 4096 * 4096);
+    // Registered buffers go to the disk by DMA without cuFile's internal bounce buffers.
+    stage->registration =
+        io::cufile::BufferRegistration(stage->buffer.data(), stage->buffer.size());
+    return stage;
+  }
+
+  void give(std::unique_ptr<Stage> stage) noexcept {
+    std::lock_guard lock(mutex_);
+    const size_t size = stage->buffer.size();
+    while (!free_.empty() && cached_ + size > kCacheLimit) {
+      cached_ -= free_.front()->buffer.size();
+      free_.erase(free_.begin());
+    }
+    if (size > kCacheLimit) return;
+    cached_ += size;
+    try {
+      free_.push_back(std::move(stage));
+    } catch (...) {
+      cached_ -= size;
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Stage>> free_;
+  size_t cached_ = 0;
+};
+
+StageCache& cache() {
+  // Leaked on purpose: device memory and cuFile registrations must not be released after the
+  // CUDA runtime and cuFile's driver have shut down at exit.
+  static auto* instance = new StageCache();
+  return *instance;
+}
+
+class CufileDeviceStage final : public DeviceStage {
+ public:
+  CufileDeviceStage(size_t bytes, int cuda_device) : stage_(cache().take(bytes, cuda_device)) {}
+  ~CufileDeviceStage() override {
+    if (!stage_) return;
+    // Copies may be in flight after an exception: reuse the memory only once they landed.
+    if (cudaStreamSynchronize(stage_->stream.get()) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return;
+    }
+    cache().give(std::move(stage_));
+  }
+  size_t size() const noexcept override { return stage_->buffer.size(); }
+
+  void copy_async(const ImageView& src, size_t dst_offset, size_t dst_pitch) override {
+    cuda::check(cudaSetDevice(stage_->device), "cudaSetDevice");
+    cuda::check(cudaMemcpy2DAsync(stage_->buffer.data() + dst_offset, dst_pitch, src.data,
+                                  src.row_pitch, src.row_bytes(), static_cast<size_t>(src.height),
+                                  cudaMemcpyDeviceToDevice, stage_->stream.get()),
+                "cudaMemcpy2DAsync (GPU view to cuFile stage)");
+  }
+  void upload_async(const std::byte* host, size_t bytes, size_t dst_offset) override {
+    cuda::check(cudaSetDevice(stage_->device), "cudaSetDevice");
+    cuda::check(cudaMemcpyAsync(stage_->buffer.data() + dst_offset, host, bytes,
+                                cudaMemcpyHostToDevice, stage_->stream.get()),
+                "cudaMemcpyAsync (host to cuFile stage)");
+  }
+  void wait() override { stage_->stream.synchronize(); }
+
+  bool write_file(int fd, size_t bytes, std::string* why) override {
+    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(fd, why);
+    if (!handle) return false;
+    handle.write_exact(stage_->buffer.data(), bytes, 0, 0);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<Stage> stage_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceStage> make_device_stage(size_t bytes, int cuda_device) {
+  return std::make_unique<CufileDeviceStage>(bytes, cuda_device);
+}
+
+std::string cufile_write_problem(const std::filesystem::path& directory) {
+  const auto& a = io::cufile::availability();
+  if (!a.driver_open) return a.why.empty() ? std::string("cuFile driver not opened") : a.why;
+  static std::mutex mutex;
+  static std::string remembered;  // why registration cannot work on this machine
+  {
+    std::lock_guard lock(mutex);
+    if (!remembered.empty()) return remembered;
+  }
+  static std::atomic<unsigned> counter{0};
+  const auto probe = directory / (".slidestream-cufile-probe-" + std::to_string(::getpid()) + "-" +
+                                  std::to_string(counter.fetch_add(1)));
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0644);
+  if (fd < 0 && errno == EINVAL) {
+    fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  }
+  if (fd < 0) {
+    return "cannot create a probe file in " + directory.string() + ": " + std::strerror(errno);
+  }
+  std::string why;
+  bool registered = false;
+  {
+    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(fd, &why);
+    registered = static_cast<bool>(handle);
+  }  // deregistered before the descriptor closes
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (registered) return {};
+  if (!a.nvidia_fs) {
+    std::lock_guard lock(mutex);
+    remembered = why;
+  }
+  return why;
+}
+
+bool cufile_compat_mode() {
+  return !io::cufile::availability().nvidia_fs;
+}
+
+}  // namespace slidestream::zarr::device
