@@ -103,6 +103,10 @@ bool gpu_reads_into_device() {
   return value != nullptr && std::string(value) == "device";
 }
 
+// Device memory the band executor may take (ring, window and output bands).
+constexpr uint64_t kBandDeviceBudget = 1ull << 30;
+
+#if SLIDESTREAM_HAVE_CUDA
 // The GPU tiled mode's band executor (pipeline/band.hpp) is on unless
 // SLIDESTREAM_PIPELINE_BANDS=0; it also steps aside where a caller fixes the slot count.
 bool bands_enabled() {
@@ -110,10 +114,6 @@ bool bands_enabled() {
   return value == nullptr || std::string(value) != "0";
 }
 
-// Device memory the band executor may take (ring, window and output bands).
-constexpr uint64_t kBandDeviceBudget = 1ull << 30;
-
-#if SLIDESTREAM_HAVE_CUDA
 // Uncompressed levels are streamed by file ranges (pipeline/band.hpp) unless
 // SLIDESTREAM_BAND_STREAM=0, or cuFile is asked for or may work (nvidia-fs present): the GPU read
 // path then reads each tile-row, through cuFile where it can.
