@@ -58,7 +58,9 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
   auto dir = test::scratch_dir("gpu_zarr_write");
   nlohmann::json manifest = nlohmann::json::array();
   const int64_t H = 300, W = 410;  // edge chunks on both axes
-  const bool cufile_usable = device::cufile_write_problem(dir).empty();
+  // auto takes cuFile where it is GPUDirect Storage proper (registration works, nvidia-fs there).
+  const bool cufile_usable =
+      device::cufile_write_problem(dir).empty() && !device::cufile_compat_mode();
   const GpuCase cases[] = {
       {Format::v3, 0, Codec::none, DataType::uint8, 3},  // the identity path: pinned → file
       {Format::v3, 0, Codec::none, DataType::float32, 3},
@@ -212,7 +214,8 @@ TEST(GpuZarrWrite, CufileIsUsedWhereItCanWriteAndOtherwiseRefusedOrReported) {
     const std::string auto_io = aw.finish().io_path;
     if (problem.empty()) {
       std::printf("cuFile can write here: %s\n", auto_io.c_str());
-      EXPECT_EQ(auto_io.rfind("cufile", 0), 0u) << auto_io;
+      // auto declines cuFile's compatibility mode (no nvidia-fs) and takes GDS proper.
+      EXPECT_EQ(auto_io.rfind(device::cufile_compat_mode() ? "posix" : "cufile", 0), 0u) << auto_io;
       auto cw = ArrayWriter::create(requested, spec, {.io = IoBackend::cufile});
       cw.write(dev.view());
       EXPECT_EQ(cw.finish().io_path.rfind("cufile", 0), 0u);

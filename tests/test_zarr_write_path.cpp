@@ -176,23 +176,24 @@ TEST(ZarrWritePath, OnlyPlainInterleavedChunksCanGoStraightFromTheGpu) {
 
 TEST(ZarrWritePath, AutoFallsBackAndSaysWhyCufileFailsClearlyPosixNeverAsks) {
   const fs::path where = "/data/out.zarr";
-  auto posix = detail::choose_write_path(IoBackend::posix, true, "anything", where);
+  auto posix = detail::choose_write_path(IoBackend::posix, true, "anything", true, where);
   EXPECT_FALSE(posix.cufile);
   EXPECT_TRUE(posix.note.empty());
 
-  auto usable = detail::choose_write_path(IoBackend::automatic, true, "", where);
+  auto usable = detail::choose_write_path(IoBackend::automatic, true, "", false, where);
   EXPECT_TRUE(usable.cufile);
   EXPECT_TRUE(usable.note.empty());
-  EXPECT_TRUE(detail::choose_write_path(IoBackend::cufile, true, "", where).cufile);
+  EXPECT_TRUE(detail::choose_write_path(IoBackend::cufile, true, "", false, where).cufile);
 
   auto fallback = detail::choose_write_path(IoBackend::automatic, true,
-                                            "nvidia-fs kernel module absent", where);
+                                            "nvidia-fs kernel module absent", true, where);
   EXPECT_FALSE(fallback.cufile);
   EXPECT_NE(fallback.note.find("nvidia-fs kernel module absent"), std::string::npos);
   EXPECT_NE(fallback.note.find("fell back to posix"), std::string::npos);
 
   try {
-    detail::choose_write_path(IoBackend::cufile, true, "nvidia-fs kernel module absent", where);
+    detail::choose_write_path(IoBackend::cufile, true, "nvidia-fs kernel module absent", true,
+                              where);
     ADD_FAILURE() << "expected Error(cufile)";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::cufile);
@@ -201,11 +202,18 @@ TEST(ZarrWritePath, AutoFallsBackAndSaysWhyCufileFailsClearlyPosixNeverAsks) {
     EXPECT_EQ(e.context().file, where.string());
   }
 
-  auto compressed = detail::choose_write_path(IoBackend::automatic, false, "", where);
+  // Registration works but only in compatibility mode: auto keeps our faster path, an explicit
+  // request gets what it asked for.
+  auto compat = detail::choose_write_path(IoBackend::automatic, true, "", true, where);
+  EXPECT_FALSE(compat.cufile);
+  EXPECT_NE(compat.note.find("compatibility mode"), std::string::npos) << compat.note;
+  EXPECT_TRUE(detail::choose_write_path(IoBackend::cufile, true, "", true, where).cufile);
+
+  auto compressed = detail::choose_write_path(IoBackend::automatic, false, "", false, where);
   EXPECT_FALSE(compressed.cufile);
   EXPECT_NE(compressed.note.find("encoded on the CPU"), std::string::npos);
   try {
-    detail::choose_write_path(IoBackend::cufile, false, "", where);
+    detail::choose_write_path(IoBackend::cufile, false, "", false, where);
     ADD_FAILURE() << "expected Error(invalid_argument)";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::invalid_argument);

@@ -277,7 +277,8 @@ void ArrayWriter::Impl::choose_gpu_path() {
   const bool layout_ok = detail::cufile_can_write(layout);
   std::string problem;
   if (options.io != IoBackend::posix && layout_ok) problem = device::cufile_write_problem(path);
-  detail::WritePathChoice choice = detail::choose_write_path(options.io, layout_ok, problem, path);
+  detail::WritePathChoice choice =
+      detail::choose_write_path(options.io, layout_ok, problem, device::cufile_compat_mode(), path);
   use_cufile = choice.cufile;
   if (!choice.note.empty()) io_note += (io_note.empty() ? "" : "; ") + choice.note;
   if (use_cufile) {
@@ -396,7 +397,8 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
     const bool layout_ok = detail::cufile_can_write(impl->layout);
     (void)detail::choose_write_path(
         options.io, layout_ok,
-        layout_ok ? device::cufile_write_problem(existing_ancestor(path)) : std::string(), path);
+        layout_ok ? device::cufile_write_problem(existing_ancestor(path)) : std::string(),
+        device::cufile_compat_mode(), path);
   }
   std::error_code ec;
   if (std::filesystem::exists(path, ec) || std::filesystem::is_symlink(path, ec)) {

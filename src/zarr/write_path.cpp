@@ -10,7 +10,7 @@ bool cufile_can_write(const Layout& layout) {
 }
 
 WritePathChoice choose_write_path(IoBackend requested, bool layout_ok,
-                                  const std::string& cufile_problem,
+                                  const std::string& cufile_problem, bool compat_only,
                                   const std::filesystem::path& where) {
   if (requested == IoBackend::posix) return {};
   if (!layout_ok) {
@@ -23,7 +23,15 @@ WritePathChoice choose_write_path(IoBackend requested, bool layout_ok,
     return {.cufile = false,
             .note = "cufile not used: compressed or planar chunks are encoded on the CPU"};
   }
-  if (cufile_problem.empty()) return {.cufile = true, .note = {}};
+  if (cufile_problem.empty()) {
+    if (compat_only && requested == IoBackend::automatic) {
+      return {.cufile = false,
+              .note =
+                  "cufile not used: no nvidia-fs, so cuFile would only run its compatibility "
+                  "mode (POSIX through its bounce buffers); posix O_DIRECT instead"};
+    }
+    return {.cufile = true, .note = {}};
+  }
   if (requested == IoBackend::cufile) {
     throw Error(ErrorKind::cufile, "cuFile was requested but cannot write here: " + cufile_problem,
                 {.file = where.string()});

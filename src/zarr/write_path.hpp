@@ -23,11 +23,13 @@ struct WritePathChoice {
 bool cufile_can_write(const Layout& layout);
 
 // `cufile_problem` is cufile_write_problem()'s answer for the output (empty: cuFile can write
-// there); it is not looked at for `posix`. Throws Error(invalid_argument) when `cufile` was asked
-// for a layout it cannot write, Error(cufile) when it was asked and cuFile cannot write here;
-// `where` names the output in both.
+// there); `compat_only` says cuFile would run only in its compatibility mode (no nvidia-fs: its
+// own POSIX path through bounce buffers, slower than our O_DIRECT writes), which `auto` therefore
+// declines and an explicit `cufile` accepts. Neither is looked at for `posix`. Throws
+// Error(invalid_argument) when `cufile` was asked for a layout it cannot write, Error(cufile) when
+// it was asked and cuFile cannot write here; `where` names the output in both.
 WritePathChoice choose_write_path(IoBackend requested, bool layout_ok,
-                                  const std::string& cufile_problem,
+                                  const std::string& cufile_problem, bool compat_only,
                                   const std::filesystem::path& where);
 
 }  // namespace slidestream::zarr::detail
