@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--budget", type=float, default=220)
     ap.add_argument("--repeats", type=int, default=5, help="timed runs of each read + Sobel")
+    ap.add_argument("--write-repeats", type=int, default=3,
+                    help="timed runs of the write alone and of each mode end to end")
     ap.add_argument("--only", default="raw,jpeg", help="slides to run: raw, jpeg or both")
     ap.add_argument("--parts", default=",".join(ALL_PARTS),
                     help="comma list of: " + ", ".join(ALL_PARTS))
@@ -285,7 +287,8 @@ def main():
                 not over_budget(f"{name} write"):
             try:
                 rec = run_bench_uc3(slide, ["--modes", "none", "--write",
-                                            str(scratch / "bench-write"), "--write-repeats", "2"],
+                                            str(scratch / "bench-write"), "--write-repeats",
+                                            str(args.write_repeats)],
                                     timeout=600)
                 for w in rec["writes"]:
                     what = {"write alone": "write alone (our writer, from GPU)",
