@@ -61,13 +61,23 @@ std::vector<std::byte> encode(const Rgb& image, int h_factor, int v_factor, bool
   return out;
 }
 
-std::vector<uint8_t> decode_rgb(std::span<const std::byte> stream) {
+// A libjpeg decoder with the stream's header read; the test's streams are its own, so libjpeg's
+// default error handling (exit) is acceptable here.
+struct Decoder {
   jpeg_decompress_struct cinfo;
   jpeg_error_mgr err;
-  cinfo.err = jpeg_std_error(&err);
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(stream.data()), stream.size());
-  jpeg_read_header(&cinfo, TRUE);
+  explicit Decoder(std::span<const std::byte> stream) {
+    cinfo.err = jpeg_std_error(&err);
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(stream.data()), stream.size());
+    jpeg_read_header(&cinfo, TRUE);
+  }
+  ~Decoder() { jpeg_destroy_decompress(&cinfo); }
+};
+
+std::vector<uint8_t> decode_rgb(std::span<const std::byte> stream) {
+  Decoder decoder(stream);
+  jpeg_decompress_struct& cinfo = decoder.cinfo;
   cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
   std::vector<uint8_t> out(size_t(cinfo.output_width) * cinfo.output_height * 3);
@@ -76,7 +86,6 @@ std::vector<uint8_t> decode_rgb(std::span<const std::byte> stream) {
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
   return out;
 }
 
@@ -102,12 +111,8 @@ struct DecodedPlanes {
 };
 
 DecodedPlanes decode_planes(std::span<const std::byte> stream) {
-  jpeg_decompress_struct cinfo;
-  jpeg_error_mgr err;
-  cinfo.err = jpeg_std_error(&err);
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(stream.data()), stream.size());
-  jpeg_read_header(&cinfo, TRUE);
+  Decoder decoder(stream);
+  jpeg_decompress_struct& cinfo = decoder.cinfo;
   cinfo.raw_data_out = TRUE;
   cinfo.out_color_space = JCS_YCbCr;
   jpeg_start_decompress(&cinfo);
@@ -142,7 +147,6 @@ DecodedPlanes decode_planes(std::span<const std::byte> stream) {
     ++group;
   }
   jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
   return d;
 }
 
