@@ -30,6 +30,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "slidestream/error.hpp"
@@ -308,33 +309,52 @@ int main(int argc, char** argv) try {
         cases.push_back({dtype_name, chunk, 0, 3, a.threads, depth, "auto", "sweep"});
       }
     }
-    // Warm-up, untimed, once per unit size: first-use costs (the cuFile probe, pinned staging
-    // memory, which the library keeps across writers as a long-running converter would).
-    std::vector<std::pair<int64_t, int64_t>> warmed;
+    // Warm-up, untimed, once per unit size and depth: first-use costs (the cuFile probe, pinned
+    // staging memory for every unit in flight, which the library keeps across writers as a
+    // long-running converter would). Written to a tmpfs where there is one, so that it adds no
+    // load to the disk under test.
+    std::vector<std::tuple<int64_t, int64_t, int>> warmed;
     auto warm_up = [&](const Case& c) {
-      std::pair<int64_t, int64_t> key{c.chunk, c.shard};
+      std::tuple<int64_t, int64_t, int> key{c.chunk, c.shard, c.io_depth};
       if (std::find(warmed.begin(), warmed.end(), key) != warmed.end()) return;
       warmed.push_back(key);
       const int64_t unit = c.shard ? c.shard : c.chunk;
-      const int64_t warm_side = std::min(side, unit * 4);
-      auto warm = a.dir / "warm.zarr";
-      auto w = zarr::ArrayWriter::create(warm,
-                                         {.height = warm_side,
-                                          .width = warm_side,
-                                          .channels = 3,
-                                          .dtype = dtype,
-                                          .chunk_height = c.chunk,
-                                          .chunk_width = c.chunk,
-                                          .shard_height = c.shard,
-                                          .shard_width = c.shard},
-                                         {.threads = a.threads,
-                                          .io = IoBackend::automatic,
-                                          .overwrite = true,
-                                          .durable = false,
-                                          .io_depth = c.io_depth});
-      w.write(src.view().crop(0, 0, warm_side, warm_side));
-      w.finish();
-      fs::remove_all(warm);
+      // The units the timed write keeps in flight: the library caps them at 1 GiB of staging.
+      const double unit_bytes = static_cast<double>(unit * unit * 3) * size_of(dtype);
+      const double in_flight =
+          std::min<double>(std::max(c.threads > 0 ? c.threads : a.threads,
+                                    c.io_depth > 0 ? c.io_depth : zarr::kDefaultIoDepth),
+                           std::max(2.0, std::floor(double(size_t{1} << 30) / unit_bytes)));
+      const int64_t per_side = static_cast<int64_t>(std::ceil(std::sqrt(in_flight)));
+      const int64_t warm_side = std::min(side, unit * std::max<int64_t>(per_side, 2));
+      auto warm_in = [&](const fs::path& warm) {
+        auto w = zarr::ArrayWriter::create(warm,
+                                           {.height = warm_side,
+                                            .width = warm_side,
+                                            .channels = 3,
+                                            .dtype = dtype,
+                                            .chunk_height = c.chunk,
+                                            .chunk_width = c.chunk,
+                                            .shard_height = c.shard,
+                                            .shard_width = c.shard},
+                                           {.threads = a.threads,
+                                            .io = IoBackend::automatic,
+                                            .overwrite = true,
+                                            .durable = false,
+                                            .io_depth = c.io_depth});
+        w.write(src.view().crop(0, 0, warm_side, warm_side));
+        w.finish();
+      };
+      std::error_code ec;
+      const fs::path shm = "/dev/shm/slidestream-uc2-warm.zarr";
+      try {
+        if (!fs::is_directory("/dev/shm", ec)) throw Error(ErrorKind::not_found, "no /dev/shm");
+        warm_in(shm);
+      } catch (const Error&) {  // no tmpfs, or too small a one: warm up on the disk instead
+        warm_in(a.dir / "warm.zarr");
+      }
+      fs::remove_all(shm, ec);
+      fs::remove_all(a.dir / "warm.zarr", ec);
     };
     for (const Case& c : cases) {
       warm_up(c);

@@ -45,6 +45,21 @@ bool equal(const Image& a, const Image& b) {
   return a.size_bytes() == b.size_bytes() && std::memcmp(a.data(), b.data(), a.size_bytes()) == 0;
 }
 
+// Every file of tree a equals the same file of tree b, byte for byte.
+void expect_same_tree(const std::filesystem::path& a, const std::filesystem::path& b) {
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(a)) {
+    if (!entry.is_regular_file()) continue;
+    auto rel = std::filesystem::relative(entry.path(), a);
+    std::ifstream fa(entry.path(), std::ios::binary), fb(b / rel, std::ios::binary);
+    std::string sa((std::istreambuf_iterator<char>(fa)), {}),
+        sb((std::istreambuf_iterator<char>(fb)), {});
+    EXPECT_EQ(sa, sb) << rel;
+    ++files;
+  }
+  EXPECT_GT(files, 3u);
+}
+
 struct GpuCase {
   Format format;
   int64_t shard;
@@ -140,6 +155,48 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
       << output;
 }
 
+// Units larger than one write piece (8 MiB) go to disk piece by piece while their later bytes are
+// still being copied from the GPU: the files must equal a host-source write, edge chunks and
+// shard indices included, with row pitches that are and are not multiples of 4 KiB.
+TEST(GpuZarrWrite, LargeUnitsWrittenInPiecesEqualHostWrites) {
+  SLIDESTREAM_REQUIRE_GPU();
+  auto dir = test::scratch_dir("gpu_zarr_pieces");
+  struct Big {
+    const char* name;
+    DataType dtype;
+    int64_t h, w, chunk, shard;
+  };
+  const Big cases[] = {
+      {"float32_chunk1024", DataType::float32, 1100, 1300, 1024, 0},  // 12 MiB chunks, pitch 12 KiB
+      {"uint8_chunk2000", DataType::uint8, 2100, 2300, 2000, 0},      // pitch 6000 B
+      {"float32_shard1024", DataType::float32, 1100, 1300, 256, 1024},  // 12 MiB shards
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Image host = random_image(c.w, c.h, 3, c.dtype, 21);
+    Image dev = to_device(host);
+    ArraySpec spec{.height = c.h,
+                   .width = c.w,
+                   .channels = 3,
+                   .dtype = c.dtype,
+                   .chunk_height = c.chunk,
+                   .chunk_width = c.chunk,
+                   .shard_height = c.shard,
+                   .shard_width = c.shard,
+                   .fill_value = 3};
+    auto gpu_path = dir / (std::string(c.name) + "_gpu.zarr");
+    auto cpu_path = dir / (std::string(c.name) + "_cpu.zarr");
+    auto gw = ArrayWriter::create(gpu_path, spec, {.io = IoBackend::posix, .io_depth = 3});
+    gw.write(dev.view());
+    gw.finish();
+    auto cw = ArrayWriter::create(cpu_path, spec, {.threads = 2});
+    cw.write(host.view());
+    cw.finish();
+    expect_same_tree(cpu_path, gpu_path);
+    EXPECT_TRUE(equal(ArrayReader::open(gpu_path).read(), host));
+  }
+}
+
 TEST(GpuZarrWrite, RegionReadIntoAGpuViewIsExact) {
   SLIDESTREAM_REQUIRE_GPU();
   auto dir = test::scratch_dir("gpu_zarr_read");
@@ -162,21 +219,6 @@ TEST(GpuZarrWrite, RegionReadIntoAGpuViewIsExact) {
   for (int64_t y = 0; y < 90; ++y) {
     ASSERT_EQ(std::memcmp(back.view().row(y), host.view().row(70 + y) + 51 * px, 100 * px), 0);
   }
-}
-
-// Every file of tree a equals the same file of tree b, byte for byte.
-void expect_same_tree(const std::filesystem::path& a, const std::filesystem::path& b) {
-  size_t files = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(a)) {
-    if (!entry.is_regular_file()) continue;
-    auto rel = std::filesystem::relative(entry.path(), a);
-    std::ifstream fa(entry.path(), std::ios::binary), fb(b / rel, std::ios::binary);
-    std::string sa((std::istreambuf_iterator<char>(fa)), {}),
-        sb((std::istreambuf_iterator<char>(fb)), {});
-    EXPECT_EQ(sa, sb) << rel;
-    ++files;
-  }
-  EXPECT_GT(files, 3u);
 }
 
 // cuFile writes as far as this machine allows. Without nvidia-fs (the lent H100 machines) cuFile

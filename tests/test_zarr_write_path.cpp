@@ -103,6 +103,51 @@ TEST(ZarrChunkFile, LandsExactlyTheBytesGivenForEverySizeAndAlignment) {
             std::string(reinterpret_cast<const char*>(buffer.data()), kMax));
 }
 
+TEST(ZarrChunkFile, PiecesGoOutInOrderAsTheyBecomeReady) {
+  auto dir = test::scratch_dir("zarr_chunk_file_pieces");
+  constexpr size_t kSize = 3 * 1024 * 1024 + 777;  // three aligned pieces and a tail
+  detail::AlignedBuffer buffer(kSize);
+  std::mt19937 rng(6);
+  const std::vector<size_t> ends = {1 << 20, 2 << 20, 3 << 20, kSize};
+  for (bool allow_direct : {true, false}) {
+    SCOPED_TRACE(allow_direct ? "direct" : "buffered");
+    // Each piece's bytes are only "copied in" when ready() asks for them, as GPU copies land.
+    std::memset(buffer.data(), 0, kSize);
+    std::string expected(kSize, '\0');
+    for (auto& c : expected) c = static_cast<char>(rng());
+    std::vector<size_t> order;
+    detail::ChunkFileStats stats;
+    auto file = dir / (allow_direct ? "direct" : "buffered");
+    detail::write_chunk_file_in_pieces(
+        file, buffer.data(), kSize, ends,
+        [&](size_t i) {
+          const size_t begin = i ? ends[i - 1] : 0;
+          std::memcpy(buffer.data() + begin, expected.data() + begin, ends[i] - begin);
+          order.push_back(i);
+        },
+        {.allow_direct = allow_direct}, stats);
+    EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2, 3}));
+    EXPECT_EQ(contents(file), expected);
+  }
+  // A piece that never lands (a failed GPU copy): the error names the chunk, nothing is left.
+  detail::ChunkFileStats stats;
+  try {
+    detail::write_chunk_file_in_pieces(
+        dir / "failed", buffer.data(), kSize, ends,
+        [](size_t i) {
+          if (i == 2) throw Error(ErrorKind::cuda, "cudaEventSynchronize: injected");
+        },
+        {}, stats);
+    ADD_FAILURE() << "expected the copy's error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::cuda);
+    EXPECT_EQ(e.context().file, (dir / "failed").string());
+  }
+  EXPECT_FALSE(fs::exists(dir / "failed"));
+  EXPECT_TRUE(partials(dir).empty());
+  EXPECT_EQ(stats.files.load(), 0u);
+}
+
 TEST(ZarrChunkFile, WriteByLandsOnlyWhatItsWriterAccepts) {
   auto dir = test::scratch_dir("zarr_chunk_file_by");
   detail::ChunkFileStats stats;

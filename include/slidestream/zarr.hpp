@@ -59,7 +59,7 @@ struct WriteOptions {
 };
 
 // Measured on the lent H100 machine's virtio disk (bench/uc2.cpp --sweep, bench/RESULTS.md "uc2").
-inline constexpr int kDefaultIoDepth = 64;
+inline constexpr int kDefaultIoDepth = 128;
 
 // What a finished write did, for the CLI and benchmarks.
 struct WriteReport {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <vector>
 
 #include "core/crc32c.hpp"
@@ -108,25 +109,39 @@ Error with_file(const Error& e, const std::filesystem::path& path) {
   return e.with_context({.file = path.string()});
 }
 
+// Pieces in which a large GPU unit goes to disk: each is written as soon as its bytes landed in
+// staging, so the disk starts on a unit while the rest of it is still crossing PCIe. Without it a
+// wave of workers first copies whole shards (tens of MiB each) before any byte is written, and
+// the disk idles for the length of that copy at the start and again between waves.
+constexpr size_t kPieceBytes = size_t{8} << 20;
+
 // Lays out a plain unit (uncompressed, interleaved) of GPU pixels in a staging buffer through
-// `ops`: a chunk padded with the fill value, or a shard's inner chunks in C order followed by its
-// index and the index's crc32c. Returns the unit's size in bytes. Ops: fill(offset, bytes),
-// copy(view, offset, pitch), put(host bytes, size, offset), wait(); put's bytes stay alive until
-// wait().
+// `ops`, queued, not waited for: a chunk padded with the fill value, or a shard's inner chunks in
+// C order followed by its index and the index's crc32c (kept in `index_bytes`, which must outlive
+// the copies). Calls ops.mark(end) where a piece of about kPieceBytes ending on a 4 KiB boundary
+// is queued. Returns the unit's size in bytes. Ops: fill(offset, bytes), copy(view, offset,
+// pitch), put(host bytes, size, offset), mark(end).
 template <typename Ops>
 size_t assemble_plain_unit(const Layout& l, const ImageView& region, int64_t uy, int64_t ux,
-                           Ops& ops) {
+                           Ops& ops, std::vector<std::byte>& index_bytes) {
   if (!l.sharded) {
     if (region.height < l.unit_h || region.width < l.unit_w) ops.fill(0, l.unit_bytes());
-    ops.copy(region, 0, static_cast<size_t>(l.unit_w) * l.pixel_bytes());
-    ops.wait();
+    const size_t pitch = static_cast<size_t>(l.unit_w) * l.pixel_bytes();
+    // Bands of rows whose byte size is a multiple of 4 KiB.
+    const size_t step = 4096 / std::gcd(pitch, size_t{4096});
+    const int64_t band = static_cast<int64_t>(std::max(step, kPieceBytes / pitch / step * step));
+    for (int64_t r0 = 0; r0 < region.height; r0 += band) {
+      const int64_t r1 = std::min(region.height, r0 + band);
+      ops.copy(region.crop(0, r0, region.width, r1 - r0), static_cast<size_t>(r0) * pitch, pitch);
+      if (r1 < region.height) ops.mark(static_cast<size_t>(r1) * pitch);
+    }
     return l.unit_bytes();
   }
   const int64_t n_down = l.inner_down(), n_across = l.inner_across();
   const size_t n = static_cast<size_t>(n_down * n_across);
   const size_t chunk_pitch = static_cast<size_t>(l.chunk_w) * l.pixel_bytes();
   std::vector<uint64_t> index(2 * n, ~uint64_t{0});  // 2^64-1: chunk absent
-  size_t pos = 0;
+  size_t pos = 0, marked = 0;
   for (int64_t iy = 0; iy < n_down; ++iy) {
     const int64_t y0 = uy * l.unit_h + iy * l.chunk_h;
     if (y0 >= l.height) break;
@@ -142,23 +157,29 @@ size_t assemble_plain_unit(const Layout& l, const ImageView& region, int64_t uy,
       index[2 * k] = pos;
       index[2 * k + 1] = l.chunk_bytes();
       pos += l.chunk_bytes();
+      if (pos - marked >= kPieceBytes && pos % 4096 == 0) {
+        ops.mark(pos);
+        marked = pos;
+      }
     }
   }
-  std::vector<std::byte> tail(l.index_bytes());
-  std::memcpy(tail.data(), index.data(), 16 * n);  // little-endian hosts
+  index_bytes.resize(l.index_bytes());
+  std::memcpy(index_bytes.data(), index.data(), 16 * n);  // little-endian hosts
   if (l.index_crc32c) {
-    uint32_t crc = crc32c(std::span<const std::byte>(tail.data(), 16 * n));
-    std::memcpy(tail.data() + 16 * n, &crc, 4);
+    uint32_t crc = crc32c(std::span<const std::byte>(index_bytes.data(), 16 * n));
+    std::memcpy(index_bytes.data() + 16 * n, &crc, 4);
   }
-  ops.put(tail.data(), tail.size(), pos);
-  ops.wait();
-  return pos + tail.size();
+  ops.put(index_bytes.data(), index_bytes.size(), pos);
+  return pos + index_bytes.size();
 }
 
-// Assembly in a pinned slot: padding and index written by the CPU, pixels by async copies.
+// Assembly in a pinned slot: padding and index written by the CPU, pixels by async copies; each
+// mark records an event, so that the piece before it can be written once that event completed.
 struct PinnedOps {
   device::StagingSlot& slot;
   const Layout& layout;
+  std::vector<size_t> ends;
+  std::vector<int> markers;
   void fill(size_t offset, size_t bytes) {
     detail::fill_samples(slot.data() + offset, bytes, layout);
   }
@@ -166,10 +187,14 @@ struct PinnedOps {
   void put(const std::byte* p, size_t bytes, size_t offset) {
     std::memcpy(slot.data() + offset, p, bytes);
   }
-  void wait() { slot.wait(); }
+  void mark(size_t end) {
+    ends.push_back(end);
+    markers.push_back(slot.record());
+  }
 };
 
-// Assembly in device memory: everything through the stage's stream, in order.
+// Assembly in device memory: everything through the stage's stream, in order; cuFile writes the
+// unit in one call once all of it is there, so marks are not needed.
 struct DeviceOps {
   device::DeviceStage& stage;
   const AlignedBuffer& fill_chunk;  // at least one chunk (a whole unit unsharded) of fill samples
@@ -178,7 +203,7 @@ struct DeviceOps {
   void put(const std::byte* p, size_t bytes, size_t offset) {
     stage.upload_async(p, bytes, offset);
   }
-  void wait() { stage.wait(); }
+  void mark(size_t) {}
 };
 
 // Holds one of the writer's encoder places for a scope.
@@ -303,7 +328,9 @@ void ArrayWriter::Impl::write_unit_from_host(const ImageView& region, int64_t uy
 bool ArrayWriter::Impl::write_unit_with_cufile(const ImageView& region, int64_t uy, int64_t ux) {
   auto stage = take_stage(region.cuda_device);
   DeviceOps ops{*stage, fill_chunk};
-  const size_t size = assemble_plain_unit(layout, region, uy, ux, ops);
+  std::vector<std::byte> index_bytes;
+  const size_t size = assemble_plain_unit(layout, region, uy, ux, ops, index_bytes);
+  stage->wait();
   std::string why;
   const auto file = path / layout.unit_key(uy, ux);
   const bool landed = detail::write_chunk_file_by(
@@ -328,9 +355,20 @@ void ArrayWriter::Impl::write_unit_through_pinned(const ImageView& region, int64
   if (detail::cufile_can_write(layout)) {
     // The unit's bytes are the pixels: copied from the GPU straight to their place in the file's
     // bytes, no CPU pass over them.
-    PinnedOps ops{*slot, layout};
-    const size_t size = assemble_plain_unit(layout, region, uy, ux, ops);
-    detail::write_chunk_file(file, slot->data(), size, file_options, stats);
+    PinnedOps ops{*slot, layout, {}, {}};
+    std::vector<std::byte> index_bytes;
+    const size_t size = assemble_plain_unit(layout, region, uy, ux, ops, index_bytes);
+    ops.ends.push_back(size);  // the last piece: everything queued
+    detail::write_chunk_file_in_pieces(
+        file, slot->data(), size, ops.ends,
+        [&](size_t piece) {
+          if (piece < ops.markers.size()) {
+            slot->wait_for(ops.markers[piece]);
+          } else {
+            slot->wait();
+          }
+        },
+        file_options, stats);
     give_slot(std::move(slot));
     return;
   }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -75,17 +76,28 @@ auto with_temporary(const std::filesystem::path& path, Body&& body) {
   }
 }
 
-// The aligned body with O_DIRECT, then the tail through the page cache. False when the file system
-// refused O_DIRECT (nothing of the file is then trusted: the caller rewrites it all buffered).
+// The aligned body with O_DIRECT, piece by piece as each becomes ready, then the tail through the
+// page cache. False when the file system refused O_DIRECT before anything was written (the caller
+// then rewrites the file buffered); *ready_upto counts the pieces already waited for.
 bool write_direct(const std::filesystem::path& temp, const std::byte* data, size_t size,
-                  size_t body, ChunkFileStats& stats) {
+                  size_t body, std::span<const size_t> ends,
+                  const std::function<void(size_t)>& ready, size_t* ready_upto,
+                  ChunkFileStats& stats) {
   io::File f = io::File::open_direct_or_empty(temp, io::File::Mode::write_truncate);
   if (!f.is_open()) return false;
-  if (int err = f.try_write_exact(std::span(data, body), 0); err != 0) {
-    // EINVAL: this file system takes O_DIRECT opens but not these writes (a logical block larger
-    // than 4 KiB); every other errno is a real failure.
-    if (err == EINVAL) return false;
-    throw write_error(err, temp, 0);
+  size_t start = 0;
+  for (size_t i = 0; i < ends.size(); ++i) {
+    ready(i);
+    *ready_upto = i + 1;
+    const size_t end = std::min(ends[i], body);
+    if (end <= start) continue;
+    if (int err = f.try_write_exact(std::span(data + start, end - start), start); err != 0) {
+      // EINVAL on the first write: this file system takes O_DIRECT opens but not these writes (a
+      // logical block larger than 4 KiB). Any other errno, or EINVAL later, is a real failure.
+      if (err == EINVAL && start == 0) return false;
+      throw write_error(err, temp, start);
+    }
+    start = end;
   }
   if (size > body) {
     if (!f.set_direct(false)) f = io::File(temp, io::File::Mode::read_write);
@@ -102,18 +114,22 @@ void set_chunk_write_hook(std::function<void(const std::filesystem::path&)> hook
   g_hook = std::move(hook);
 }
 
-void write_chunk_file(const std::filesystem::path& path, const std::byte* data, size_t size,
-                      const ChunkFileOptions& options, ChunkFileStats& stats) {
+void write_chunk_file_in_pieces(const std::filesystem::path& path, const std::byte* data,
+                                size_t size, std::span<const size_t> ends,
+                                const std::function<void(size_t)>& ready,
+                                const ChunkFileOptions& options, ChunkFileStats& stats) {
   with_temporary(path, [&](const std::filesystem::path& temp) {
     const size_t body = size / kBlock * kBlock;
     const bool aligned = reinterpret_cast<uintptr_t>(data) % kBlock == 0;
+    size_t ready_upto = 0;
     bool written = false;
     if (options.allow_direct && aligned && body > 0 && body >= options.direct_min_bytes &&
         !stats.direct_refused.load(std::memory_order_relaxed)) {
-      written = write_direct(temp, data, size, body, stats);
+      written = write_direct(temp, data, size, body, ends, ready, &ready_upto, stats);
       if (!written) stats.direct_refused.store(true, std::memory_order_relaxed);
     }
     if (!written) {
+      for (size_t i = ready_upto; i < ends.size(); ++i) ready(i);
       io::File f(temp, io::File::Mode::write_truncate);
       f.write_exact(std::span(data, size), 0);
     }
@@ -121,6 +137,13 @@ void write_chunk_file(const std::filesystem::path& path, const std::byte* data, 
   });
   stats.bytes.fetch_add(size, std::memory_order_relaxed);
   stats.files.fetch_add(1, std::memory_order_relaxed);
+}
+
+void write_chunk_file(const std::filesystem::path& path, const std::byte* data, size_t size,
+                      const ChunkFileOptions& options, ChunkFileStats& stats) {
+  const size_t whole[] = {size};
+  write_chunk_file_in_pieces(
+      path, data, size, whole, [](size_t) {}, options, stats);
 }
 
 bool write_chunk_file_by(const std::filesystem::path& path, size_t size, ChunkFileStats& stats,

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 
 #include "io/file.hpp"
 
@@ -37,6 +38,15 @@ struct ChunkFileStats {
 // everything goes through the page cache).
 void write_chunk_file(const std::filesystem::path& path, const std::byte* data, size_t size,
                       const ChunkFileOptions& options, ChunkFileStats& stats);
+
+// The same for bytes that become ready in pieces (copies from a GPU still landing): ends[i] is
+// where piece i ends (ascending, 4 KiB-aligned except the last, which is `size`), and ready(i)
+// returns once piece i is in memory (it may throw). Each piece is written as soon as it is ready,
+// so the disk starts on a large unit while the rest of it is still being copied.
+void write_chunk_file_in_pieces(const std::filesystem::path& path, const std::byte* data,
+                                size_t size, std::span<const size_t> ends,
+                                const std::function<void(size_t)>& ready,
+                                const ChunkFileOptions& options, ChunkFileStats& stats);
 
 // The same landing (temporary, rename, cleanup, errors naming `path`) for bytes that do not come
 // from host memory: `write` gets the temporary file, opened with O_DIRECT where the file system

@@ -23,6 +23,10 @@ class StagingSlot {
   virtual void copy_async(const ImageView& src, size_t dst_offset, size_t dst_pitch) = 0;
   // Waits for every queued copy.
   virtual void wait() = 0;
+  // Marks the copies queued so far; wait_for(marker) returns once they landed, while later ones
+  // may still be in flight. Markers are valid until the next wait().
+  virtual int record() = 0;
+  virtual void wait_for(int marker) = 0;
   void copy_from_device(const ImageView& src, size_t dst_pitch) {
     copy_async(src, 0, dst_pitch);
     wait();

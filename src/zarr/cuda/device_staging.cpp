@@ -20,6 +20,8 @@ struct PinnedStage {
   int device = 0;
   cuda::PinnedBuffer buffer;
   cuda::Stream stream;
+  std::vector<cuda::Event> events;  // markers, reused from unit to unit
+  size_t events_used = 0;
 };
 
 constexpr size_t kCacheLimit = size_t{2} << 30;
@@ -83,7 +85,9 @@ StageCache& cache() {
 
 class CudaStagingSlot final : public StagingSlot {
  public:
-  CudaStagingSlot(size_t bytes, int cuda_device) : stage_(cache().take(bytes, cuda_device)) {}
+  CudaStagingSlot(size_t bytes, int cuda_device) : stage_(cache().take(bytes, cuda_device)) {
+    stage_->events_used = 0;
+  }
   ~CudaStagingSlot() override {
     if (!stage_) return;
     // A copy may still be in flight after an exception: the buffer is reused only once it landed.
@@ -103,7 +107,20 @@ class CudaStagingSlot final : public StagingSlot {
                                   cudaMemcpyDeviceToHost, stage_->stream.get()),
                 "cudaMemcpy2DAsync (GPU to pinned staging)");
   }
-  void wait() override { stage_->stream.synchronize(); }
+  void wait() override {
+    stage_->stream.synchronize();
+    stage_->events_used = 0;
+  }
+  int record() override {
+    cuda::check(cudaSetDevice(stage_->device), "cudaSetDevice");
+    if (stage_->events_used == stage_->events.size()) stage_->events.emplace_back();
+    const size_t i = stage_->events_used++;
+    stage_->events[i].record(stage_->stream.get());
+    return static_cast<int>(i);
+  }
+  void wait_for(int marker) override {
+    stage_->events.at(static_cast<size_t>(marker)).synchronize();
+  }
 
  private:
   std::unique_ptr<PinnedStage> stage_;
