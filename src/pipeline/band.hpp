@@ -68,7 +68,7 @@ struct BandJob {
   int64_t width = 0, height = 0;          // the level
   int64_t band = 0;                       // output band height (the tile / unit edge)
   int64_t radius = 0;                     // the chain's total halo
-  ReadOptions read;                       // device cuda; gpu_jpeg false for bit-exactness
+  ReadOptions read;                       // device cuda; nvJPEG too (bit-exact)
   // Exactly one of: the destination image on the GPU (width × height), or a writer called with
   // each finished band (rows [y, y + band.height), full width). The band is in GPU memory unless
   // host_bands is set (then in pinned host memory, e.g. for a host-side pyramid); it stays valid

@@ -374,7 +374,7 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
   job.read.device = Device::cuda;
   job.read.threads = plan.threads;
   job.read.io = options.io;
-  job.read.gpu_jpeg = gpu_reads_into_device();
+  job.read.gpu_jpeg = true;  // exact: nvJPEG's engines + libjpeg-turbo's upsampling
   job.image = sink.image;
   // Bands go to the Zarr writer straight from the GPU (it copies each chunk down itself), unless
   // the host pyramid needs them on the host.
@@ -471,25 +471,9 @@ Image run_global(const Slide& slide, const Plan& plan, const Options& options,
     image = Image::allocate(plan.width, plan.height, plan.formats[0].channels,
                             plan.formats[0].dtype, options.device);
     if (options.device == Device::cuda) meter.allocated(image.size_bytes());
-    // JPEG tiles read through the GPU read path may be decoded by nvJPEG, within a grey level
-    // of libjpeg-turbo but not equal to it; the tiled mode decodes on the CPU. So that both
-    // modes see the same pixels, a JPEG level is decoded on the host here too, unless the GPU
-    // read path is asked for (SLIDESTREAM_PIPELINE_READ=device, which the tiled mode then uses
-    // as well). Other levels' bytes are the same whichever path reads them.
-    bool decode_on_host = options.device == Device::cuda && !gpu_reads_into_device() &&
-                          slide.level(plan.level).compression == Compression::jpeg;
-    if (decode_on_host) {
-#if SLIDESTREAM_HAVE_CUDA
-      ReadOptions host_options = read_options;
-      host_options.device = Device::cpu;
-      Image host =
-          Image::allocate(plan.width, plan.height, plan.formats[0].channels, plan.formats[0].dtype);
-      slide.read_level(plan.level, host.view(), host_options, &report);
-      gpu_copy(host.view(), image.view());
-#endif
-    } else {
-      slide.read_level(plan.level, image.view(), read_options, &report);
-    }
+    // JPEG levels too: nvJPEG's engines plus our upsampling equal libjpeg-turbo bit for bit,
+    // so global and tiled see the same pixels whichever decoder took a tile.
+    slide.read_level(plan.level, image.view(), read_options, &report);
     if (!plan.chain.empty()) {
       const auto& f = plan.formats.back();
       Image out = Image::allocate(plan.width, plan.height, f.channels, f.dtype, options.device);
