@@ -39,10 +39,17 @@ std::vector<std::string> partials(const fs::path& root) {
   return found;
 }
 
-// Whether this directory's file system takes O_DIRECT (ext4, xfs: yes; tmpfs: no).
+// Whether this directory's file system takes O_DIRECT writes (ext4, xfs: yes; tmpfs: no; some
+// overlay file systems open with O_DIRECT and refuse the write).
 bool takes_direct(const fs::path& dir) {
   auto probe = dir / "direct-probe";
-  bool ok = io::File::open_direct_or_empty(probe, io::File::Mode::write_truncate).is_open();
+  bool ok = false;
+  {
+    io::File f = io::File::open_direct_or_empty(probe, io::File::Mode::write_truncate);
+    detail::AlignedBuffer block(4096);
+    std::memset(block.data(), 0, 4096);
+    ok = f.is_open() && f.try_write_exact(std::span<const std::byte>(block.data(), 4096), 0) == 0;
+  }
   fs::remove(probe);
   return ok;
 }
