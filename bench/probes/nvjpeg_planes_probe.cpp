@@ -4,8 +4,8 @@
 //   - nvJPEG RGB against libjpeg RGB                      (what a user of nvJPEG's RGB gets)
 //   - nvJPEG Y/Cb/Cr planes against libjpeg's raw planes    (is the entropy decode + IDCT equal?)
 //   - libjpeg's fancy upsampling + YCbCr→RGB, redone here on nvJPEG's planes, against libjpeg RGB
-// Built and run on the GPU machine only:
-//   g++ -O2 -std=c++20 bench/nvjpeg_planes_probe.cpp -I/usr/local/cuda/include \
+// Not part of the CMake build (it needs nvjpeg.h); built and run on the GPU machine by hand:
+//   g++ -O2 -std=c++20 bench/probes/nvjpeg_planes_probe.cpp -I/usr/local/cuda/include \
 //       -L/usr/local/cuda/lib64 -lnvjpeg -lcudart -ljpeg -o /tmp/probe && /tmp/probe tiles/*.jpg
 #include <cuda_runtime.h>
 #include <nvjpeg.h>
