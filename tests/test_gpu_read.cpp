@@ -239,8 +239,8 @@ TEST(GpuRead, JpegEnginesGiveLibjpegTurboPixels) {
                  << "): JPEG tiles decode on CPU threads, covered by the test above";
   }
   int read = 0;
-  for (const char* name : {"tf-jpeg-ycbcr420-128.tif", "tf-jpeg-ycbcr422-128.tif",
-                           "tf-jpeg-ycbcr444-128.tif"}) {
+  for (const char* name :
+       {"tf-jpeg-ycbcr420-128.tif", "tf-jpeg-ycbcr422-128.tif", "tf-jpeg-ycbcr444-128.tif"}) {
     const fs::path path = test::fixture_dir() / name;
     if (!fs::exists(path)) {
       ADD_FAILURE() << "missing fixture " << path;

@@ -50,7 +50,8 @@ std::vector<std::byte> encode(const Rgb& image, int h_factor, int v_factor, bool
   if (progressive) jpeg_simple_progression(&cinfo);
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = const_cast<uint8_t*>(&image.pixels[size_t(cinfo.next_scanline) * image.width * 3]);
+    JSAMPROW row =
+        const_cast<uint8_t*>(&image.pixels[size_t(cinfo.next_scanline) * image.width * 3]);
     jpeg_write_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_compress(&cinfo);
@@ -186,8 +187,8 @@ Rgb slide_region(int width, int height) {
 }
 
 void expect_exact(const Rgb& image, int h_factor, int v_factor) {
-  SCOPED_TRACE(::testing::Message() << image.width << "x" << image.height << " h" << h_factor
-                                    << "v" << v_factor);
+  SCOPED_TRACE(::testing::Message()
+               << image.width << "x" << image.height << " h" << h_factor << "v" << v_factor);
   std::vector<std::byte> stream = encode(image, h_factor, v_factor, false);
   std::vector<uint8_t> want = decode_rgb(stream);
   DecodedPlanes planes = decode_planes(stream);
@@ -240,7 +241,7 @@ TEST(JpegYcc, EqualsLibjpegTurboOnSlidePixels) {
 TEST(JpegYcc, ClaimsOnlyWhatItReproduces) {
   EXPECT_TRUE(codec::ycc::supported(2, 2, 64));
   EXPECT_TRUE(codec::ycc::supported(2, 1, 3));
-  EXPECT_FALSE(codec::ycc::supported(2, 2, 2));  // libjpeg replicates chroma this narrow
+  EXPECT_FALSE(codec::ycc::supported(2, 2, 2));   // libjpeg replicates chroma this narrow
   EXPECT_FALSE(codec::ycc::supported(1, 2, 64));  // 4:4:0
   EXPECT_FALSE(codec::ycc::supported(4, 1, 64));  // 4:1:1
 }

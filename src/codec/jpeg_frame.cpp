@@ -24,8 +24,8 @@ std::optional<JpegFrame> read_jpeg_frame(std::span<const std::byte> stream) noex
     if (length < 2 || at + 2 + length > n) return std::nullopt;
     const size_t body = at + 4;
     if (marker == 0xDD) frame.restart_interval = true;
-    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-                     marker != 0xCC;
+    const bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof) {
       if (length < 8) return std::nullopt;
       frame.sof = static_cast<uint8_t>(marker - 0xC0);

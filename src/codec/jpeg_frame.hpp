@@ -15,7 +15,7 @@ struct JpegFrame {
   uint8_t precision = 0;
   uint16_t width = 0, height = 0;
   uint8_t components = 0;
-  uint8_t h[4] = {}, v[4] = {};  // sampling factors of the first four components
+  uint8_t h[4] = {}, v[4] = {};   // sampling factors of the first four components
   bool restart_interval = false;  // a DRI segment came before the frame
 
   bool baseline_huffman() const noexcept { return sof == 0 || sof == 1; }

@@ -4,10 +4,11 @@
 //
 // Why: nvJPEG's hardware engines decode the Y, Cb and Cr planes bit-identically to libjpeg-turbo's
 // default (ISLOW) IDCT, but nvJPEG's own RGB output upsamples chroma by replication, up to 46 grey
-// levels away from libjpeg-turbo on H&E tiles (bench/probes/nvjpeg_planes_probe.cpp, H100, 2026-11-25).
-// Decoding to planes and finishing here makes GPU-decoded tiles equal libjpeg-turbo's (and so
-// OpenSlide's) bit for bit. Covers the samplings TIFF slides use: 4:4:4, 4:2:2 (h2v1), 4:2:0 (h2v2),
-// for chroma planes at least 3 samples wide (narrower ones libjpeg upsamples by replication).
+// levels away from libjpeg-turbo on H&E tiles (bench/probes/nvjpeg_planes_probe.cpp, H100,
+// 2026-11-25). Decoding to planes and finishing here makes GPU-decoded tiles equal libjpeg-turbo's
+// (and so OpenSlide's) bit for bit. Covers the samplings TIFF slides use: 4:4:4, 4:2:2 (h2v1),
+// 4:2:0 (h2v2), for chroma planes at least 3 samples wide (narrower ones libjpeg upsamples by
+// replication).
 #pragma once
 
 #include <cstdint>

@@ -71,7 +71,8 @@ class DecoderPool {
   // while they are still being made. Never throws; a failure to make them is remembered.
   // Only the hardware backend is used: its planes equal libjpeg-turbo's IDCT output bit for bit;
   // the CUDA-core (hybrid) backend's differ by 1 here and there, up to 3 grey levels after colour
-  // conversion (bench/probes/nvjpeg_planes_probe.cpp), so GPUs without JPEG engines decode on the CPU.
+  // conversion (bench/probes/nvjpeg_planes_probe.cpp), so GPUs without JPEG engines decode on the
+  // CPU.
   std::vector<std::unique_ptr<BatchDecoder>> acquire(int device, int want);
   void release(int device, std::unique_ptr<BatchDecoder> decoder);
 

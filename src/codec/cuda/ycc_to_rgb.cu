@@ -1,5 +1,4 @@
 #include "codec/cuda/ycc_to_rgb.hpp"
-
 #include "cuda/check.hpp"
 
 namespace slidestream::codec::cuda {

@@ -13,10 +13,10 @@
 namespace slidestream::codec::cuda {
 
 struct YccTile {
-  ycc::Planes planes;          // device pointers
-  uint32_t src_x = 0, src_y = 0;  // first wanted pixel of the decoded tile
-  uint32_t width = 0, height = 0; // wanted pixels
-  std::byte* dst = nullptr;       // where (src_x, src_y) goes
+  ycc::Planes planes;              // device pointers
+  uint32_t src_x = 0, src_y = 0;   // first wanted pixel of the decoded tile
+  uint32_t width = 0, height = 0;  // wanted pixels
+  std::byte* dst = nullptr;        // where (src_x, src_y) goes
   uint64_t dst_pitch = 0;
 };
 

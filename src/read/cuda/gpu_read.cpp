@@ -246,9 +246,9 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
       std::span<std::byte> buffer{slot.host.data(), size};
       size_t got = 0;
       if (mostly_uncached(s, r.begin, r.end)) {
-        // The disk, not the threads, is the limit here: more than a few large requests in
-        // flight only interleave them (measured on the lent H100: 8 × 16 MiB 1.53 GB/s, 16 ×
-        // 16 MiB 1.44 GB/s), so at most 16 threads read directly at once (32 MiB × 16: 1.67 GB/s, × 8: 1.61, × 4: 1.52).
+        // The disk, not the threads, is the limit here. Direct reads in flight are capped
+        // (default 16) so that a wide pool does not interleave too many requests; with 32 MiB
+        // cold ranges the sweep on the lent H100 gave 1.52 / 1.61 / 1.67 GB/s at 4 / 8 / 16.
         DirectSlot in_flight;
         got = s.direct->read_some(buffer, r.begin);
         s.direct_bytes += got;
@@ -358,8 +358,7 @@ void cpu_worker(Shared& s) {
 // this stream: baseline Huffman 8-bit YCbCr of the tile's full size, in a sampling that
 // codec/jpeg_ycc.hpp reproduces, ending with EOI (a truncated stream goes to libjpeg-turbo, which
 // reports it instead of padding it).
-bool gpu_decodable(const Shared& s, std::span<const std::byte> stream,
-                   codec::ycc::Planes* shape) {
+bool gpu_decodable(const Shared& s, std::span<const std::byte> stream, codec::ycc::Planes* shape) {
   std::optional<codec::JpegFrame> f = codec::read_jpeg_frame(stream);
   if (!f || !f->baseline_huffman() || f->precision != 8 || f->components != 3) return false;
   if (f->width != s.level.tile_width || f->height != s.level.tile_height) return false;
@@ -401,8 +400,8 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
     slot->wait_idle();
     for (size_t k = first; k < last; ++k) {
       const TileJob& t = s.jpeg[k];
-      if (t.bytes == 0 || t.offset > s.slide.file_size ||
-          t.bytes > s.slide.file_size - t.offset || t.bytes > s.tile_bytes * 4 + (1 << 20)) {
+      if (t.bytes == 0 || t.offset > s.slide.file_size || t.bytes > s.slide.file_size - t.offset ||
+          t.bytes > s.tile_bytes * 4 + (1 << 20)) {
         cpu_tiles.push_back(t);  // let the host path fill or report it
         continue;
       }
@@ -717,9 +716,8 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
     end = std::min<uint64_t>(align_up(end), align_up(s.slide.file_size));
     if (begin < end && mostly_uncached(s, begin, end)) default_task = kColdTaskBytes;
   }
-  const size_t task_bytes =
-      std::max<size_t>(options.task_bytes ? options.task_bytes : default_task,
-                       align_up(s.tile_bytes) + 2 * kPage);
+  const size_t task_bytes = std::max<size_t>(options.task_bytes ? options.task_bytes : default_task,
+                                             align_up(s.tile_bytes) + 2 * kPage);
   if (!s.raw.empty()) {
     std::vector<uint64_t> offsets(s.raw.size());
     for (size_t i = 0; i < s.raw.size(); ++i) offsets[i] = s.raw[i].offset;
