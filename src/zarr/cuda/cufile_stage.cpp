@@ -15,6 +15,7 @@
 #include "cuda/resources.hpp"
 #include "io/cuda/cufile_shim.hpp"
 #include "slidestream/error.hpp"
+#include "zarr/cuda/stage_cache.hpp"
 #include "zarr/device_staging.hpp"
 
 namespace slidestream::zarr::device {
@@ -31,70 +32,30 @@ struct Stage {
 
 constexpr size_t kCacheLimit = size_t{1} << 30;
 
-class StageCache {
- public:
-  std::unique_ptr<Stage> take(size_t bytes, int device) {
-    {
-      std::lock_guard lock(mutex_);
-      for (size_t i = 0; i < free_.size(); ++i) {
-        if (free_[i]->device == device && free_[i]->buffer.size() >= bytes) {
-          auto stage = std::move(free_[i]);
-          free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
-          cached_ -= stage->buffer.size();
-          return stage;
-        }
-      }
-    }
-    cuda::check(cudaSetDevice(device), "cudaSetDevice");
-    auto stage = std::make_unique<Stage>();
-    stage->device = device;
-    stage->buffer = cuda::DeviceBuffer((bytes + 4095) / 4096 * 4096);
-    // Registered buffers go to the disk by DMA without cuFile's internal bounce buffers.
-    stage->registration =
-        io::cufile::BufferRegistration(stage->buffer.data(), stage->buffer.size());
-    return stage;
-  }
-
-  void give(std::unique_ptr<Stage> stage) noexcept {
-    std::lock_guard lock(mutex_);
-    const size_t size = stage->buffer.size();
-    while (!free_.empty() && cached_ + size > kCacheLimit) {
-      cached_ -= free_.front()->buffer.size();
-      free_.erase(free_.begin());
-    }
-    if (size > kCacheLimit) return;
-    cached_ += size;
-    try {
-      free_.push_back(std::move(stage));
-    } catch (...) {
-      cached_ -= size;
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Stage>> free_;
-  size_t cached_ = 0;
-};
-
-StageCache& cache() {
+StageCache<Stage>& cache() {
   // Leaked on purpose: device memory and cuFile registrations must not be released after the
   // CUDA runtime and cuFile's driver have shut down at exit.
-  static auto* instance = new StageCache();
+  static auto* instance = new StageCache<Stage>(kCacheLimit);
   return *instance;
+}
+
+std::unique_ptr<Stage> take_stage(size_t bytes, int device) {
+  if (auto stage = cache().take_cached(bytes, device)) return stage;
+  cuda::check(cudaSetDevice(device), "cudaSetDevice");
+  auto stage = std::make_unique<Stage>();
+  stage->device = device;
+  stage->buffer = cuda::DeviceBuffer((bytes + 4095) / 4096 * 4096);
+  // Registered buffers go to the disk by DMA without cuFile's internal bounce buffers.
+  stage->registration = io::cufile::BufferRegistration(stage->buffer.data(), stage->buffer.size());
+  return stage;
 }
 
 class CufileDeviceStage final : public DeviceStage {
  public:
-  CufileDeviceStage(size_t bytes, int cuda_device) : stage_(cache().take(bytes, cuda_device)) {}
+  CufileDeviceStage(size_t bytes, int cuda_device) : stage_(take_stage(bytes, cuda_device)) {}
   ~CufileDeviceStage() override {
-    if (!stage_) return;
-    // Copies may be in flight after an exception: reuse the memory only once they landed.
-    if (cudaStreamSynchronize(stage_->stream.get()) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return;
-    }
-    cache().give(std::move(stage_));
+    // Copies may be in flight after an exception: the memory is reused only once they landed.
+    cache().give_when_idle(std::move(stage_));
   }
   size_t size() const noexcept override { return stage_->buffer.size(); }
 

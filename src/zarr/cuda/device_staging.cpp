@@ -9,6 +9,7 @@
 
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
+#include "zarr/cuda/stage_cache.hpp"
 
 namespace slidestream::zarr::device {
 namespace {
@@ -26,76 +27,30 @@ struct PinnedStage {
 
 constexpr size_t kCacheLimit = size_t{2} << 30;
 
-class StageCache {
- public:
-  std::unique_ptr<PinnedStage> take(size_t bytes, int device) {
-    {
-      std::lock_guard lock(mutex_);
-      // The smallest cached stage that fits.
-      size_t best = free_.size();
-      for (size_t i = 0; i < free_.size(); ++i) {
-        if (free_[i]->device == device && free_[i]->buffer.size() >= bytes &&
-            (best == free_.size() || free_[i]->buffer.size() < free_[best]->buffer.size())) {
-          best = i;
-        }
-      }
-      if (best != free_.size()) {
-        auto stage = std::move(free_[best]);
-        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
-        cached_ -= stage->buffer.size();
-        return stage;
-      }
-    }
-    cuda::check(cudaSetDevice(device), "cudaSetDevice");
-    auto stage = std::make_unique<PinnedStage>();
-    stage->device = device;
-    // cudaHostAlloc returns page-aligned memory, so writes can go straight out with O_DIRECT.
-    stage->buffer = cuda::PinnedBuffer((bytes + 4095) / 4096 * 4096);
-    return stage;
-  }
-
-  void give(std::unique_ptr<PinnedStage> stage) noexcept {
-    std::lock_guard lock(mutex_);
-    const size_t size = stage->buffer.size();
-    // Make room by dropping the oldest stages; a stage larger than the whole cache is freed.
-    while (!free_.empty() && cached_ + size > kCacheLimit) {
-      cached_ -= free_.front()->buffer.size();
-      free_.erase(free_.begin());
-    }
-    if (size > kCacheLimit) return;
-    cached_ += size;
-    try {
-      free_.push_back(std::move(stage));
-    } catch (...) {
-      cached_ -= size;  // could not keep it: freed by the unique_ptr
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<PinnedStage>> free_;
-  size_t cached_ = 0;
-};
-
-StageCache& cache() {
+StageCache<PinnedStage>& cache() {
   // Leaked on purpose: freeing pinned memory after the CUDA runtime has shut down at exit fails.
-  static auto* instance = new StageCache();
+  static auto* instance = new StageCache<PinnedStage>(kCacheLimit);
   return *instance;
+}
+
+std::unique_ptr<PinnedStage> take_stage(size_t bytes, int device) {
+  if (auto stage = cache().take_cached(bytes, device)) return stage;
+  cuda::check(cudaSetDevice(device), "cudaSetDevice");
+  auto stage = std::make_unique<PinnedStage>();
+  stage->device = device;
+  // cudaHostAlloc returns page-aligned memory, so writes can go straight out with O_DIRECT.
+  stage->buffer = cuda::PinnedBuffer((bytes + 4095) / 4096 * 4096);
+  return stage;
 }
 
 class CudaStagingSlot final : public StagingSlot {
  public:
-  CudaStagingSlot(size_t bytes, int cuda_device) : stage_(cache().take(bytes, cuda_device)) {
+  CudaStagingSlot(size_t bytes, int cuda_device) : stage_(take_stage(bytes, cuda_device)) {
     stage_->events_used = 0;
   }
   ~CudaStagingSlot() override {
-    if (!stage_) return;
-    // A copy may still be in flight after an exception: the buffer is reused only once it landed.
-    if (cudaStreamSynchronize(stage_->stream.get()) != cudaSuccess) {
-      (void)cudaGetLastError();
-      return;  // a stage in an unknown state is freed, not reused
-    }
-    cache().give(std::move(stage_));
+    // Copies may be in flight after an exception: the memory is reused only once they landed.
+    cache().give_when_idle(std::move(stage_));
   }
   std::byte* data() const noexcept override { return stage_->buffer.data(); }
   size_t size() const noexcept override { return stage_->buffer.size(); }
