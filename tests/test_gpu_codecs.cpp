@@ -32,6 +32,7 @@
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
 #include "slidestream/slide.hpp"
+#include "support/gpu_images.hpp"
 #include "support/test_support.hpp"
 
 namespace slidestream {
@@ -78,34 +79,10 @@ std::vector<std::byte> file_bytes(const fs::path& path, uint64_t offset, uint64_
   return bytes;
 }
 
-std::vector<std::byte> tight(const ImageView& v) {
-  std::vector<std::byte> out(v.tight_bytes());
-  for (int64_t y = 0; y < v.height; ++y) {
-    std::memcpy(out.data() + static_cast<size_t>(y) * v.row_bytes(), v.row(y), v.row_bytes());
-  }
-  return out;
-}
-
-std::vector<std::byte> to_host(const ImageView& v) {
-  std::vector<std::byte> host(v.tight_bytes());
-  EXPECT_EQ(cudaMemcpy2D(host.data(), v.row_bytes(), v.data, v.row_pitch, v.row_bytes(),
-                         static_cast<size_t>(v.height), cudaMemcpyDeviceToHost),
-            cudaSuccess);
-  return host;
-}
-
-// Largest difference between two images of uint8 samples; *differing counts the bytes.
-int max_abs_difference(const std::vector<std::byte>& a, const std::vector<std::byte>& b,
-                       size_t* differing) {
-  int worst = 0;
-  *differing = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    int d = std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
-    if (d) ++*differing;
-    worst = std::max(worst, d);
-  }
-  return worst;
-}
+using test::max_abs_difference;
+using test::PitchedDeviceImage;
+using test::tight;
+using test::to_host;
 
 bool libraries_required() {
   const char* v = std::getenv("SLIDESTREAM_EXPECT_GPU_CODECS");
@@ -323,25 +300,14 @@ TEST(GpuCodecs, RegionsCuttingTilesIntoAPitchedBufferEqualTheHostRead) {
     ReadOptions host_options;
     host_options.fill = 9;
     auto want = tight(slide.read_region(0, x, y, w, h, host_options).view());
-    const size_t row = static_cast<size_t>(w) * l.channels * size_of(l.dtype);
-    void* device = nullptr;
-    size_t pitch = 0;
-    ASSERT_EQ(cudaMallocPitch(&device, &pitch, row + 64, static_cast<size_t>(h)), cudaSuccess);
-    ImageView view{.data = static_cast<std::byte*>(device),
-                   .width = w,
-                   .height = h,
-                   .channels = l.channels,
-                   .dtype = l.dtype,
-                   .row_pitch = pitch,
-                   .device = Device::cuda,
-                   .cuda_device = 0};
+    PitchedDeviceImage device(w, h, l.channels, l.dtype, 64);
+    const ImageView& view = device.view();
     ReadOptions options = host_options;
     options.device = Device::cuda;
     options.threads = 1;
     ReadReport report;
     slide.read_region(0, x, y, w, h, view, options, &report);
     EXPECT_TRUE(to_host(view) == want) << report.decoder;
-    cudaFree(device);
     ++compared;
   }
   EXPECT_GT(compared, 0);

@@ -22,6 +22,7 @@
 #include <cuda_runtime_api.h>
 
 #include "codec/cuda/nvjpeg_shim.hpp"
+#include "support/gpu_images.hpp"
 #endif
 
 namespace slidestream {
@@ -45,35 +46,10 @@ std::vector<fs::path> all_slides() {
 }
 
 #if SLIDESTREAM_HAVE_CUDA
-std::vector<std::byte> to_host(const ImageView& v) {
-  std::vector<std::byte> host(v.tight_bytes());
-  EXPECT_EQ(cudaMemcpy2D(host.data(), v.row_bytes(), v.data, v.row_pitch, v.row_bytes(),
-                         static_cast<size_t>(v.height), cudaMemcpyDeviceToHost),
-            cudaSuccess);
-  return host;
-}
-
-std::vector<std::byte> tight(const ImageView& v) {
-  std::vector<std::byte> out(v.tight_bytes());
-  for (int64_t y = 0; y < v.height; ++y) {
-    std::memcpy(out.data() + static_cast<size_t>(y) * v.row_bytes(), v.row(y), v.row_bytes());
-  }
-  return out;
-}
-
-// Largest absolute difference between two byte images (uint8 samples); for wider samples the
-// comparison is exact (bytes), which is all lossless data needs.
-int max_abs_difference(const std::vector<std::byte>& a, const std::vector<std::byte>& b,
-                       size_t* differing) {
-  int worst = 0;
-  *differing = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    int d = std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
-    if (d) ++*differing;
-    worst = std::max(worst, d);
-  }
-  return worst;
-}
+using test::max_abs_difference;
+using test::PitchedDeviceImage;
+using test::tight;
+using test::to_host;
 
 bool gds_usable() {
   return std::filesystem::exists("/proc/driver/nvidia-fs") ||
@@ -197,19 +173,8 @@ TEST(GpuRead, RegionIntoACallersPitchedBufferWithFill) {
       continue;
     }
     SCOPED_TRACE(path.string());
-    const size_t row = static_cast<size_t>(w) * l.channels * size_of(l.dtype);
-    void* device = nullptr;
-    size_t pitch = 0;
-    // Extra room per row: the pitch is the caller's, not ours.
-    ASSERT_EQ(cudaMallocPitch(&device, &pitch, row + 100, static_cast<size_t>(h)), cudaSuccess);
-    ImageView view{.data = static_cast<std::byte*>(device),
-                   .width = w,
-                   .height = h,
-                   .channels = l.channels,
-                   .dtype = l.dtype,
-                   .row_pitch = pitch,
-                   .device = Device::cuda,
-                   .cuda_device = 0};
+    PitchedDeviceImage device(w, h, l.channels, l.dtype, 100);
+    const ImageView& view = device.view();
     ReadOptions options = host_options;
     options.device = Device::cuda;
     ReadReport report;
@@ -219,7 +184,6 @@ TEST(GpuRead, RegionIntoACallersPitchedBufferWithFill) {
     size_t differing = 0;
     int worst = max_abs_difference(got, want, &differing);
     EXPECT_EQ(worst, 0) << differing << " differ; decoder " << report.decoder;
-    cudaFree(device);
     ++regions;
   }
   EXPECT_GT(regions, 0);
