@@ -9,11 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__CUDACC__)
-#define SS_HD __host__ __device__ __forceinline__
-#else
-#define SS_HD inline
-#endif
+#include "core/host_device.hpp"
 
 namespace slidestream::ops::math {
 

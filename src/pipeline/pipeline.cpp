@@ -14,6 +14,7 @@
 #include <thread>
 
 #if SLIDESTREAM_HAVE_CUDA
+#include "core/env_setting.hpp"
 #include "io/cuda/cufile_shim.hpp"
 #endif
 #include "pipeline/band.hpp"
@@ -128,9 +129,7 @@ bool streaming_allowed(const Options& options) {
 // Page-cache preads of that size run at full speed, and the ring stays small: it holds the
 // ranges every reader thread has in flight.
 uint64_t band_task_bytes() {
-  const char* value = std::getenv("SLIDESTREAM_BAND_TASK_MIB");
-  const int mib = value ? std::atoi(value) : 0;
-  return uint64_t{static_cast<uint64_t>(mib > 0 ? std::min(mib, 64) : 4)} << 20;
+  return static_cast<uint64_t>(env_int("SLIDESTREAM_BAND_TASK_MIB", 4, 1, 64)) << 20;
 }
 #endif
 

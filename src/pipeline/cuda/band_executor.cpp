@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/env_setting.hpp"
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
 #include "io/cuda/staging_pool.hpp"
@@ -98,12 +99,6 @@ std::exception_ptr located(std::exception_ptr error, const std::string& where) {
 int selected(int device) {
   cuda::check(cudaSetDevice(device), "cudaSetDevice");
   return device;
-}
-
-int env_int(const char* name, int fallback, int lo, int hi) {
-  const char* text = std::getenv(name);
-  int n = text ? std::atoi(text) : 0;
-  return n > 0 ? std::clamp(n, lo, hi) : fallback;
 }
 
 // Tile-rows read at once by the row-at-a-time reader. SLIDESTREAM_BAND_READERS overrides, for

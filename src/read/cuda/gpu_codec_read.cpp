@@ -31,6 +31,7 @@
 #include "codec/cuda/nvjpeg2k_shim.hpp"
 #include "codec/cuda/placement.hpp"
 #include "codec/tile_decoder.hpp"
+#include "core/env_setting.hpp"
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
 #include "io/cuda/staging_pool.hpp"
@@ -159,12 +160,6 @@ class StreamWait {
  private:
   cuda::Event done_;
 };
-
-int workers_from_env(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == 0) return fallback;
-  return std::clamp(std::atoi(v), 1, 64);
-}
 
 bool layout_covered(const Level& l, const codec::TileFormat& f) {
   return l.planar_configuration == 1 && f.samples_per_pixel == l.channels &&
@@ -325,8 +320,8 @@ struct LevelDecode::Impl {
     tile_bytes = tile_row_bytes * level.tile_height;
     stride = align_up(tile_bytes, kPage);
     gpu_workers = engine == Engine::nvjpeg2k
-                      ? workers_from_env("SLIDESTREAM_NVJPEG2K_WORKERS", kNvjpeg2kWorkers)
-                      : workers_from_env("SLIDESTREAM_NVCOMP_WORKERS", kNvcompWorkers);
+                      ? env_int("SLIDESTREAM_NVJPEG2K_WORKERS", kNvjpeg2kWorkers, 1, 64)
+                      : env_int("SLIDESTREAM_NVCOMP_WORKERS", kNvcompWorkers, 1, 64);
     // CPU helpers only where their bytes equal the GPU decoder's: always for nvCOMP (lossless),
     // for nvJPEG2000 unless lossy streams go to the GPU too.
     const bool exact = engine != Engine::nvjpeg2k || !codec::nvjpeg2k::lossy_enabled();

@@ -31,6 +31,7 @@
 #include "codec/cuda/ycc_to_rgb.hpp"
 #include "codec/jpeg_frame.hpp"
 #include "codec/jpeg_ycc.hpp"
+#include "core/env_setting.hpp"
 #include "cuda/check.hpp"
 #include "io/cuda/cufile_shim.hpp"
 #include "io/cuda/staging_pool.hpp"
@@ -59,19 +60,14 @@ constexpr int kMaxNvjpegBatch = 256;
 
 // Settings measured on the lent H100 (bench/RESULTS.md) and overridable for measuring them
 // again: SLIDESTREAM_NVJPEG_BATCH, SLIDESTREAM_NVJPEG_WORKERS, SLIDESTREAM_DIRECT_IN_FLIGHT.
-int tuning(const char* name, int fallback, int lowest, int highest) {
-  const char* text = std::getenv(name);
-  if (text == nullptr) return fallback;
-  return std::clamp(std::atoi(text), lowest, highest);
-}
 int nvjpeg_batch() {
-  static const int batch = tuning("SLIDESTREAM_NVJPEG_BATCH", 64, 8, kMaxNvjpegBatch);
+  static const int batch = env_int("SLIDESTREAM_NVJPEG_BATCH", 64, 8, kMaxNvjpegBatch);
   return batch;
 }
 int nvjpeg_workers() {
   // 4 × 64: 0.151 s for the bench JPEG level with 16 CPU threads; 2 × 64 0.165 s, 1 × 64
   // 0.175 s, 6 × 64 0.192 s (bench/uc1_sweep.py, H100, 2026-11-25).
-  static const int workers = tuning("SLIDESTREAM_NVJPEG_WORKERS", 4, 1, 8);
+  static const int workers = env_int("SLIDESTREAM_NVJPEG_WORKERS", 4, 1, 8);
   return workers;
 }
 
@@ -167,7 +163,7 @@ struct Shared {
 constexpr std::ptrdiff_t kMaxDirectInFlight = 64;
 std::counting_semaphore<kMaxDirectInFlight>& direct_reads() {
   static std::counting_semaphore<kMaxDirectInFlight> semaphore(
-      tuning("SLIDESTREAM_DIRECT_IN_FLIGHT", 16, 1, kMaxDirectInFlight));
+      env_int("SLIDESTREAM_DIRECT_IN_FLIGHT", 16, 1, kMaxDirectInFlight));
   return semaphore;
 }
 struct DirectSlot {
