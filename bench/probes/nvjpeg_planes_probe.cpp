@@ -8,6 +8,7 @@
 //   g++ -O2 -std=c++20 bench/probes/nvjpeg_planes_probe.cpp -I/usr/local/cuda/include \
 //       -L/usr/local/cuda/lib64 -lnvjpeg -lcudart -ljpeg -o /tmp/probe && /tmp/probe tiles/*.jpg
 #include <cuda_runtime.h>
+#include <jpeglib.h>
 #include <nvjpeg.h>
 
 #include <cstdio>
@@ -17,8 +18,6 @@
 #include <iterator>
 #include <string>
 #include <vector>
-
-#include <jpeglib.h>
 
 namespace {
 
@@ -211,7 +210,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) data[i] = files[i].data(), lengths[i] = files[i].size();
   const size_t rgb_bytes = size_t(w) * h * 3, y_bytes = size_t(w) * h,
                c_bytes = size_t((w + 1) / 2) * ((h + 1) / 2);
-  for (auto backend : {NVJPEG_BACKEND_HARDWARE, NVJPEG_BACKEND_GPU_HYBRID, NVJPEG_BACKEND_DEFAULT}) {
+  for (auto backend :
+       {NVJPEG_BACKEND_HARDWARE, NVJPEG_BACKEND_GPU_HYBRID, NVJPEG_BACKEND_DEFAULT}) {
     const char* name = backend == NVJPEG_BACKEND_HARDWARE     ? "hardware"
                        : backend == NVJPEG_BACKEND_GPU_HYBRID ? "hybrid"
                                                               : "default";
@@ -242,7 +242,8 @@ int main(int argc, char** argv) {
         std::printf("%s RGBI batched: status %d\n", name, int(st));
       } else {
         Diff d;
-        for (int i = 0; i < n; ++i) d.add(to_host(outs[i], rgb_bytes).data(), ref_rgb[i].data(), rgb_bytes);
+        for (int i = 0; i < n; ++i)
+          d.add(to_host(outs[i], rgb_bytes).data(), ref_rgb[i].data(), rgb_bytes);
         d.print((std::string(name) + " batched RGBI vs libjpeg RGB").c_str());
       }
       for (auto* p : outs) cudaFree(p);

@@ -92,8 +92,8 @@ nlohmann::json query_system() {
     d["library_loaded"] = loaded;
     if (!path.empty()) d["library"] = path;
     if (loaded) {
-      d["version"] = std::to_string(major) + "." + std::to_string(minor) + "." +
-                     std::to_string(patch);
+      d["version"] =
+          std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
     }
     d["usable"] = usable;
     if (!usable) d["why_not"] = why;

@@ -25,10 +25,14 @@ Error errno_error(int err, const std::string& what, const std::filesystem::path&
 
 int open_flags(File::Mode mode) {
   switch (mode) {
-    case File::Mode::read: return O_RDONLY;
-    case File::Mode::write_new: return O_WRONLY | O_CREAT | O_EXCL;
-    case File::Mode::write_truncate: return O_WRONLY | O_CREAT | O_TRUNC;
-    case File::Mode::read_write: return O_RDWR | O_CREAT;
+    case File::Mode::read:
+      return O_RDONLY;
+    case File::Mode::write_new:
+      return O_WRONLY | O_CREAT | O_EXCL;
+    case File::Mode::write_truncate:
+      return O_WRONLY | O_CREAT | O_TRUNC;
+    case File::Mode::read_write:
+      return O_RDWR | O_CREAT;
   }
   return O_RDONLY;
 }
@@ -86,8 +90,8 @@ uint64_t File::size() const {
 size_t File::read_some(std::span<std::byte> buffer, uint64_t offset) const {
   size_t done = 0;
   while (done < buffer.size()) {
-    ssize_t n = ::pread(fd_, buffer.data() + done, buffer.size() - done,
-                        static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd_, buffer.data() + done, buffer.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw errno_error(errno, "read failed", path_, static_cast<int64_t>(offset + done));
@@ -153,7 +157,8 @@ void File::sync() const {
 }
 
 void File::truncate(uint64_t size) const {
-  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw errno_error(errno, "ftruncate failed", path_);
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    throw errno_error(errno, "ftruncate failed", path_);
 }
 
 void File::advise_dont_need() const noexcept {
