@@ -86,34 +86,8 @@ trap finish EXIT
 
 # 1. Dependencies. Check what the machine has first; unpack the carried .debs only for the rest.
 step "dependencies"
-PREFIX=/tmp/ss-deps
-need_debs=0
-for pc in libdeflate libopenjp2 blosc; do
-  pkg-config --exists "$pc" || need_debs=1
-done
-if [ "$need_debs" = 1 ]; then
-  if ls .debs/*.deb >/dev/null 2>&1; then
-    mkdir -p "$PREFIX"
-    for f in .debs/*.deb; do dpkg -x "$f" "$PREFIX"; done
-    # The .pc files say prefix=/usr: point them at the private prefix.
-    # libdeflate's names its directories outright (and libdir=/usr/lib, not the multiarch one).
-    sed -i -e "s|^prefix=.*|prefix=$PREFIX/usr|" \
-      -e "s|^libdir=/usr/lib.*|libdir=$PREFIX/usr/lib/x86_64-linux-gnu|" \
-      -e "s|^includedir=/usr/include|includedir=$PREFIX/usr/include|" \
-      "$PREFIX"/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc
-    export PKG_CONFIG_PATH="$PREFIX/usr/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}"
-    export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-  else
-    echo "missing libdeflate/libopenjp2/blosc and no .debs/ carried" | tee -a "$LOGS/steps.log"
-  fi
-fi
-# libnvjpeg / libcufile are dlopen'ed: make the toolkit's copies findable.
-export LD_LIBRARY_PATH="/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
-for pc in libjpeg libdeflate libzstd libopenjp2 blosc libpng; do
-  echo "$pc: $(pkg-config --modversion $pc 2>&1)" >> "$LOGS/deps.log"
-done
-{ uname -a; nvidia-smi; ls /dev/nvidia-fs* 2>&1; ls /usr/local/cuda/lib64 | grep -E "cufile|nvjpeg"; } \
-  >> "$LOGS/machine.log" 2>&1
+source "$ROOT/scripts/device-env.sh"
+device_env_libraries
 
 # 2. Configure and build (GPU-only tests: no libtiff/OpenSlide there).
 step "configure"
@@ -128,21 +102,7 @@ ninja -C "$BUILD" -j"$JOBS" ${TARGETS:-} > "$LOGS/build.log" 2>&1 \
 "$BUILD/slidestream" info --system | tee "$OUT/system.txt"
 "$BUILD/slidestream" info --system --json > "$LOGS/system.json" 2>&1
 
-# Python peers and test references (zarr-python, ...) travel as wheels.
-step "wheels"
-# .carry/whl/ may hold slimmed wheels (nvImageCodec without the other Pythons' modules).
-for wheels in .whl .carry/whl; do
-  ls $wheels/*.whl >/dev/null 2>&1 || continue
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site $wheels/*.whl >> "$LOGS/pip.log" 2>&1 || echo "some wheels failed (pip.log)"
-done
-if [ -d /tmp/site ]; then
-  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
-  # The peers' own libraries (libkvikio, nvImageCodec) live inside their wheels.
-  for d in /tmp/site/libkvikio/lib64 /tmp/site/nvidia/nvimgcodec /tmp/site/nvidia/cu13/lib; do
-    [ -d "$d" ] && export LD_LIBRARY_PATH="$d:$LD_LIBRARY_PATH"
-  done
-fi
+device_env_wheels
 # 3. GPU tests against carried fixtures (the make_fixtures setup needs libvips: excluded).
 if [ "$MODE_TESTS" = 1 ]; then
   step "gpu tests"
