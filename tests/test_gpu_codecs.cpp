@@ -2,7 +2,9 @@
 // nvJPEG2000 for JPEG 2000 tiles. Proves that
 //  - each deflate / zstd / JPEG 2000 fixture read to the GPU equals the host read byte for byte,
 //    and that the GPU decoder really decoded it (the read's report names it; with one thread no
-//    CPU helper takes tiles, so a silent fallback to the CPU fails the test);
+//    CPU helper takes tiles, so a silent fallback to the CPU fails the test), except zstd
+//    frames without a content checksum, which must stay on the CPU (test_gpu_codecs_corrupt
+//    has the damaged tiles);
 //  - switching a decoder off, or a level it does not cover, gives the CPU path's bytes;
 //  - a damaged tile fails the GPU read with the host read's error (file, level, tile, offset),
 //    including damage that only the stream's checksum shows (nvCOMP does not check it);
@@ -137,9 +139,11 @@ const Covered kCovered[] = {
     {"tf-bigendian-rgb-256.tif", "nvcomp-deflate"},          // MM file, 8-bit
     {"tf-grey16-bigendian-pred-128.tif", "nvcomp-deflate"},  // byte swap, then predictor 2
     {"tf-ome-subifd-256.ome.tif", "nvcomp-deflate"},
-    {"vips-zstd-256.tif", "nvcomp-zstd"},
-    {"tf-zstd-128.tif", "nvcomp-zstd"},
-    {"tf-grey16-zstd-256.tif", "nvcomp-zstd"},
+    // libvips' and tifffile's zstd frames carry no content checksum: nvCOMP's output could not
+    // be verified, so they stay on the CPU (codec/nvcomp_route.hpp, issue 16).
+    {"vips-zstd-256.tif", "cpu-zstd"},
+    {"tf-zstd-128.tif", "cpu-zstd"},
+    {"tf-grey16-zstd-256.tif", "cpu-zstd"},
     {"gc-zstd-checksum-256.tif", "nvcomp-zstd"},    // XXH64 checked on the GPU
     {"tf-jpeg2000-256.tif", "nvjpeg2000"},          // 34712, reversible
     {"tf-aperio-j2k-rgb-256.svs", "nvjpeg2000"},    // 33005, reversible
@@ -270,7 +274,7 @@ TEST(GpuCodecs, BatchesSplitByInputBytesStillEqualTheHostRead) {
   // Small batches: each worker takes many, and a tile that does not fit waits for the next.
   ScopedEnv small("SLIDESTREAM_NVCOMP_INPUT_BYTES", "100000");
   int compared = 0;
-  for (const char* name : {"vips-deflate-128.tif", "tf-zstd-128.tif"}) {
+  for (const char* name : {"vips-deflate-128.tif", "gc-zstd-checksum-256.tif"}) {
     auto path = optional_fixture(name);
     if (!path) continue;
     SCOPED_TRACE(name);

@@ -4,8 +4,10 @@
 // on the GPU) take up to a few hundred tiles at a time: their compressed bytes are read into
 // pinned staging, copied to the GPU in one copy, decompressed in one nvCOMP batch into a
 // device buffer, checked by a kernel (status, size, Adler-32 / XXH64), finished by a kernel
-// (byte order, predictor 2), and placed into the output view by the placement kernel. Tiles
-// that fail any check are decoded by the CPU path into the same device buffer before placing.
+// (byte order, predictor 2), and placed into the output view by the placement kernel. Only
+// tiles whose output that check can prove equal to the CPU decoder's go to nvCOMP at all
+// (codec/nvcomp_route.hpp: zlib always, zstd only with a content checksum); tiles routed away
+// or failing a check are decoded by the CPU path into the same device buffer before placing.
 //
 // nvJPEG2000 workers decode one tile at a time each (nvJPEG2000 has no batched decoder), into
 // planes, which a kernel turns into interleaved pixels beside the other decoded tiles of the
@@ -22,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,7 @@
 #include "codec/cuda/nvcomp_shim.hpp"
 #include "codec/cuda/nvjpeg2k_shim.hpp"
 #include "codec/cuda/placement.hpp"
+#include "codec/nvcomp_route.hpp"
 #include "codec/tile_decoder.hpp"
 #include "core/env_setting.hpp"
 #include "cuda/check.hpp"
@@ -67,14 +71,11 @@ size_t align_up(size_t v, size_t a) {
   return (v + a - 1) / a * a;
 }
 
-uint32_t be32(const std::byte* p) {
-  return uint32_t(uint8_t(p[0])) << 24 | uint32_t(uint8_t(p[1])) << 16 |
-         uint32_t(uint8_t(p[2])) << 8 | uint32_t(uint8_t(p[3]));
-}
-uint32_t le32(const std::byte* p) {
-  return uint32_t(uint8_t(p[0])) | uint32_t(uint8_t(p[1])) << 8 | uint32_t(uint8_t(p[2])) << 16 |
-         uint32_t(uint8_t(p[3])) << 24;
-}
+// The routing layer's checks are the verify kernel's.
+static_assert(static_cast<uint32_t>(codec::nvcomp_route::Check::adler32) ==
+              static_cast<uint32_t>(codec::cuda::TileChecksum::adler32));
+static_assert(static_cast<uint32_t>(codec::nvcomp_route::Check::xxh64) ==
+              static_cast<uint32_t>(codec::cuda::TileChecksum::xxh64));
 
 // Device buffers reused across reads (scratch for nvCOMP, batch outputs, JPEG 2000 planes):
 // cudaMalloc costs milliseconds and synchronises the device. Never destroyed (see the staging
@@ -199,52 +200,29 @@ bool nvjpeg2k_may_take(std::span<const std::byte> bytes, const Level& l, std::st
   return false;
 }
 
-// TIFF zlib stream (RFC 1950) → the raw deflate stream nvCOMP takes and the Adler-32 it must
-// match. The header checks are libdeflate's; anything else goes to the CPU.
-bool zlib_chunk(const std::byte* p, size_t n, size_t* begin, size_t* size, uint32_t* adler) {
-  if (n < 6) return false;
-  const uint8_t cmf = uint8_t(p[0]), flg = uint8_t(p[1]);
-  if ((cmf & 0x0F) != 8 || (cmf >> 4) > 7 || (cmf * 256u + flg) % 31 != 0 || (flg & 0x20)) {
-    return false;
+// The level's first stored tile (at most its first `prefix` bytes), bounded as the CPU path
+// bounds tiles; false (and *why) when it cannot be read.
+bool first_stored_tile(const Slide::Impl& slide, const ImageData& data, uint64_t prefix,
+                       std::vector<std::byte>* encoded, std::string* why) {
+  const size_t n = std::min(data.tile_offsets.size(), data.tile_byte_counts.size());
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t offset = data.tile_offsets[i], bytes = data.tile_byte_counts[i];
+    if (bytes == 0) continue;
+    if (offset > slide.file_size || bytes > slide.file_size - offset || bytes > (64u << 20)) {
+      *why = "first tile's byte range is damaged";
+      return false;
+    }
+    encoded->resize(std::min(bytes, prefix));
+    try {
+      slide.file.read_exact(*encoded, offset);
+    } catch (const Error& e) {
+      *why = e.what();
+      return false;
+    }
+    return true;
   }
-  // The trailer is taken to be the last four bytes: a writer that pads tiles gets a mismatch,
-  // and the CPU path (which reads the trailer where the stream ends) decodes those tiles.
-  *begin = 2;
-  *size = n - 6;
-  *adler = be32(p + n - 4);
-  return true;
-}
-
-// A zstd tile as nvCOMP takes it: one frame (RFC 8878 3.1.1), no dictionary, its declared size
-// (if any) the tile's; the content checksum, if present, to match.
-bool zstd_chunk(const std::byte* p, size_t n, size_t tile_bytes, bool* has_checksum,
-                uint32_t* checksum) {
-  if (n < 9 || le32(p) != 0xFD2FB528u) return false;
-  const uint8_t fhd = uint8_t(p[4]);
-  const int fcs_flag = fhd >> 6;
-  const bool single_segment = (fhd >> 5) & 1;
-  const bool reserved = (fhd >> 3) & 1;
-  const int dict_flag = fhd & 3;
-  if (reserved) return false;
-  size_t at = 5 + (single_segment ? 0 : 1);
-  static constexpr size_t kDictBytes[4] = {0, 1, 2, 4};
-  uint64_t dict = 0;
-  for (size_t i = 0; i < kDictBytes[dict_flag]; ++i) {
-    if (at >= n) return false;
-    dict |= uint64_t(uint8_t(p[at++])) << (8 * i);
-  }
-  if (dict != 0) return false;
-  const size_t fcs_bytes = fcs_flag == 0 ? (single_segment ? 1 : 0) : size_t{1} << fcs_flag;
-  if (fcs_bytes > 0) {
-    if (at + fcs_bytes > n) return false;
-    uint64_t size = 0;
-    for (size_t i = 0; i < fcs_bytes; ++i) size |= uint64_t(uint8_t(p[at + i])) << (8 * i);
-    if (fcs_bytes == 2) size += 256;
-    if (size != tile_bytes) return false;
-  }
-  *has_checksum = (fhd >> 2) & 1;
-  if (*has_checksum) *checksum = le32(p + n - 4);
-  return true;
+  *why = "no stored tiles";
+  return false;
 }
 
 }  // namespace
@@ -269,7 +247,17 @@ Engine choose(const Slide::Impl& slide, const Level& l, const ImageData& data, s
       return Engine::none;
     }
     if (!codec::nvcomp::enabled(&reason)) return Engine::none;
-    return l.compression == Compression::zstd ? Engine::nvcomp_zstd : Engine::nvcomp_deflate;
+    if (l.compression != Compression::zstd) return Engine::nvcomp_deflate;
+    // Frames nvCOMP may not take (libtiff, libvips and tifffile write no content checksum) go
+    // to the CPU tile by tile anyway; the first one's header spares the GPU workers a level of
+    // them.
+    std::vector<std::byte> header;
+    if (!first_stored_tile(slide, data, 16, &header, &reason)) return Engine::none;
+    if (!codec::nvcomp_route::zstd_declares_checksum(header)) {
+      reason = "zstd frames without a content checksum: nvCOMP's output could not be verified";
+      return Engine::none;
+    }
+    return Engine::nvcomp_zstd;
   }
   if (is_jpeg2000(l.compression)) {
     if (l.predictor != 1 || (l.dtype != DataType::uint8 && l.dtype != DataType::uint16)) {
@@ -279,25 +267,11 @@ Engine choose(const Slide::Impl& slide, const Level& l, const ImageData& data, s
     if (!codec::nvjpeg2k::enabled(&reason)) return Engine::none;
     // The level's first stored tile decides: a lossy level must not hand every tile to the GPU
     // workers only to have each one sent back to the CPU.
-    const size_t n = std::min(data.tile_offsets.size(), data.tile_byte_counts.size());
-    for (size_t i = 0; i < n; ++i) {
-      const uint64_t offset = data.tile_offsets[i], bytes = data.tile_byte_counts[i];
-      if (bytes == 0) continue;
-      if (offset > slide.file_size || bytes > slide.file_size - offset || bytes > (64u << 20)) {
-        reason = "first tile's byte range is damaged";
-        return Engine::none;
-      }
-      std::vector<std::byte> encoded(bytes);
-      try {
-        slide.file.read_exact(encoded, offset);
-      } catch (const Error& e) {
-        reason = e.what();
-        return Engine::none;
-      }
-      return nvjpeg2k_may_take(encoded, l, &reason) ? Engine::nvjpeg2k : Engine::none;
+    std::vector<std::byte> encoded;
+    if (!first_stored_tile(slide, data, uint64_t{64} << 20, &encoded, &reason)) {
+      return Engine::none;
     }
-    reason = "no stored tiles";
-    return Engine::none;
+    return nvjpeg2k_may_take(encoded, l, &reason) ? Engine::nvjpeg2k : Engine::none;
   }
   reason = "no GPU decoder for " + to_string(l.compression);
   return Engine::none;
@@ -526,29 +500,23 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
         break;
       }
       read_encoded(t, host + start);
-      size_t chunk_begin = 0, chunk_size = t.bytes;
-      uint32_t checksum = 0;
-      codec::cuda::TileChecksum kind = codec::cuda::TileChecksum::none;
-      bool ok = false;
-      if (codec == codec::nvcomp::Codec::deflate) {
-        ok = zlib_chunk(host + start, t.bytes, &chunk_begin, &chunk_size, &checksum);
-        kind = codec::cuda::TileChecksum::adler32;
-      } else {
-        bool has_checksum = false;
-        ok = zstd_chunk(host + start, t.bytes, tile_bytes, &has_checksum, &checksum);
-        if (has_checksum) kind = codec::cuda::TileChecksum::xxh64;
-      }
-      if (!ok) {
+      // Only chunks whose output the GPU can prove equal to the CPU decoder's (nvcomp_route.hpp).
+      const std::span<const std::byte> stored(host + start, t.bytes);
+      const std::optional<codec::nvcomp_route::Chunk> chunk =
+          codec == codec::nvcomp::Codec::deflate
+              ? codec::nvcomp_route::zlib_chunk(stored)
+              : codec::nvcomp_route::zstd_chunk(stored, tile_bytes);
+      if (!chunk) {
         cpu_tiles.push_back(i);
         continue;
       }
       const size_t c = chunk_tiles.size();
-      in_ptrs[c] = dev + start + chunk_begin;
-      in_sizes[c] = chunk_size;
+      in_ptrs[c] = dev + start + chunk->begin;
+      in_sizes[c] = chunk->size;
       capacities[c] = tile_bytes;
       out_ptrs[c] = output.data() + c * stride;
-      kinds[c] = static_cast<uint32_t>(kind);
-      expected[c] = checksum;
+      kinds[c] = static_cast<uint32_t>(chunk->check);
+      expected[c] = chunk->expected;
       chunk_tiles.push_back(i);
       used = start + t.bytes;
     }
