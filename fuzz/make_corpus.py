@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""Writes the fuzzer's seed corpus: copies of the small public test slides plus tiny slides from
-tifffile covering each layout the parser and decoders handle (byte orders, BigTIFF, SubIFDs,
-OME-XML, Aperio layout with stripped associated images, every compression, planar, 16-bit and
-float samples). Every file stays a few KB so the fuzzer mutates structure, not pixels.
+"""Writes the fuzzers' seed corpora, one folder per target under OUT_DIR:
+  open_read/   copies of the small public test slides plus tiny slides from tifffile covering
+               each layout the parser and decoders handle (byte orders, BigTIFF, SubIFDs,
+               OME-XML, Aperio layout with stripped associated images, every compression,
+               planar, 16-bit and float samples);
+  deflate/ lzw/ zstd/ jpeg/ jpeg2000/ predictor/
+               real tiles of those slides (and imagecodecs' encoders) behind the 6-byte format
+               header of fuzz/tile_fuzz.hpp;
+  zarr_metadata/
+               zarr-python's v2 and v3 arrays (each codec, sharded) as fuzz_zarr_metadata.cpp
+               reads them: a flag byte, the metadata, NUL, the first chunk file.
+Every file stays a few KB so the fuzzers mutate structure, not pixels.
 Usage: make_corpus.py [OUT_DIR]   (default: fuzz/corpus next to this script)
 """
 import pathlib
@@ -37,7 +45,93 @@ def pyramid(path, levels, tile=16, subifds=False, **kw):
                 w.write(l, tile=(tile, tile), subfiletype=1 if i else 0, metadata=None, **kw)
 
 
-def main(out):
+def tile_header(page, jpeg_tables=b"", j2k_variant=0):
+    """The 6-byte format header of fuzz/tile_fuzz.hpp for one of `page`'s tiles."""
+    samples = page.samplesperpixel if page.planarconfig == 1 else 1
+    bits = {8: 0, 16: 1, 32: 2}[page.bitspersample]
+    if page.sampleformat == 3:
+        bits = 3
+    predictor = {1: 0, 2: 1, 3: 2}[int(page.predictor)]
+    b2 = (samples - 1) | bits << 2 | predictor << 4 | (page.parent.byteorder == ">") << 6
+    photometric = {1: 0, 2: 1, 6: 2}.get(int(page.photometric), 1)
+    b3 = photometric | 1 << 2 | 1 << 4  # YCbCr subsampling 2 x 2
+    width = page.tilewidth or page.imagewidth
+    height = page.tilelength or page.rowsperstrip
+    extra = len(jpeg_tables) if jpeg_tables else j2k_variant
+    return bytes([width - 1, min(height, 256) - 1, b2, b3, extra & 255, extra >> 8])
+
+
+def write_tile_seeds(slides, out):
+    """fuzz_<codec> seeds: the first two tiles of each page of each slide, by compression."""
+    target_of = {1: "predictor", 5: "lzw", 7: "jpeg", 8: "deflate", 32946: "deflate",
+                 50000: "zstd", 34712: "jpeg2000", 33003: "jpeg2000", 33005: "jpeg2000"}
+    counts = {}
+    for path in slides:
+        data = path.read_bytes()
+        with tifffile.TiffFile(path) as tif:
+            for p, page in enumerate(tif.pages):
+                target = target_of.get(int(page.compression))
+                if target is None or page.bitspersample not in (8, 16, 32):
+                    continue
+                tables = page.jpegtables or b"" if target == "jpeg" else b""
+                variant = {34712: 0, 33003: 1, 33005: 2}.get(int(page.compression), 0)
+                header = tile_header(page, tables, variant)
+                for t, (o, n) in enumerate(zip(page.dataoffsets[:2], page.databytecounts[:2])):
+                    (out / target).mkdir(parents=True, exist_ok=True)
+                    seed = out / target / f"{path.stem}-p{p}-t{t}"
+                    seed.write_bytes(header + bytes(tables) + data[o:o + n])
+                    counts[target] = counts.get(target, 0) + 1
+    return counts
+
+
+def write_zarr_seeds(out):
+    """fuzz_zarr_metadata seeds from zarr-python 3: v2 and v3, each codec we read, sharded."""
+    import tempfile
+
+    import numcodecs
+    import zarr
+    import zarr.codecs as zc
+
+    target = out / "zarr_metadata"
+    target.mkdir(parents=True, exist_ok=True)
+    a = image(24, 20)
+    grey = image(24, 20, 1, np.uint16)
+    cases = {
+        "v2-raw": dict(zarr_format=2, compressors=None),
+        "v2-zstd": dict(zarr_format=2, compressors=numcodecs.Zstd(level=3)),
+        "v2-blosc": dict(zarr_format=2,
+                         compressors=numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE)),
+        "v3-raw": dict(zarr_format=3, compressors=None),
+        "v3-zstd": dict(zarr_format=3, compressors=zc.ZstdCodec(level=3, checksum=True)),
+        "v3-blosc": dict(zarr_format=3, compressors=zc.BloscCodec(cname="lz4", clevel=5)),
+        "v3-sharded": dict(zarr_format=3, compressors=zc.ZstdCodec(), shards=(32, 32, 3)),
+    }
+    for name, kw in cases.items():
+        for arr, suffix in ((np.moveaxis(a, -1, 0), "rgb"), (grey, "grey16")):
+            with tempfile.TemporaryDirectory() as tmp:
+                shape = arr.shape
+                chunks = (3, 16, 16) if arr.ndim == 3 else (16, 16)
+                kw2 = dict(kw)
+                if "shards" in kw2:
+                    kw2["shards"] = (3, 32, 32) if arr.ndim == 3 else (32, 32)
+                    chunks = (3, 16, 16) if arr.ndim == 3 else (16, 16)
+                z = zarr.create_array(tmp, shape=shape, chunks=chunks, dtype=arr.dtype, **kw2)
+                z[...] = arr
+                meta_name = "zarr.json" if kw["zarr_format"] == 3 else ".zarray"
+                meta = (pathlib.Path(tmp) / meta_name).read_bytes()
+                chunk_files = sorted(p for p in pathlib.Path(tmp).rglob("*")
+                                     if p.is_file() and p.name not in (".zarray", ".zattrs",
+                                                                       "zarr.json", ".zgroup"))
+                first = chunk_files[0].read_bytes() if chunk_files else b""
+                keys = ["0.0", "0.0.0", "0/0", "0/0/0", "c/0/0", "c/0/0/0", "c.0.0", "c.0.0.0"]
+                key = chunk_files[0].relative_to(tmp).as_posix() if chunk_files else "0.0"
+                flag = bytes([(kw["zarr_format"] == 3) | keys.index(key) << 1])
+                (target / f"{name}-{suffix}").write_bytes(flag + meta + b"\0" + first)
+    return len(list(target.iterdir()))
+
+
+def main(root):
+    out = root / "open_read"
     out.mkdir(parents=True, exist_ok=True)
     for name in ("small.svs", "boxes.tiff", "unreadable.svs", "unopenable.tiff"):
         if (SHARED / name).exists():
@@ -76,7 +170,10 @@ def main(out):
         w.write(rgb[1], photometric="rgb", compression="jpeg", rowsperstrip=8, subfiletype=9,
                 description="Aperio Image Library v12.0.0\nmacro 25x20", metadata=None)
     total = sum(p.stat().st_size for p in out.iterdir())
-    print(f"{len(list(out.iterdir()))} seeds, {total} bytes in {out}")
+    print(f"open_read: {len(list(out.iterdir()))} seeds, {total} bytes")
+    for target, n in sorted(write_tile_seeds(sorted(out.iterdir()), root).items()):
+        print(f"{target}: {n} seeds")
+    print(f"zarr_metadata: {write_zarr_seeds(root)} seeds")
 
 
 if __name__ == "__main__":
