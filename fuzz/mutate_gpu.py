@@ -9,8 +9,10 @@ and `--device B` (default cuda and cpu), each under a timeout. A finding is
   - a crash: death by a signal, or a sanitizer report in the output;
   - a hang: a read past --timeout seconds;
   - a disagreement: different checksums, one device reading what the other refuses, or two
-    different errors (compared with numbers masked, since parallel reads may name another
-    failing tile first; --exact-errors compares them verbatim).
+    different errors: a tile's error against another kind of error, or against a tile error of
+    another level or codec (parallel reads may meet another damaged tile first, so which tile
+    and what was wrong with it may differ); other errors by their text with numbers masked.
+    --exact-errors compares every error verbatim.
 Each finding's mutant is kept in --keep (default build/mutate-gpu-findings) with a note. Ends
 with one summary line; the exit status is 1 when there was any finding.
 
@@ -37,6 +39,7 @@ SLIDE_SUFFIXES = {".tif", ".tiff", ".svs", ".ndpi", ".scn", ".bif", ".btf"}
 # Tags whose values point at or size pixel data: the ones a lie hurts.
 DATA_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets",
              325: "TileByteCounts"}
+TILE_ERROR = re.compile(r"level (\d+), tile \d+, offset \d+: ([^:]+):")
 SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|LeakSanitizer")
 
 
@@ -48,6 +51,12 @@ class Outcome:
     def key(self, exact):
         if self.kind != "error" or exact:
             return (self.kind, self.detail)
+        # A tile's error names the tile; where several tiles are damaged, a parallel read may
+        # meet another one first. Such errors compare by level and codec, the rest (open,
+        # structure) by their text with numbers masked.
+        tile = TILE_ERROR.search(self.detail)
+        if tile:
+            return (self.kind, "tile", tile.group(1), tile.group(2))
         return (self.kind, re.sub(r"\d+", "#", self.detail))
 
 
