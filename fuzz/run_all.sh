@@ -63,6 +63,10 @@ for target in $targets; do
   fi
   execs=${execs:-0}
   crashes=$(find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+  # The fork parent also counts them: "oom/timeout/crash: A/B/C" on its progress lines.
+  counted=$(grep -ho 'oom/timeout/crash: *[0-9]*/[0-9]*/[0-9]*' "$logs/run.log" | tail -1 |
+    awk -F'[ /]' '{print $(NF-2) + $(NF-1) + $NF}')
+  ((${counted:-0} > crashes)) && crashes=$counted
   ((crashes > 0)) && failed=1
   total=$((total + execs))
   line="$target executions=$execs crashes=$crashes seconds=$elapsed workers=$workers"

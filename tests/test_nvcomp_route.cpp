@@ -221,5 +221,33 @@ TEST(NvcompRoute, ZlibHeadersLibdeflateRefusesAndRawDeflateStayOnTheCpu) {
   libdeflate_free_decompressor(d);
 }
 
+TEST(NvcompRoute, StoredBlocksLengthFaultsLibdeflateRefusesStayOnTheCpu) {
+  // Noise does not compress: libdeflate stores it, block after block. NLEN (the complement of
+  // LEN) does not change the output, so only a check of it can keep such damage from nvCOMP.
+  Bytes noise(kTile);
+  uint32_t x = 7;
+  for (auto& b : noise) b = std::byte{static_cast<uint8_t>((x = x * 1664525u + 1013904223u) >> 24)};
+  const Bytes z = zlib_stream(noise);
+  ASSERT_EQ(static_cast<uint8_t>(z[2]) & 6, 0) << "the first block is not a stored block";
+  ASSERT_TRUE(route::zlib_chunk(z));
+  libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+  auto libdeflate_accepts = [&](const Bytes& s) {
+    Bytes out(noise.size());
+    return libdeflate_zlib_decompress(d, s.data(), s.size(), out.data(), out.size(), nullptr) ==
+           LIBDEFLATE_SUCCESS;
+  };
+  ASSERT_TRUE(libdeflate_accepts(z));
+  // NLEN of the first block, then of the second (after the first block's LEN bytes).
+  const size_t first_len = static_cast<uint8_t>(z[3]) | static_cast<uint8_t>(z[4]) << 8;
+  for (size_t at : {size_t{5}, size_t{6}, 2 + 5 + first_len + 3}) {
+    Bytes b = z;
+    b[at] ^= std::byte{0x01};
+    SCOPED_TRACE(at);
+    EXPECT_FALSE(libdeflate_accepts(b));
+    EXPECT_FALSE(route::zlib_chunk(b));
+  }
+  libdeflate_free_decompressor(d);
+}
+
 }  // namespace
 }  // namespace slidestream

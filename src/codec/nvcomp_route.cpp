@@ -50,6 +50,32 @@ const char* check_blocks(std::span<const std::byte> tile, size_t at, uint64_t bl
   }
 }
 
+// The stored (uncompressed) blocks a deflate stream starts with, as libdeflate checks them:
+// LEN must be the complement of NLEN (RFC 1951 3.2.4), a field that does not change the output,
+// so the Adler-32 cannot show it. Encoders store incompressible data (noise, already
+// compressed pixels) this way, block after block; the walk stops at the first Huffman block
+// (whose damage changes the output) and, after a final stored block, wants the trailer next.
+bool stored_blocks_sound(std::span<const std::byte> tile) {
+  const size_t end = tile.size() - 4;
+  size_t at = 2;
+  for (;;) {
+    if (at >= end) return false;
+    const uint8_t header = byte_at(tile, at);
+    const bool final = header & 1;
+    const int type = (header >> 1) & 3;
+    if (type == 3) return false;
+    if (type != 0) return true;
+    if (end - at < 5) return false;
+    const uint32_t len = uint32_t(byte_at(tile, at + 1)) | uint32_t(byte_at(tile, at + 2)) << 8;
+    const uint32_t nlen = uint32_t(byte_at(tile, at + 3)) | uint32_t(byte_at(tile, at + 4)) << 8;
+    if ((len ^ nlen) != 0xFFFF) return false;
+    at += 5;
+    if (len > end - at) return false;
+    at += len;
+    if (final) return at == end;
+  }
+}
+
 }  // namespace
 
 std::optional<Chunk> zlib_chunk(std::span<const std::byte> tile) {
@@ -58,6 +84,7 @@ std::optional<Chunk> zlib_chunk(std::span<const std::byte> tile) {
   if ((cmf & 0x0F) != 8 || (cmf >> 4) > 7 || (cmf * 256u + flg) % 31 != 0 || (flg & 0x20)) {
     return std::nullopt;
   }
+  if (!stored_blocks_sound(tile)) return std::nullopt;
   return Chunk{2, tile.size() - 6, Check::adler32, be32(tile, tile.size() - 4)};
 }
 

@@ -5,8 +5,10 @@
 // equal to what the CPU decoder (libdeflate, libzstd) would produce: the stream carries a
 // checksum of its decompressed bytes that the GPU checks (a zlib trailer's Adler-32, a zstd
 // frame's XXH64), and every header field the CPU decoder would refuse but that leaves the
-// output unchanged (zlib's FDICT bit, zstd's reserved bit, dictionary, window, declared size)
-// is checked here first. Everything else decodes on the CPU, whose pixels or error stand.
+// output unchanged (zlib's FDICT bit, a stored block's NLEN, zstd's reserved bit, dictionary,
+// window, declared size) is checked here first. Everything else decodes on the CPU, whose
+// pixels or error stand. (Checks libdeflate makes inside Huffman blocks are not repeated:
+// damage there changes the output, which the Adler-32 then shows.)
 //
 // Plain C++ (no CUDA) so that the decision is unit-tested on every build
 // (tests/test_nvcomp_route.cpp).
@@ -32,8 +34,9 @@ struct Chunk {
 };
 
 // A TIFF deflate tile (zlib, RFC 1950) as a raw deflate chunk and its Adler-32 trailer, or
-// nullopt where libdeflate would refuse the header (the CPU then reports it). The trailer is
-// taken to be the tile's last four bytes: a padded tile mismatches and decodes on the CPU.
+// nullopt where libdeflate would refuse the header or the stored blocks the stream starts with
+// (the CPU then reports it). The trailer is taken to be the tile's last four bytes: a padded
+// tile mismatches and decodes on the CPU.
 std::optional<Chunk> zlib_chunk(std::span<const std::byte> tile);
 
 // A TIFF zstd tile (one frame, RFC 8878) of `tile_bytes` decoded bytes as an nvCOMP chunk, or
