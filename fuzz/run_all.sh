@@ -9,6 +9,9 @@
 # Usage: fuzz/run_all.sh [SECONDS_PER_TARGET=300] [WORKERS=nproc] [BUILD_DIR=build-fuzz]
 #   NICE=19 fuzz/run_all.sh 600 1     # a shared machine: one process, lowest priority
 #   TARGETS="fuzz_zstd fuzz_lzw" fuzz/run_all.sh 60 4
+# A machine without clang (the lent GPU machine) runs binaries built elsewhere:
+#   PACK=.carry/fuzz fuzz/run_all.sh          # here: build, copy the targets and the library
+#   BIN_DIR=.carry/fuzz fuzz/run_all.sh 300 16   # there (after scripts/device-env.sh's libraries)
 set -euo pipefail
 
 seconds=${1:-300}
@@ -17,16 +20,32 @@ build=${3:-build-fuzz}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-if [[ ! -f $build/build.ninja ]]; then
+all_targets=$(cd fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//')
+targets=${TARGETS:-$all_targets}
+if [[ -n ${BIN_DIR:-} ]]; then
+  bin=$BIN_DIR
+  export LD_LIBRARY_PATH="$BIN_DIR:${LD_LIBRARY_PATH:-}"
+else
+  bin=$build/fuzz
+fi
+
+if [[ -z ${BIN_DIR:-} && ! -f $build/build.ninja ]]; then
   CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S . -B "$build" -G Ninja \
     -DSLIDESTREAM_BUILD_FUZZERS=ON -DSLIDESTREAM_SANITIZE=address,undefined \
     -DSLIDESTREAM_CUDA=OFF -DSLIDESTREAM_BUILD_TESTS=OFF -DSLIDESTREAM_BUILD_BENCHMARKS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-all_targets=$(cd fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//')
-targets=${TARGETS:-$all_targets}
-# shellcheck disable=SC2086
-nice -n "${NICE:-0}" ninja -C "$build" -j "${BUILD_JOBS:-$(nproc)}" $targets >/dev/null
+if [[ -z ${BIN_DIR:-} ]]; then
+  # shellcheck disable=SC2086
+  nice -n "${NICE:-0}" ninja -C "$build" -j "${BUILD_JOBS:-$(nproc)}" $targets >/dev/null
+fi
+if [[ -n ${PACK:-} ]]; then
+  mkdir -p "$PACK"
+  for target in $targets; do cp "$build/fuzz/$target" "$PACK/"; done
+  cp -L "$build"/src/libslidestream.so* "$PACK/"
+  du -sh "$PACK"
+  exit 0
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -48,10 +67,10 @@ for target in $targets; do
   if ((workers > 1)); then
     # -fork keeps going after a finding (each worker a child process) and counts executions
     # over all of them in its final "stat::number_of_executed_units".
-    nice -n "${NICE:-0}" "$build/fuzz/$target" "$run" $seeds "${args[@]}" -fork="$workers" \
+    nice -n "${NICE:-0}" "$bin/$target" "$run" $seeds "${args[@]}" -fork="$workers" \
       -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 >"$logs/run.log" 2>&1 || true
   else
-    nice -n "${NICE:-0}" "$build/fuzz/$target" "$run" $seeds "${args[@]}" \
+    nice -n "${NICE:-0}" "$bin/$target" "$run" $seeds "${args[@]}" \
       >"$logs/run.log" 2>&1 || true
   fi
   elapsed=$(($(date +%s) - start))
