@@ -73,9 +73,21 @@ struct WriteReport {
 // touch the same chunk (or, sharded, the same shard). The array's metadata is written by
 // finish(), after every chunk has landed; an ArrayWriter destroyed without finish() leaves no
 // metadata, so no reader mistakes a partial array for a complete one.
+//
+// Many processes, one array (Dask workers, possibly on other machines over a shared file system):
+// one process create()s the array; every process that writes chunks attach()es to it with the
+// same spec, writes its own units (no unit by two writers) and calls finish_chunks(), which makes
+// its chunks durable and writes no metadata; once every finish_chunks() has returned, one process
+// calls finish() (on the creating writer, or on a fresh attach()) and the metadata appears.
 class ArrayWriter {
  public:
   static ArrayWriter create(const std::filesystem::path& path, const ArraySpec& spec,
+                            const WriteOptions& options = {});
+  // A writer of chunks of the array that create() made at `path` (maybe in another process):
+  // Error(not_found) when there is no such directory, Error(already_exists) when its metadata
+  // exists (the array is complete: nothing may change it). `spec` must be the creator's.
+  // options.overwrite is ignored: attaching never removes anything.
+  static ArrayWriter attach(const std::filesystem::path& path, const ArraySpec& spec,
                             const WriteOptions& options = {});
   ArrayWriter(ArrayWriter&&) noexcept;
   ArrayWriter& operator=(ArrayWriter&&) noexcept;
@@ -90,6 +102,9 @@ class ArrayWriter {
   void write(const ImageView& src);
   // Extra attributes for this array's metadata (JSON object text).
   void set_attributes(const std::string& json_object);
+  // This writer's chunks made durable (when options.durable), no metadata written; write_region
+  // is refused afterwards. The report counts this writer's chunks only.
+  WriteReport finish_chunks();
   WriteReport finish();
 
   struct Impl;
@@ -150,5 +165,11 @@ class OmeZarrWriter {
   explicit OmeZarrWriter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// True when `root` holds a finished output of our writers: the root metadata that every writer
+// here writes last, after all its chunks (and levels) landed durably (v3 zarr.json; v2 .zgroup or
+// .zarray). An output without it is partial (an interrupted or failed run) and is to be redone.
+// Batch runs skip the slides whose output is_complete().
+bool is_complete(const std::filesystem::path& root);
 
 }  // namespace slidestream::zarr

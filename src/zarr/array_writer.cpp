@@ -402,9 +402,13 @@ void ArrayWriter::Impl::write_unit(const ImageView& region, int64_t uy, int64_t 
   write_unit_through_pinned(region, uy, ux);
 }
 
-ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySpec& spec,
-                                const WriteOptions& options) {
-  auto impl = std::make_unique<Impl>();
+namespace {
+
+// The state every writer of `path` needs, before anything on disk is touched: validated options,
+// the layout, the encoder and I/O pool.
+std::unique_ptr<ArrayWriter::Impl> make_impl(const std::filesystem::path& path,
+                                             const ArraySpec& spec, const WriteOptions& options) {
+  auto impl = std::make_unique<ArrayWriter::Impl>();
   impl->path = path;
   impl->spec = spec;
   impl->layout = Layout::from_spec(spec);
@@ -429,6 +433,14 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
   if (workers > 1) impl->pool = std::make_unique<io::ThreadPool>(static_cast<int>(workers - 1));
   impl->encoders = std::make_unique<std::counting_semaphore<>>(impl->threads);
   impl->file_options.allow_direct = options.direct_io;
+  return impl;
+}
+
+}  // namespace
+
+ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySpec& spec,
+                                const WriteOptions& options) {
+  auto impl = make_impl(path, spec, options);
   // An explicit cuFile request is checked before the output is touched: a refusal must not cost
   // the user an existing output (overwrite) or leave an empty directory behind.
   if (options.io == IoBackend::cufile) {
@@ -468,6 +480,27 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
   return ArrayWriter(std::move(impl));
 }
 
+ArrayWriter ArrayWriter::attach(const std::filesystem::path& path, const ArraySpec& spec,
+                                const WriteOptions& options) {
+  auto impl = make_impl(path, spec, options);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    throw Error(ErrorKind::not_found, "no array to attach to (create() it first)",
+                {.file = path.string()});
+  }
+  for (const char* name : {"zarr.json", ".zarray"}) {
+    if (std::filesystem::exists(path / name, ec)) {
+      throw Error(ErrorKind::already_exists,
+                  "the array is complete (its metadata exists); attached writers may not change it",
+                  {.file = (path / name).string()});
+    }
+  }
+  // create() made every chunk row's directory; an attached writer adds none, so a writer of the
+  // wrong array (another spec, another path) fails on its first chunk instead of spreading files.
+  if (options.durable) impl->file_system = detail::FileSystemSync(path);
+  return ArrayWriter(std::move(impl));
+}
+
 ArrayWriter::ArrayWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ArrayWriter::ArrayWriter(ArrayWriter&&) noexcept = default;
 ArrayWriter& ArrayWriter::operator=(ArrayWriter&&) noexcept = default;
@@ -483,7 +516,7 @@ void ArrayWriter::write_region(int64_t y, int64_t x, const ImageView& src) {
   auto fail = [&](const std::string& what) {
     throw Error(ErrorKind::invalid_argument, "write_region: " + what, {.file = s.path.string()});
   };
-  if (s.finished) fail("the array is already finished");
+  if (s.finished || s.chunks_finished) fail("the array is already finished");
   if (src.channels != l.channels || src.dtype != l.dtype) {
     fail("source has " + std::to_string(src.channels) + " x " + std::string(to_string(src.dtype)) +
          ", the array " + std::to_string(l.channels) + " x " + std::string(to_string(l.dtype)));
@@ -596,8 +629,36 @@ WriteReport ArrayWriter::finish() {
   }
   s.finished = true;
   if (s.finish_counter) s.finish_counter->fetch_add(1);
+  return s.report(meta);
+}
+
+WriteReport ArrayWriter::finish_chunks() {
+  Impl& s = *impl_;
+  if (s.failed) {
+    throw Error(ErrorKind::cancelled,
+                "an earlier chunk write failed; its chunks are not declared written",
+                {.file = s.path.string()});
+  }
+  if (s.finished) {
+    throw Error(ErrorKind::invalid_argument, "finish_chunks() after finish()",
+                {.file = s.path.string()});
+  }
+  if (s.options.durable) {
+    try {
+      s.file_system.sync();
+    } catch (...) {
+      s.failed = true;
+      throw;
+    }
+  }
+  s.chunks_finished = true;
+  return s.report(0);
+}
+
+WriteReport ArrayWriter::Impl::report(uint64_t metadata_bytes) {
+  Impl& s = *this;
   WriteReport report;
-  report.bytes_written = s.stats.bytes.load() + meta;
+  report.bytes_written = s.stats.bytes.load() + metadata_bytes;
   report.chunks_written = s.stats.files.load();
   report.io_depth = s.used_depth;
   const uint64_t files = s.stats.files.load(), direct = s.stats.direct_files.load(),

@@ -37,6 +37,7 @@ struct ArrayWriter::Impl {
   nlohmann::json attributes = nlohmann::json::object();
   std::atomic<bool> failed{false};
   bool finished = false;
+  bool chunks_finished = false;  // finish_chunks() returned: no more write_region
   std::shared_ptr<std::atomic<int>> finish_counter;  // set by OmeZarrWriter
 
   // The path of GPU-source writes, chosen at the first one (zarr/write_path.hpp).
@@ -62,6 +63,8 @@ struct ArrayWriter::Impl {
   std::unique_ptr<device::DeviceStage> take_stage(int cuda_device);
   void give_stage(std::unique_ptr<device::DeviceStage> stage);
   void note(const std::string& text);
+  // What the writes so far did, with `metadata_bytes` of metadata on top.
+  WriteReport report(uint64_t metadata_bytes);
   void choose_gpu_path();
   // Encodes and writes unit (uy, ux) whose pixels inside the array are `region` (host or GPU).
   void write_unit(const ImageView& region, int64_t uy, int64_t ux);
