@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_process_batch.hpp"
 #include "cli/commands.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/pipeline.hpp"
@@ -148,8 +149,10 @@ Command add_process_command(CLI::App& app) {
   auto args = std::make_shared<ProcessArgs>();
   auto* sub = app.add_subcommand(
       "process", "Run a chain of kernels over a slide level and write OME-Zarr (tiled, seamless)");
-  sub->add_option("slide", args->slide, "Input slide (TIFF, SVS, OME-TIFF)")->required();
-  sub->add_option("output", args->output, "Output OME-Zarr directory")->required();
+  auto* slide = sub->add_option("slide", args->slide, "Input slide (TIFF, SVS, OME-TIFF)");
+  auto* output = sub->add_option("output", args->output, "Output OME-Zarr directory");
+  auto batch = std::make_shared<BatchArgs>();
+  add_batch_options(sub, *batch, slide, output);
   sub->add_option("--op", args->ops,
                   "Kernel, in order: sobel, sobel-u8, grey, od[:IO], hed, macenko (fitted on the "
                   "lowest-resolution level)")
@@ -178,7 +181,16 @@ Command add_process_command(CLI::App& app) {
   sub->add_option("--io", args->io, "I/O backend")
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));
   sub->add_flag("--json", args->json, "Print the summary as one JSON object");
-  return {sub, [args] { return run_process(*args); }};
+  return {sub, [args, batch] {
+            if (batch->list.empty()) return run_process(*args);
+            return run_process_batch(*batch, [&](const std::string& slide, const std::string& out) {
+              ProcessArgs one = *args;
+              one.slide = slide;
+              one.output = out;
+              one.overwrite = true;  // only partial outputs get here: complete ones are skipped
+              run_process(one);
+            });
+          }};
 }
 
 }  // namespace slidestream::cli
