@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "../fuzz/tile_fuzz.hpp"  // the decoder fuzzers' input format
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"
 #include "support/test_support.hpp"
@@ -579,6 +580,37 @@ TEST(MalformedInput, FuzzSeedsAndRegressionsEndCleanly) {
     }
   }
   EXPECT_GE(replayed, 10);
+}
+
+// The decoder fuzzers' seeds and findings (fuzz/corpus/<codec>/, fuzz/regressions/<codec>/):
+// each stored tile, behind its format header, decodes or ends in a slidestream::Error (which
+// decode_fuzzed_tile swallows); anything else fails or kills the test.
+TEST(MalformedInput, DecoderFuzzSeedsAndRegressionsEndCleanly) {
+  struct Target {
+    const char* name;
+    slidestream::Compression compression;
+  };
+  using slidestream::Compression;
+  const Target targets[] = {{"deflate", Compression::deflate},   {"lzw", Compression::lzw},
+                            {"zstd", Compression::zstd},         {"jpeg", Compression::jpeg},
+                            {"jpeg2000", Compression::jpeg2000}, {"predictor", Compression::none}};
+  int replayed = 0;
+  for (const Target& t : targets) {
+    for (const char* sub : {"fuzz/corpus/", "fuzz/regressions/"}) {
+      fs::path dir = fs::path(SLIDESTREAM_SOURCE_DIR) / (std::string(sub) + t.name);
+      if (!fs::is_directory(dir)) continue;
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+        SCOPED_TRACE(entry.path().string());
+        std::ifstream in(entry.path(), std::ios::binary);
+        const Bytes input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        EXPECT_NO_THROW(
+            slidestream::fuzz::decode_fuzzed_tile(t.compression, input.data(), input.size()));
+        ++replayed;
+      }
+    }
+  }
+  EXPECT_GE(replayed, 30);
 }
 
 }  // namespace
