@@ -2,7 +2,9 @@
 // Definitions to the digit are in ../shared/OPS-NOTES.md and docs/ops.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,7 +12,10 @@
 
 namespace slidestream::ops {
 
-enum class OpKind {
+// Every op is described by one entry of the op table (src/ops/op_table.cpp) and found by its
+// name (parse_op); its kind is its place in that table. These enumerators name the ops built in
+// when this API was fixed; an op added later can be reached by name without one.
+enum class OpKind : uint8_t {
   sobel,            // per-channel 2-D Sobel magnitude, float32 (skimage.filters.sobel)
   sobel_u8,         // the same, scaled to uint8: rint(clamp(v, 0, 1) * 255)
   grey,             // rgb2gray, float32, 1 channel
@@ -29,8 +34,10 @@ struct StainFit {
 
 struct Op {
   OpKind kind = OpKind::sobel;
-  float io = 255.0f;     // optical_density's Io; macenko's (parse_op gives it 240, as torchstain)
-  StainFit stains = {};  // macenko: the slide's fit (fit_macenko); normalised to StainFit{}
+  float io = 255.0f;  // optical_density's Io; macenko's (parse_op gives it 240, as torchstain)
+  StainFit stains =
+      {};  // macenko: the slide's fit (prepare / fit_macenko); normalised to StainFit{}
+  std::array<float, 4> values = {};  // numeric parameters of other ops, as their entry places them
 };
 
 // Fits Macenko's method to a host uint8 RGB image (a whole slide or its low-resolution level) as
@@ -39,10 +46,18 @@ struct Op {
 StainFit fit_macenko(const ImageView& rgb, float io = 240.0f, double alpha = 1.0,
                      double beta = 0.15);
 
-// "sobel", "sobel-u8", "grey", "od", "od:240", "hed", "macenko" (stains left at the reference:
-// set op.stains = fit_macenko(...) before use).
+// "sobel", "sobel-u8", "grey", "od", "od:240", "hed", "macenko" (stains left at the reference
+// until prepare() fits them): a name, then its numeric parameters, each after a ':'.
 Op parse_op(const std::string& name);
 std::string to_string(const Op& op);
+std::vector<std::string> op_names();  // every op parse_op knows, in the table's order
+
+// Some ops learn from the slide before a run, so that every tile of it uses the same parameters
+// (macenko fits its stains on the slide's lowest-resolution level). `overview` returns that level
+// as a host image; prepare() calls it at most once, and only when an op of the chain needs it.
+using SlideOverview = std::function<Image()>;
+bool needs_preparing(const Op& op);
+std::vector<Op> prepare(std::vector<Op> chain, const SlideOverview& overview);
 
 // Pixels each side an op needs beyond the area it produces.
 int halo_radius(const Op& op) noexcept;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "slidestream/image.hpp"
@@ -64,9 +65,14 @@ struct Summary {
   bool streamed = false;
 };
 
-// `chain` with every Macenko op fitted (ops::fit_macenko) on the slide's lowest-resolution level,
-// the whole slide at a glance: one fit for all tiles, so tiled equals global. Other ops as given.
-std::vector<ops::Op> fit_stains(const Slide& slide, std::vector<ops::Op> chain);
+// `chain` with every op that learns from the slide prepared on it (ops::prepare; macenko fits its
+// stains on the lowest-resolution level, the whole slide at a glance): one set of parameters for
+// all tiles, so tiled equals global. Other ops as given. Errors name the slide and the level.
+std::vector<ops::Op> prepare_chain(const Slide& slide, std::vector<ops::Op> chain);
+// The name this had when macenko was the only op that learns from the slide.
+inline std::vector<ops::Op> fit_stains(const Slide& slide, std::vector<ops::Op> chain) {
+  return prepare_chain(slide, std::move(chain));
+}
 
 // Slide level → ops → OME-Zarr at `output`.
 Summary process(const Slide& slide, const std::vector<ops::Op>& chain,

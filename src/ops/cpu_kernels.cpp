@@ -3,6 +3,9 @@
 // order as the CUDA kernels.
 #include <algorithm>
 #include <cstring>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -11,6 +14,7 @@
 
 #include "io/thread_pool.hpp"
 #include "ops/kernels.hpp"
+#include "slidestream/error.hpp"
 
 namespace slidestream::ops::detail {
 namespace {
@@ -54,8 +58,8 @@ void finish_row(float* s, int64_t n, std::byte* out, bool out_u8) {
 }
 
 template <Pointwise K, typename T>
-void sobel_typed(const SobelJob& job, const ImageView& in, Window in_at, const ImageView& out,
-                 Window out_at, ImageExtent image) {
+void sobel_typed(const PointwiseParams& pre, bool out_u8, const ImageView& in, Window in_at,
+                 const ImageView& out, Window out_at, ImageExtent image) {
   const int in_c = in.channels;
   const int c = pointwise_channels(K, in_c);
   const int64_t w = out.width;
@@ -81,8 +85,8 @@ void sobel_typed(const SobelJob& job, const ImageView& in, Window in_at, const I
     auto convert = [&](int64_t in_row, float* dst) {
       const T* src = reinterpret_cast<const T*>(in.row(in_row));
       for (int64_t k : {int64_t{0}, w + 1}) {
-        pointwise_pixel<K>(job.pre, job.pre.table, src + columns[static_cast<size_t>(k)] * in_c,
-                           in_c, dst + k * c);
+        pointwise_pixel<K>(pre, pre.table, src + columns[static_cast<size_t>(k)] * in_c, in_c,
+                           dst + k * c);
       }
       const T* s = src + interior * in_c;
       float* d = dst + c;
@@ -90,7 +94,7 @@ void sobel_typed(const SobelJob& job, const ImageView& in, Window in_at, const I
         for (int64_t i = 0; i < w * c; ++i) d[i] = to_float(s[i]);
       } else {
         for (int64_t k = 0; k < w; ++k) {
-          pointwise_pixel<K>(job.pre, job.pre.table, s + k * in_c, in_c, d + k * c);
+          pointwise_pixel<K>(pre, pre.table, s + k * in_c, in_c, d + k * c);
         }
       }
     };
@@ -106,7 +110,7 @@ void sobel_typed(const SobelJob& job, const ImageView& in, Window in_at, const I
         sums[i] = math::sobel(a[i], a[i + c], a[i + 2 * c], b[i], b[i + 2 * c], d[i], d[i + c],
                               d[i + 2 * c]);
       }
-      finish_row(sums, n, out.row(y), job.out_u8);
+      finish_row(sums, n, out.row(y), out_u8);
       std::rotate(rows, rows + 1, rows + 3);
     }
   });
@@ -160,71 +164,64 @@ void downsample_typed(const ImageView& in, const ImageView& out) {
   });
 }
 
-template <typename T>
-void sobel_dispatch_pre(const SobelJob& job, const ImageView& in, Window in_at,
-                        const ImageView& out, Window out_at, ImageExtent image) {
-  switch (job.pre.kind) {
-    case Pointwise::none:
-      return sobel_typed<Pointwise::none, T>(job, in, in_at, out, out_at, image);
-    case Pointwise::grey:
-      return sobel_typed<Pointwise::grey, T>(job, in, in_at, out, out_at, image);
-    case Pointwise::od:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        return sobel_typed<Pointwise::od, T>(job, in, in_at, out, out_at, image);
+// Runs Run<K, T> for the pointwise kind `kind`: a fold over 0..kPointwiseKinds - 1, so that a kind
+// added to pointwise.hpp is dispatched with no edit here. Kinds a kernel is not built for
+// (Run<K, T>::built) are never instantiated.
+template <typename T, template <Pointwise, typename> class Run, size_t... I>
+void for_kind(Pointwise kind, std::index_sequence<I...>, const KernelCall& call) {
+  auto one = [&](auto k) {
+    constexpr Pointwise K = static_cast<Pointwise>(decltype(k)::value);
+    if constexpr (Run<K, T>::built) {
+      if (kind == K) {
+        Run<K, T>::run(call);
+        return true;
       }
-      break;
-    case Pointwise::hed:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        return sobel_typed<Pointwise::hed, T>(job, in, in_at, out, out_at, image);
-      }
-      break;
-    case Pointwise::macenko:
-      break;  // never fused (ops.cpp)
+    }
+    return false;
+  };
+  if (!(one(std::integral_constant<size_t, I>{}) || ...)) {
+    throw Error(ErrorKind::unsupported, "ops: no CPU kernel for this colour op on " +
+                                            std::string(to_string(call.in.dtype)) + " input");
   }
 }
 
-template <typename T>
-void pointwise_dispatch(const PointwiseParams& params, const ImageView& in, const ImageView& out) {
-  switch (params.kind) {
-    case Pointwise::none:
-      return pointwise_typed<Pointwise::none, T>(params, in, out);
-    case Pointwise::grey:
-      return pointwise_typed<Pointwise::grey, T>(params, in, out);
-    case Pointwise::od:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        return pointwise_typed<Pointwise::od, T>(params, in, out);
-      }
-      break;
-    case Pointwise::hed:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        return pointwise_typed<Pointwise::hed, T>(params, in, out);
-      }
-      break;
-    case Pointwise::macenko:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        return pointwise_typed<Pointwise::macenko, T>(params, in, out);
-      }
-      break;
+template <Pointwise K, typename T>
+struct RunSobel {
+  static constexpr bool built = pointwise_takes_type<K, T>() && pointwise_fuses_into_sobel(K);
+  static void run(const KernelCall& c) {
+    sobel_typed<K, T>(c.pointwise, c.out.dtype == DataType::uint8, c.in, c.in_at, c.out, c.out_at,
+                      c.image);
+  }
+};
+
+template <Pointwise K, typename T>
+struct RunPointwise {
+  static constexpr bool built = pointwise_takes_type<K, T>() && K != Pointwise::none;
+  static void run(const KernelCall& c) {
+    ImageView src =
+        c.in.crop(c.out_at.x - c.in_at.x, c.out_at.y - c.in_at.y, c.out.width, c.out.height);
+    pointwise_typed<K, T>(c.pointwise, src, c.out);
+  }
+};
+
+template <template <Pointwise, typename> class Run>
+void dispatch(const KernelCall& call) {
+  constexpr auto kinds = std::make_index_sequence<kPointwiseKinds>{};
+  if (call.in.dtype == DataType::uint8) {
+    for_kind<uint8_t, Run>(call.pointwise.kind, kinds, call);
+  } else {
+    for_kind<float, Run>(call.pointwise.kind, kinds, call);
   }
 }
 
 }  // namespace
 
-void sobel_cpu(const SobelJob& job, const ImageView& in, Window in_at, const ImageView& out,
-               Window out_at, ImageExtent image) {
-  if (in.dtype == DataType::uint8) {
-    sobel_dispatch_pre<uint8_t>(job, in, in_at, out, out_at, image);
-  } else {
-    sobel_dispatch_pre<float>(job, in, in_at, out, out_at, image);
-  }
+void sobel_cpu(const KernelCall& call) {
+  dispatch<RunSobel>(call);
 }
 
-void pointwise_cpu(const PointwiseParams& params, const ImageView& in, const ImageView& out) {
-  if (in.dtype == DataType::uint8) {
-    pointwise_dispatch<uint8_t>(params, in, out);
-  } else {
-    pointwise_dispatch<float>(params, in, out);
-  }
+void pointwise_cpu(const KernelCall& call) {
+  dispatch<RunPointwise>(call);
 }
 
 void downsample2_cpu(const ImageView& in, const ImageView& out) {

@@ -1,7 +1,7 @@
-// The op kernels behind ops::apply, one entry per kind of work, with the CPU implementation in
-// cpu_kernels.cpp and the CUDA one in cuda/kernels.cu. Arguments are already validated by
-// ops.cpp: views are non-empty, formats match, `in` covers out's area plus the halo (clipped to
-// the image).
+// The kernels behind ops::apply: the CPU ones in cpu_kernels.cpp, the CUDA ones in cuda/kernels.cu,
+// each reached through the op table (op_table.cpp) by one signature, KernelCall. Arguments are
+// already validated by ops.cpp: views are non-empty, formats match, `in` covers out's area plus
+// the halo (clipped to the image).
 #pragma once
 
 #include <cstddef>
@@ -13,24 +13,30 @@
 
 namespace slidestream::ops::detail {
 
-// Per-channel Sobel of the pointwise op `pre` applied to `in` (fused: the pointwise result is
-// computed as the Sobel reads it, with the same float operations as the unfused chain).
-struct SobelJob {
-  PointwiseParams pre;
-  bool out_u8 = false;
+// One kernel pass. `pointwise` is the colour op the kernel runs per pixel: for a colour op its
+// own parameters; for a neighbourhood op (Sobel) the colour op fused before it (computed as the
+// kernel reads its input, with the same float operations as the unfused chain), or none.
+struct KernelCall {
+  const Op& op;
+  const PointwiseParams& pointwise;
+  const ImageView& in;
+  Window in_at;
+  const ImageView& out;
+  Window out_at;
+  ImageExtent image;
+  void* stream = nullptr;  // a cudaStream_t for the CUDA kernels
 };
+using Kernel = void (*)(const KernelCall&);
 
-// A pointwise op over `in` (already cropped to out's area) into `out`, same width and height.
-void pointwise_cpu(const PointwiseParams& params, const ImageView& in, const ImageView& out);
-void sobel_cpu(const SobelJob& job, const ImageView& in, Window in_at, const ImageView& out,
-               Window out_at, ImageExtent image);
+// A pointwise op over out's area of `in`; a per-channel Sobel (uint8 or float32 output, as
+// `out` is) of the fused colour op over `in`.
+void pointwise_cpu(const KernelCall& call);
+void sobel_cpu(const KernelCall& call);
 void downsample2_cpu(const ImageView& in, const ImageView& out);
 
 #if SLIDESTREAM_HAVE_CUDA
-void pointwise_cuda(const PointwiseParams& params, const ImageView& in, const ImageView& out,
-                    void* stream);
-void sobel_cuda(const SobelJob& job, const ImageView& in, Window in_at, const ImageView& out,
-                Window out_at, ImageExtent image, void* stream);
+void pointwise_cuda(const KernelCall& call);
+void sobel_cuda(const KernelCall& call);
 void downsample2_cuda(const ImageView& in, const ImageView& out, void* stream);
 
 // Stream-ordered device memory (cudaMallocAsync / cudaFreeAsync) for a chain's intermediates,

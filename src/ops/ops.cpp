@@ -1,41 +1,34 @@
-// The public ops API: names, formats, halos, argument checks, and the split of a chain into
-// kernel passes (a colour op fused into the Sobel that follows it), dispatched to the CPU or CUDA
-// kernels by the views' device.
+// The public ops API on top of the op table (op_table.hpp): names and parameters, formats, halos,
+// argument checks, preparing on the slide, and the split of a chain into kernel passes (a colour op
+// fused into a following kernel that takes one), each run by its entry's CPU or CUDA kernel as
+// the views' device says. Nothing here names a particular op.
 #include "slidestream/ops.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <sstream>
 
 #include "ops/kernels.hpp"
+#include "ops/op_table.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::ops {
 namespace {
 
+using detail::entry_of;
+using detail::OpEntry;
 using detail::Pointwise;
 
 [[noreturn]] void fail(ErrorKind kind, const std::string& what) {
   throw Error(kind, "ops: " + what);
 }
 
-bool is_sobel(OpKind k) {
-  return k == OpKind::sobel || k == OpKind::sobel_u8;
-}
-
-Pointwise pointwise_of(OpKind k) {
-  switch (k) {
-    case OpKind::grey:
-      return Pointwise::grey;
-    case OpKind::optical_density:
-      return Pointwise::od;
-    case OpKind::hed:
-      return Pointwise::hed;
-    case OpKind::macenko:
-      return Pointwise::macenko;
-    default:
-      return Pointwise::none;
-  }
+std::string number(float v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
 }
 
 std::string describe(PixelFormat f) {
@@ -46,12 +39,6 @@ std::string describe(const ImageView& v, Window at) {
   std::ostringstream s;
   s << v.width << " x " << v.height << " at (" << at.x << ", " << at.y << ")";
   return s.str();
-}
-
-void check_io(float io) {
-  if (!(io >= 1.0f) || !std::isfinite(io)) {
-    fail(ErrorKind::invalid_argument, "optical density needs Io >= 1, got " + std::to_string(io));
-  }
 }
 
 void check_view(const ImageView& v, const char* name) {
@@ -95,29 +82,36 @@ Area grow_clipped(Area a, int64_t r, ImageExtent image) {
           std::min(image.width, a.x1 + r), std::min(image.height, a.y1 + r)};
 }
 
-// One kernel pass: a pointwise op alone, or a Sobel with an optional fused pointwise op before it.
+// One kernel pass: an op's kernel, with the colour op fused before it (or a colour op alone,
+// whose parameters are then its own).
 struct Pass {
+  const Op* op = nullptr;
+  const OpEntry* entry = nullptr;
   detail::PointwiseParams pointwise;
-  bool sobel = false;
-  bool sobel_u8 = false;
   PixelFormat output;
 };
+
+detail::PointwiseParams pointwise_params(const Op& op) {
+  return detail::make_pointwise(entry_of(op).pointwise, op.io, op.stains);
+}
 
 std::vector<Pass> plan(const std::vector<Op>& chain, PixelFormat input) {
   std::vector<Pass> passes;
   PixelFormat format = input;
   for (size_t i = 0; i < chain.size(); ++i) {
     Pass pass;
-    const Op& op = chain[i];
-    if (!is_sobel(op.kind)) {
-      pass.pointwise = detail::make_pointwise(pointwise_of(op.kind), op.io, op.stains);
-      format = output_format(op, format);
-      // Fuse a following Sobel, except after macenko, whose uint8 output the Sobel would scale.
-      if (op.kind != OpKind::macenko && i + 1 < chain.size() && is_sobel(chain[i + 1].kind)) ++i;
-    }
-    if (is_sobel(chain[i].kind)) {
-      pass.sobel = true;
-      pass.sobel_u8 = chain[i].kind == OpKind::sobel_u8;
+    pass.op = &chain[i];
+    pass.entry = &entry_of(chain[i]);
+    pass.pointwise = pointwise_params(chain[i]);
+    format = output_format(chain[i], format);
+    // A colour op runs fused inside a following kernel that takes one, unless its output is not
+    // what that kernel would compute from (macenko's uint8, pointwise_fuses_into_sobel).
+    bool colour = pass.entry->pointwise != Pointwise::none;
+    if (colour && detail::pointwise_fuses_into_sobel(pass.entry->pointwise) &&
+        i + 1 < chain.size() && entry_of(chain[i + 1]).takes_fused) {
+      ++i;
+      pass.op = &chain[i];
+      pass.entry = &entry_of(chain[i]);
       format = output_format(chain[i], format);
     }
     pass.output = format;
@@ -130,21 +124,12 @@ std::vector<Pass> plan(const std::vector<Op>& chain, PixelFormat input) {
 void run_pass(const Pass& pass, const ImageView& in, Window in_at, const ImageView& out,
               Window out_at, ImageExtent image, void* stream) {
   if (out.width == 0 || out.height == 0) return;
-  bool gpu = out.device == Device::cuda;
-  if (pass.sobel) {
-    detail::SobelJob job{pass.pointwise, pass.sobel_u8};
-#if SLIDESTREAM_HAVE_CUDA
-    if (gpu) return detail::sobel_cuda(job, in, in_at, out, out_at, image, stream);
-#endif
-    return detail::sobel_cpu(job, in, in_at, out, out_at, image);
+  detail::Kernel kernel = out.device == Device::cuda ? pass.entry->cuda : pass.entry->cpu;
+  if (kernel == nullptr) {
+    fail(ErrorKind::unsupported, std::string(pass.entry->name) + " has no kernel on " +
+                                     (out.device == Device::cuda ? "CUDA" : "the CPU"));
   }
-  ImageView src = in.crop(out_at.x - in_at.x, out_at.y - in_at.y, out.width, out.height);
-#if SLIDESTREAM_HAVE_CUDA
-  if (gpu) return detail::pointwise_cuda(pass.pointwise, src, out, stream);
-#endif
-  (void)gpu;
-  (void)stream;
-  detail::pointwise_cpu(pass.pointwise, src, out);
+  kernel(detail::KernelCall{*pass.op, pass.pointwise, in, in_at, out, out_at, image, stream});
 }
 
 // An intermediate of a chain: owned memory and a view of it.
@@ -179,65 +164,87 @@ Buffer allocate_like(const ImageView& out, Area area, PixelFormat format, void* 
 
 }  // namespace
 
-Op parse_op(const std::string& name) {
-  Op op;
-  if (name == "sobel") {
-    op.kind = OpKind::sobel;
-  } else if (name == "sobel-u8" || name == "sobel_u8") {
-    op.kind = OpKind::sobel_u8;
-  } else if (name == "grey" || name == "gray") {
-    op.kind = OpKind::grey;
-  } else if (name == "hed") {
-    op.kind = OpKind::hed;
-  } else if (name == "macenko") {
-    op.kind = OpKind::macenko;
-    op.io = 240.0f;
-  } else if (name == "od" || name.rfind("od:", 0) == 0) {
-    op.kind = OpKind::optical_density;
-    if (name.size() > 3) {
-      std::string value = name.substr(3);
-      size_t used = 0;
-      try {
-        op.io = std::stof(value, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != value.size() || value.empty()) {
-        fail(ErrorKind::invalid_argument, "cannot read Io in op '" + name + "' (e.g. od:240)");
-      }
-      check_io(op.io);
+Op parse_op(const std::string& text) {
+  size_t colon = text.find(':');
+  const OpEntry* entry = detail::find_op(std::string_view(text).substr(0, colon));
+  if (entry == nullptr) {
+    std::string known;
+    for (const std::string& n : op_names()) known += (known.empty() ? "" : ", ") + n;
+    fail(ErrorKind::invalid_argument, "unknown op '" + text + "' (known: " + known + ")");
+  }
+  Op op{.kind = entry->kind};
+  for (const auto& p : entry->params) p.at(op) = p.fallback;
+  size_t next = 0;
+  while (colon != std::string::npos) {
+    if (next == entry->params.size()) {
+      fail(ErrorKind::invalid_argument,
+           "op '" + text + "' takes " + std::to_string(entry->params.size()) + " parameter(s)");
     }
-  } else {
-    fail(ErrorKind::invalid_argument,
-         "unknown op '" + name + "' (known: sobel, sobel-u8, grey, od, od:IO, hed, macenko)");
+    const detail::ParamSpec& p = entry->params[next++];
+    size_t end = text.find(':', colon + 1);
+    std::string value = text.substr(colon + 1, end == std::string::npos ? end : end - colon - 1);
+    size_t used = 0;
+    float v = 0.0f;
+    try {
+      v = std::stof(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != value.size() || value.empty()) {
+      fail(ErrorKind::invalid_argument, "cannot read " + std::string(p.name) + " in op '" + text +
+                                            "' (e.g. " + entry->name + ":" + number(p.fallback) +
+                                            ")");
+    }
+    if (!std::isfinite(v) || !(v >= p.min)) {
+      fail(ErrorKind::invalid_argument,
+           "op '" + text + "' needs " + p.name + " >= " + number(p.min) + ", got " + value);
+    }
+    p.at(op) = v;
+    colon = end;
   }
   return op;
 }
 
 std::string to_string(const Op& op) {
-  switch (op.kind) {
-    case OpKind::sobel:
-      return "sobel";
-    case OpKind::sobel_u8:
-      return "sobel-u8";
-    case OpKind::grey:
-      return "grey";
-    case OpKind::hed:
-      return "hed";
-    case OpKind::macenko:
-      return "macenko";
-    case OpKind::optical_density: {
-      if (op.io == 255.0f) return "od";
-      std::ostringstream s;
-      s << "od:" << op.io;
-      return s.str();
-    }
+  const auto table = detail::op_table();
+  if (static_cast<size_t>(op.kind) >= table.size()) return "unknown";
+  const OpEntry& entry = table[static_cast<size_t>(op.kind)];
+  std::ostringstream s;
+  s << entry.name;
+  Op copy = op;
+  for (const auto& p : entry.params) {
+    if (p.at(copy) != p.fallback) s << ':' << p.at(copy);
   }
-  return "unknown";
+  return s.str();
+}
+
+std::vector<std::string> op_names() {
+  std::vector<std::string> names;
+  for (const OpEntry& e : detail::op_table()) names.emplace_back(e.name);
+  return names;
+}
+
+bool needs_preparing(const Op& op) {
+  return entry_of(op).prepare != nullptr;
+}
+
+std::vector<Op> prepare(std::vector<Op> chain, const SlideOverview& overview) {
+  // The overview is read once, when the first op asks for it.
+  std::optional<Image> seen;
+  SlideOverview once = [&]() {
+    if (!seen) seen = overview();
+    return *seen;
+  };
+  for (Op& op : chain) {
+    if (auto hook = entry_of(op).prepare) hook(op, once);
+  }
+  return chain;
 }
 
 int halo_radius(const Op& op) noexcept {
-  return is_sobel(op.kind) ? 1 : 0;
+  const auto table = detail::op_table();
+  auto index = static_cast<size_t>(op.kind);
+  return index < table.size() ? table[index].halo : 0;
 }
 
 int halo_radius(const std::vector<Op>& chain) noexcept {
@@ -247,33 +254,26 @@ int halo_radius(const std::vector<Op>& chain) noexcept {
 }
 
 PixelFormat output_format(const Op& op, PixelFormat input) {
+  const OpEntry& entry = entry_of(op);
+  const detail::Formats& f = entry.formats;
   auto refuse = [&](const char* wants) {
     fail(ErrorKind::unsupported, to_string(op) + " takes " + wants + ", not " + describe(input));
   };
-  bool u8 = input.dtype == DataType::uint8;
-  bool f32 = input.dtype == DataType::float32;
   if (input.channels <= 0) refuse("at least one channel");
-  switch (op.kind) {
-    case OpKind::sobel:
-    case OpKind::sobel_u8:
-      if (!u8 && !f32) refuse("uint8 or float32 pixels");
-      return {input.channels, op.kind == OpKind::sobel ? DataType::float32 : DataType::uint8};
-    case OpKind::grey:
-      if (input.channels != 3 || (!u8 && !f32)) refuse("3-channel uint8 or float32 RGB");
-      return {1, DataType::float32};
-    case OpKind::optical_density:
-      if (!u8) refuse("uint8 pixels");
-      check_io(op.io);
-      return {input.channels, DataType::float32};
-    case OpKind::hed:
-      if (input.channels != 3 || !u8) refuse("3-channel uint8 RGB");
-      return {3, DataType::float32};
-    case OpKind::macenko:
-      if (input.channels != 3 || !u8) refuse("3-channel uint8 RGB");
-      check_io(op.io);
-      return {3, DataType::uint8};
+  bool type_ok = (input.dtype == DataType::uint8 && f.takes_uint8) ||
+                 (input.dtype == DataType::float32 && f.takes_float32);
+  if (!type_ok || (f.takes_channels != 0 && input.channels != f.takes_channels)) {
+    refuse(f.takes);
   }
-  fail(ErrorKind::unsupported, "unknown op kind");
+  for (const auto& p : entry.params) {
+    Op copy = op;
+    float v = p.at(copy);
+    if (!std::isfinite(v) || !(v >= p.min)) {
+      fail(ErrorKind::invalid_argument,
+           to_string(op) + " needs " + p.name + " >= " + number(p.min) + ", got " + number(v));
+    }
+  }
+  return {f.gives_channels != 0 ? f.gives_channels : input.channels, f.gives};
 }
 
 PixelFormat output_format(const std::vector<Op>& chain, PixelFormat input) {
@@ -319,8 +319,7 @@ void apply_chain(const std::vector<Op>& chain, const ImageView& in, Window in_at
   std::vector<Pass> passes = plan(chain, in_format);
   // Radius still to come after each pass: pass k produces out's area grown by it.
   std::vector<int64_t> later(passes.size(), 0);
-  for (size_t k = passes.size() - 1; k > 0; --k)
-    later[k - 1] = later[k] + (passes[k].sobel ? 1 : 0);
+  for (size_t k = passes.size() - 1; k > 0; --k) later[k - 1] = later[k] + passes[k].entry->halo;
 
   Buffer previous;
   ImageView src = in;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "ops/kernel_math.hpp"
 #include "slidestream/ops.hpp"
@@ -35,11 +36,39 @@ struct PointwiseParams {
 // The host builds the parameters of a pointwise op (tables in double, rounded to float).
 PointwiseParams make_pointwise(Pointwise kind, float io = 255.0f, const StainFit& stains = {});
 
+constexpr int kPointwiseKinds = 5;  // the enumerators above, which the kernels instantiate
+
 // Output channels of a pointwise op given its input channels.
-inline int pointwise_channels(Pointwise kind, int in_channels) {
+constexpr int pointwise_channels(Pointwise kind, int in_channels) {
   if (kind == Pointwise::grey) return 1;
   if (kind == Pointwise::hed || kind == Pointwise::macenko) return 3;
   return in_channels;
+}
+
+// What the kernels are built for, read by the CPU and CUDA dispatch (no per-kind switch there):
+// the element types a kind takes (the logarithm tables index uint8 values), the channel counts
+// the GPU kernels are instantiated for (channels are template arguments there), and whether a
+// Sobel may run the kind fused before it (not macenko: its uint8 output is what the Sobel reads).
+template <Pointwise K, typename T>
+constexpr bool pointwise_takes_type() {
+  if constexpr (K == Pointwise::none || K == Pointwise::grey) {
+    return std::is_same_v<T, uint8_t> || std::is_same_v<T, float>;
+  } else {
+    return std::is_same_v<T, uint8_t>;
+  }
+}
+constexpr bool pointwise_gpu_channels(Pointwise kind, int in_channels) {
+  switch (kind) {
+    case Pointwise::none:
+      return in_channels >= 1 && in_channels <= 4;
+    case Pointwise::od:
+      return in_channels == 1 || in_channels == 3 || in_channels == 4;
+    default:
+      return in_channels == 3;
+  }
+}
+constexpr bool pointwise_fuses_into_sobel(Pointwise kind) {
+  return kind != Pointwise::macenko;
 }
 
 SS_HD float to_float(uint8_t x) {

@@ -200,156 +200,197 @@ struct TiledSink {
   PyramidBuilder* pyramid = nullptr;
 };
 
-Summary run_tiled_unchecked(const Slide& slide, const Plan& plan, const Options& options,
-                            const TiledSink& sink, GpuMemoryMeter& meter) {
-  auto start = Clock::now();
-  bool gpu = options.device == Device::cuda;
-  TileGrid grid(plan.width, plan.height, plan.unit);
-  std::vector<int64_t> order = tile_order(grid.across(), grid.down(), sink.pyramid != nullptr);
-
+// The slots' layout: formats, and the largest window of each step of the chain (a unit grown by
+// the radii still to come, clipped to the level), so that every slot is allocated once.
+SlotLayout slot_layout(const Plan& plan, bool gpu, const TiledSink& sink) {
   SlotLayout layout;
   layout.chain = plan.chain;
   layout.formats = plan.formats;
   layout.image = ops::ImageExtent{plan.width, plan.height};
   layout.read_into_device = gpu && gpu_reads_into_device();
   layout.host_results = sink.image == nullptr;
-  {
-    int64_t grown = 0;
-    std::vector<int64_t> pixels(plan.chain.size() + 1);
-    for (size_t i = plan.chain.size() + 1; i-- > 0;) {
-      if (i < plan.chain.size()) grown += plan.radii[i];
-      int64_t w = std::min(plan.width, plan.unit + 2 * grown);
-      int64_t h = std::min(plan.height, plan.unit + 2 * grown);
-      pixels[i] = w * h;
-      layout.max_window_edge = std::max({layout.max_window_edge, w, h});
-    }
-    layout.max_window_pixels = pixels;
+  int64_t grown = 0;
+  layout.max_window_pixels.assign(plan.chain.size() + 1, 0);
+  for (size_t i = plan.chain.size() + 1; i-- > 0;) {
+    if (i < plan.chain.size()) grown += plan.radii[i];
+    int64_t w = std::min(plan.width, plan.unit + 2 * grown);
+    int64_t h = std::min(plan.height, plan.unit + 2 * grown);
+    layout.max_window_pixels[i] = w * h;
+    layout.max_window_edge = std::max({layout.max_window_edge, w, h});
   }
+  return layout;
+}
 
-  StageThreads threads;
-  threads.read = plan.threads;
-  threads.compute = gpu ? 2 : plan.threads;
-  threads.write = sink.writer ? plan.threads : 1;
+// The slots: as many as the caller fixed, else two per thread (4 to 64), within a device budget
+// on a GPU; never more than there are tiles.
+std::vector<std::unique_ptr<Slot>> make_slots(const SlotLayout& layout, const Plan& plan,
+                                              const Options& options, bool gpu, int64_t tiles,
+                                              GpuMemoryMeter& meter) {
   int slots = options.slots > 0 ? options.slots : std::clamp(2 * plan.threads, 4, 64);
-  slots = static_cast<int>(std::min<int64_t>(slots, grid.count()));
-
-  std::vector<std::unique_ptr<Slot>> pool;
+  slots = static_cast<int>(std::min<int64_t>(slots, tiles));
   auto make_slot = [&]() -> std::unique_ptr<Slot> {
 #if SLIDESTREAM_HAVE_CUDA
     if (gpu) return make_gpu_slot(layout);
 #endif
     return make_cpu_slot(layout);
   };
+  std::vector<std::unique_ptr<Slot>> pool;
   pool.push_back(make_slot());
   if (gpu && options.slots <= 0 && pool[0]->device_bytes() > 0) {
-    // Keep the default slot count within a fixed device budget, whatever the tile size.
     int64_t fit = static_cast<int64_t>(kSlotDeviceBudget / pool[0]->device_bytes());
     slots = static_cast<int>(std::clamp<int64_t>(fit, 2, slots));
-    slots = static_cast<int>(std::min<int64_t>(slots, grid.count()));
+    slots = static_cast<int>(std::min<int64_t>(slots, tiles));
   }
   while (static_cast<int>(pool.size()) < slots) pool.push_back(make_slot());
   for (const auto& slot : pool) meter.allocated(slot->device_bytes());
   meter.sample();
-  threads.slots = slots;
+  return pool;
+}
 
-  std::vector<std::vector<Rect>> windows(static_cast<size_t>(slots));
-  std::atomic<uint64_t> bytes_read{0}, bytes_written{0};
-  std::mutex report_mutex;
-  std::string io_path;
-
-  ReadOptions read_options;
-  read_options.device = layout.read_into_device ? Device::cuda : Device::cpu;
-  read_options.threads = 1;  // parallelism comes from the read stage's threads, one tile each
-  read_options.io = options.io;
-
-  // Host reads go through a cache of decoded slide tiles, so that halos do not decode the
-  // neighbouring tiles again; the GPU read path reads its regions itself.
-  std::unique_ptr<TileCache> cache;
+// Host reads go through a cache of decoded slide tiles, so that halos do not decode the
+// neighbouring tiles again; the GPU read path reads its regions itself (nullptr then).
+std::unique_ptr<TileCache> make_tile_cache(const Slide& slide, const Plan& plan,
+                                           const SlotLayout& layout, int slots,
+                                           const ReadOptions& read_options) {
   const Level& level = slide.level(plan.level);
-  if (!layout.read_into_device && level.tile_width > 0 && level.tile_height > 0) {
-    uint64_t tile_bytes = uint64_t{level.tile_width} * level.tile_height *
-                          static_cast<uint64_t>(level.channels) * size_of(level.dtype);
-    int64_t window = plan.unit + 2 * layout_radius(plan);
-    uint64_t per_window =
-        static_cast<uint64_t>((window / level.tile_width + 2) * (window / level.tile_height + 2));
-    // Row-major order reuses a tile for three rows of output tiles: keep three rows of slide
-    // tiles when that fits the budget; never less than what the slots in flight use at once.
-    uint64_t want =
-        tile_bytes * (3 * static_cast<uint64_t>(level.tiles_across) + per_window * slots);
-    uint64_t floor_bytes = tile_bytes * per_window * static_cast<uint64_t>(slots);
-    cache = std::make_unique<TileCache>(
-        slide, plan.level, std::max(floor_bytes, std::min(want, kTileCacheBudget)), read_options);
+  if (layout.read_into_device || level.tile_width <= 0 || level.tile_height <= 0) return nullptr;
+  uint64_t tile_bytes = uint64_t{level.tile_width} * level.tile_height *
+                        static_cast<uint64_t>(level.channels) * size_of(level.dtype);
+  int64_t window = plan.unit + 2 * layout_radius(plan);
+  uint64_t per_window =
+      static_cast<uint64_t>((window / level.tile_width + 2) * (window / level.tile_height + 2));
+  // Row-major order reuses a tile for three rows of output tiles: keep three rows of slide
+  // tiles when that fits the budget; never less than what the slots in flight use at once.
+  uint64_t want = tile_bytes * (3 * static_cast<uint64_t>(level.tiles_across) + per_window * slots);
+  uint64_t floor_bytes = tile_bytes * per_window * static_cast<uint64_t>(slots);
+  return std::make_unique<TileCache>(
+      slide, plan.level, std::max(floor_bytes, std::min(want, kTileCacheBudget)), read_options);
+}
+
+// The tiled mode through the staged executor (pipeline/engine.hpp): each output unit takes a slot,
+// is read (with its halo) into it, computed, and written to the sink.
+class SlotRun {
+ public:
+  SlotRun(const Slide& slide, const Plan& plan, const Options& options, const TiledSink& sink,
+          GpuMemoryMeter& meter)
+      : slide_(slide),
+        plan_(plan),
+        options_(options),
+        sink_(sink),
+        meter_(meter),
+        gpu_(options.device == Device::cuda),
+        grid_(plan.width, plan.height, plan.unit),
+        layout_(slot_layout(plan, gpu_, sink)) {
+    pool_ = make_slots(layout_, plan, options, gpu_, grid_.count(), meter);
+    windows_.resize(pool_.size());
+    read_options_.device = layout_.read_into_device ? Device::cuda : Device::cpu;
+    read_options_.threads = 1;  // parallelism comes from the read stage's threads, one tile each
+    read_options_.io = options.io;
+    cache_ = make_tile_cache(slide, plan, layout_, static_cast<int>(pool_.size()), read_options_);
   }
 
-  StageFunctions stages;
-  stages.read = [&](int s, int64_t tile) {
-    auto& w = windows[static_cast<size_t>(s)];
-    w = chain_windows(grid.rect(tile), plan.radii, plan.width, plan.height);
-    ImageView in = pool[static_cast<size_t>(s)]->input(w[0]);
-    if (cache) {
+  Summary run() {
+    auto start = Clock::now();
+    StageThreads threads;
+    threads.read = plan_.threads;
+    threads.compute = gpu_ ? 2 : plan_.threads;
+    threads.write = sink_.writer ? plan_.threads : 1;
+    threads.slots = static_cast<int>(pool_.size());
+    StageFunctions stages;
+    stages.read = [this](int s, int64_t tile) { read(s, tile); };
+    stages.compute = [this](int s, int64_t) { compute(s); };
+    stages.write = [this](int s, int64_t tile) { write(s, tile); };
+    const int64_t total = grid_.count();
+    stages.on_done = [&](int64_t, int64_t done) {
+      if (gpu_ && (done % 16 == 0 || done == total)) meter_.sample();
+      report_progress(options_, done, total, bytes_read_, bytes_written_, start);
+    };
+    try {
+      run_stages(tile_order(grid_.across(), grid_.down(), sink_.pyramid != nullptr), threads,
+                 stages);
+    } catch (const Error& e) {
+      throw e.with_context(plan_.where);
+    }
+    return summary(start);
+  }
+
+ private:
+  void read(int s, int64_t tile) {
+    auto& w = windows_[static_cast<size_t>(s)];
+    w = chain_windows(grid_.rect(tile), plan_.radii, plan_.width, plan_.height);
+    ImageView in = pool_[static_cast<size_t>(s)]->input(w[0]);
+    if (cache_) {
       uint64_t file_bytes = 0;
-      cache->read(w[0], in, &file_bytes);
-      bytes_read += file_bytes;
+      cache_->read(w[0], in, &file_bytes);
+      bytes_read_ += file_bytes;
       return;
     }
     ReadReport report;
-    slide.read_region(plan.level, w[0].x, w[0].y, w[0].width, w[0].height, in, read_options,
-                      &report);
-    bytes_read += report.file_bytes ? report.file_bytes : in.tight_bytes();
+    slide_.read_region(plan_.level, w[0].x, w[0].y, w[0].width, w[0].height, in, read_options_,
+                       &report);
+    bytes_read_ += report.file_bytes ? report.file_bytes : in.tight_bytes();
     if (!report.io_path.empty()) {
-      std::lock_guard lock(report_mutex);
-      if (io_path.empty()) io_path = report.io_path;
+      std::lock_guard lock(report_mutex_);
+      if (io_path_.empty()) io_path_ = report.io_path;
     }
-  };
-  stages.compute = [&](int s, int64_t tile) {
-    const auto& w = windows[static_cast<size_t>(s)];
-    const Rect& r = w.back();
-    if (sink.image) {
-      ImageView destination = sink.image->crop(r.x, r.y, r.width, r.height);
-      pool[static_cast<size_t>(s)]->compute(w, &destination);
-    } else {
-      pool[static_cast<size_t>(s)]->compute(w, nullptr);
-    }
-    (void)tile;
-  };
-  stages.write = [&](int s, int64_t tile) {
-    Slot& slot = *pool[static_cast<size_t>(s)];
-    slot.wait();
-    const Rect& r = windows[static_cast<size_t>(s)].back();
-    if (sink.writer) {
-      ImageView out = slot.host_output();
-      sink.writer->write_region(r.y, r.x, out);
-      if (sink.pyramid) sink.pyramid->add(0, tile % grid.across(), tile / grid.across(), out);
-      bytes_written += out.tight_bytes();
-    } else {
-      bytes_written += r.width * r.height * sink.image->pixel_bytes();
-    }
-  };
-  int64_t total = grid.count();
-  stages.on_done = [&](int64_t, int64_t done) {
-    if (gpu && (done % 16 == 0 || done == total)) meter.sample();
-    report_progress(options, done, total, bytes_read, bytes_written, start);
-  };
-
-  try {
-    run_stages(order, threads, stages);
-  } catch (const Error& e) {
-    throw e.with_context(plan.where);
   }
 
-  Summary summary;
-  summary.seconds = seconds_since(start);
-  summary.tiles = total;
-  summary.bytes_read = bytes_read;
-  summary.bytes_written = bytes_written;
-  summary.peak_gpu_bytes = meter.peak();
-  summary.gpu_memory_delta_bytes = meter.device_delta_peak();
-  if (cache) io_path = cache->io_path();
-  summary.io_path = io_path.empty() ? "posix" : io_path;
-  summary.slots = slots;
-  summary.executor = "slots";
-  return summary;
-}
+  void compute(int s) {
+    const auto& w = windows_[static_cast<size_t>(s)];
+    const Rect& r = w.back();
+    if (sink_.image) {
+      ImageView destination = sink_.image->crop(r.x, r.y, r.width, r.height);
+      pool_[static_cast<size_t>(s)]->compute(w, &destination);
+    } else {
+      pool_[static_cast<size_t>(s)]->compute(w, nullptr);
+    }
+  }
+
+  void write(int s, int64_t tile) {
+    Slot& slot = *pool_[static_cast<size_t>(s)];
+    slot.wait();
+    const Rect& r = windows_[static_cast<size_t>(s)].back();
+    if (sink_.writer) {
+      ImageView out = slot.host_output();
+      sink_.writer->write_region(r.y, r.x, out);
+      if (sink_.pyramid) sink_.pyramid->add(0, tile % grid_.across(), tile / grid_.across(), out);
+      bytes_written_ += out.tight_bytes();
+    } else {
+      bytes_written_ += r.width * r.height * sink_.image->pixel_bytes();
+    }
+  }
+
+  Summary summary(Clock::time_point start) {
+    Summary summary;
+    summary.seconds = seconds_since(start);
+    summary.tiles = grid_.count();
+    summary.bytes_read = bytes_read_;
+    summary.bytes_written = bytes_written_;
+    summary.peak_gpu_bytes = meter_.peak();
+    summary.gpu_memory_delta_bytes = meter_.device_delta_peak();
+    summary.io_path = cache_ ? cache_->io_path() : io_path_;
+    if (summary.io_path.empty()) summary.io_path = "posix";
+    summary.slots = static_cast<int>(pool_.size());
+    summary.executor = "slots";
+    return summary;
+  }
+
+  const Slide& slide_;
+  const Plan& plan_;
+  const Options& options_;
+  const TiledSink& sink_;
+  GpuMemoryMeter& meter_;
+  const bool gpu_;
+  const TileGrid grid_;
+  const SlotLayout layout_;
+  std::vector<std::unique_ptr<Slot>> pool_;
+  std::vector<std::vector<Rect>> windows_;  // per slot: chain_windows() of its tile
+  ReadOptions read_options_;
+  std::unique_ptr<TileCache> cache_;
+  std::atomic<uint64_t> bytes_read_{0}, bytes_written_{0};
+  std::mutex report_mutex_;
+  std::string io_path_;  // the read path's, when reads bypass the cache
+};
 
 // The tiled mode on a GPU by bands (pipeline/band.hpp) where the band executor takes the job;
 // nothing otherwise. Only for reads whose pixels equal the host read's: JPEG is decoded by
@@ -451,7 +492,7 @@ Summary run_tiled(const Slide& slide, const Plan& plan, const Options& options,
                   const TiledSink& sink, GpuMemoryMeter& meter) {
   try {
     if (auto bands = run_bands_if_taken(slide, plan, options, sink, meter)) return *bands;
-    return run_tiled_unchecked(slide, plan, options, sink, meter);
+    return SlotRun(slide, plan, options, sink, meter).run();
   } catch (const Error& e) {
     throw e.with_context(plan.where);
   }
@@ -511,21 +552,14 @@ zarr::ArraySpec level_spec(const Plan& plan, const Options& options, const Level
 
 }  // namespace
 
-std::vector<ops::Op> fit_stains(const Slide& slide, std::vector<ops::Op> chain) {
-  bool needed = std::any_of(chain.begin(), chain.end(),
-                            [](const ops::Op& op) { return op.kind == ops::OpKind::macenko; });
-  if (!needed) return chain;
+std::vector<ops::Op> prepare_chain(const Slide& slide, std::vector<ops::Op> chain) {
+  if (std::none_of(chain.begin(), chain.end(), ops::needs_preparing)) return chain;
   int lowest = static_cast<int>(slide.levels().size()) - 1;
-  ErrorContext where{.file = slide.path().string(), .level = lowest};
   try {
-    Image overview = slide.read_level(lowest);
-    for (auto& op : chain) {
-      if (op.kind == ops::OpKind::macenko) op.stains = ops::fit_macenko(overview.view(), op.io);
-    }
+    return ops::prepare(std::move(chain), [&] { return slide.read_level(lowest); });
   } catch (const Error& e) {
-    throw Error(e.kind(), "fitting Macenko stains: " + e.cause(), e.context()).with_context(where);
+    throw e.with_context(ErrorContext{.file = slide.path().string(), .level = lowest});
   }
-  return chain;
 }
 
 Image process_to_image(const Slide& slide, const std::vector<ops::Op>& chain,

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "cuda/check.hpp"
 #include "ops/gpu_thread_bodies.hpp"
@@ -118,109 +120,82 @@ void check_launch(const char* what) {
 }
 
 template <Pointwise K, typename T, int IC, int C>
-void launch_sobel(const SobelJob& job, const ImageView& in, const ImageView& out, const Geometry& g,
-                  cudaStream_t stream) {
+void launch_sobel(const KernelCall& c, const Geometry& g) {
   dim3 block(kTileW, kThreadsY);
   int64_t tiles_x = (g.out_w + kTileW - 1) / kTileW;
   if (tiles_x > 0x7fffffff) refuse("image too wide");
   dim3 grid(static_cast<unsigned>(tiles_x), grid_y((g.out_h + kTileH - 1) / kTileH));
-  if (job.out_u8) {
-    sobel_kernel<K, T, IC, C, true>
-        <<<grid, block, 0, stream>>>(job.pre, in.data, in.row_pitch, out.data, out.row_pitch, g);
+  cudaStream_t stream = as_stream(c.stream);
+  if (c.out.dtype == DataType::uint8) {
+    sobel_kernel<K, T, IC, C, true><<<grid, block, 0, stream>>>(
+        c.pointwise, c.in.data, c.in.row_pitch, c.out.data, c.out.row_pitch, g);
   } else {
-    sobel_kernel<K, T, IC, C, false>
-        <<<grid, block, 0, stream>>>(job.pre, in.data, in.row_pitch, out.data, out.row_pitch, g);
+    sobel_kernel<K, T, IC, C, false><<<grid, block, 0, stream>>>(
+        c.pointwise, c.in.data, c.in.row_pitch, c.out.data, c.out.row_pitch, g);
   }
   check_launch("sobel kernel launch");
 }
 
-template <typename T>
-void sobel_typed(const SobelJob& job, const ImageView& in, const ImageView& out, const Geometry& g,
-                 cudaStream_t s) {
-  switch (job.pre.kind) {
-    case Pointwise::none:
-      switch (in.channels) {
-        case 1:
-          return launch_sobel<Pointwise::none, T, 1, 1>(job, in, out, g, s);
-        case 2:
-          return launch_sobel<Pointwise::none, T, 2, 2>(job, in, out, g, s);
-        case 3:
-          return launch_sobel<Pointwise::none, T, 3, 3>(job, in, out, g, s);
-        case 4:
-          return launch_sobel<Pointwise::none, T, 4, 4>(job, in, out, g, s);
-      }
-      break;
-    case Pointwise::grey:
-      if (in.channels == 3) return launch_sobel<Pointwise::grey, T, 3, 1>(job, in, out, g, s);
-      break;
-    case Pointwise::od:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        switch (in.channels) {
-          case 1:
-            return launch_sobel<Pointwise::od, T, 1, 1>(job, in, out, g, s);
-          case 3:
-            return launch_sobel<Pointwise::od, T, 3, 3>(job, in, out, g, s);
-          case 4:
-            return launch_sobel<Pointwise::od, T, 4, 4>(job, in, out, g, s);
-        }
-      }
-      break;
-    case Pointwise::hed:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        if (in.channels == 3) return launch_sobel<Pointwise::hed, T, 3, 3>(job, in, out, g, s);
-      }
-      break;
-    case Pointwise::macenko:
-      break;  // never fused (ops.cpp)
-  }
-  refuse("Sobel on " + std::to_string(in.channels) + "-channel " +
-         std::string(to_string(in.dtype)) + " input is not built for the GPU (1 to 4 channels)");
-}
-
 template <Pointwise K, typename T, int IC, int C>
-void launch_pointwise(const PointwiseParams& p, const ImageView& in, const ImageView& out,
-                      cudaStream_t stream) {
+void launch_pointwise(const KernelCall& c, const ImageView& in) {
   dim3 block(256);
-  dim3 grid(static_cast<unsigned>((out.width + 255) / 256), grid_y(out.height));
-  pointwise_kernel<K, T, IC, C><<<grid, block, 0, stream>>>(p, in.data, in.row_pitch, out.data,
-                                                            out.row_pitch, out.width, out.height);
+  dim3 grid(static_cast<unsigned>((c.out.width + 255) / 256), grid_y(c.out.height));
+  pointwise_kernel<K, T, IC, C><<<grid, block, 0, as_stream(c.stream)>>>(
+      c.pointwise, in.data, in.row_pitch, c.out.data, c.out.row_pitch, c.out.width, c.out.height);
   check_launch("pointwise kernel launch");
 }
 
-template <typename T>
-void pointwise_typed(const PointwiseParams& p, const ImageView& in, const ImageView& out,
-                     cudaStream_t s) {
-  switch (p.kind) {
-    case Pointwise::none:
-      break;  // never planned alone
-    case Pointwise::grey:
-      if (in.channels == 3) return launch_pointwise<Pointwise::grey, T, 3, 1>(p, in, out, s);
-      break;
-    case Pointwise::od:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        switch (in.channels) {
-          case 1:
-            return launch_pointwise<Pointwise::od, T, 1, 1>(p, in, out, s);
-          case 3:
-            return launch_pointwise<Pointwise::od, T, 3, 3>(p, in, out, s);
-          case 4:
-            return launch_pointwise<Pointwise::od, T, 4, 4>(p, in, out, s);
-        }
-      }
-      break;
-    case Pointwise::hed:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        if (in.channels == 3) return launch_pointwise<Pointwise::hed, T, 3, 3>(p, in, out, s);
-      }
-      break;
-    case Pointwise::macenko:
-      if constexpr (std::is_same_v<T, uint8_t>) {
-        if (in.channels == 3) return launch_pointwise<Pointwise::macenko, T, 3, 3>(p, in, out, s);
-      }
-      break;
+// The kernels a kind is built for, from pointwise.hpp's traits (no per-kind switch here): input
+// element type T and IC input channels (1 to 4, template arguments on the GPU).
+template <Pointwise K, typename T, int IC>
+struct RunSobel {
+  static constexpr bool built = pointwise_takes_type<K, T>() && pointwise_fuses_into_sobel(K) &&
+                                pointwise_gpu_channels(K, IC);
+  static void run(const KernelCall& c) {
+    Geometry g{c.in_at.x,  c.in_at.y,   c.in.width,   c.in.height,   c.out_at.x,
+               c.out_at.y, c.out.width, c.out.height, c.image.width, c.image.height};
+    launch_sobel<K, T, IC, pointwise_channels(K, IC)>(c, g);
   }
-  refuse("this colour op on " + std::to_string(in.channels) + "-channel " +
-         std::string(to_string(in.dtype)) + " input is not built for the GPU");
+};
+
+template <Pointwise K, typename T, int IC>
+struct RunPointwise {
+  static constexpr bool built =
+      K != Pointwise::none && pointwise_takes_type<K, T>() && pointwise_gpu_channels(K, IC);
+  static void run(const KernelCall& c) {
+    ImageView src =
+        c.in.crop(c.out_at.x - c.in_at.x, c.out_at.y - c.in_at.y, c.out.width, c.out.height);
+    launch_pointwise<K, T, IC, pointwise_channels(K, IC)>(c, src);
+  }
+};
+
+// Runs Run<K, T, IC> for the call's kind and input channels, a fold over every kind and 1 to 4
+// channels; returns false when no kernel is built for them.
+template <typename T, template <Pointwise, typename, int> class Run, size_t... I>
+bool for_kind(const KernelCall& call, std::index_sequence<I...>) {
+  auto one = [&](auto k, auto ic) {
+    constexpr Pointwise K = static_cast<Pointwise>(decltype(k)::value);
+    constexpr int IC = decltype(ic)::value;
+    if constexpr (Run<K, T, IC>::built) {
+      if (call.pointwise.kind == K && call.in.channels == IC) {
+        Run<K, T, IC>::run(call);
+        return true;
+      }
+    }
+    return false;
+  };
+  auto channels = [&](auto k) {
+    return one(k, std::integral_constant<int, 1>{}) || one(k, std::integral_constant<int, 2>{}) ||
+           one(k, std::integral_constant<int, 3>{}) || one(k, std::integral_constant<int, 4>{});
+  };
+  return (channels(std::integral_constant<size_t, I>{}) || ...);
+}
+
+template <template <Pointwise, typename, int> class Run>
+bool dispatch(const KernelCall& call) {
+  constexpr auto kinds = std::make_index_sequence<kPointwiseKinds>{};
+  if (call.in.dtype == DataType::uint8) return for_kind<uint8_t, Run>(call, kinds);
+  return for_kind<float, Run>(call, kinds);
 }
 
 template <typename T>
@@ -236,22 +211,19 @@ void launch_downsample(const ImageView& in, const ImageView& out, cudaStream_t s
 
 }  // namespace
 
-void sobel_cuda(const SobelJob& job, const ImageView& in, Window in_at, const ImageView& out,
-                Window out_at, ImageExtent image, void* stream) {
-  DeviceGuard guard(out.cuda_device);
-  Geometry g{in_at.x,  in_at.y,   in.width,   in.height,   out_at.x,
-             out_at.y, out.width, out.height, image.width, image.height};
-  if (in.dtype == DataType::uint8) return sobel_typed<uint8_t>(job, in, out, g, as_stream(stream));
-  return sobel_typed<float>(job, in, out, g, as_stream(stream));
+void sobel_cuda(const KernelCall& call) {
+  DeviceGuard guard(call.out.cuda_device);
+  if (dispatch<RunSobel>(call)) return;
+  refuse("Sobel on " + std::to_string(call.in.channels) + "-channel " +
+         std::string(to_string(call.in.dtype)) +
+         " input is not built for the GPU (1 to 4 channels)");
 }
 
-void pointwise_cuda(const PointwiseParams& params, const ImageView& in, const ImageView& out,
-                    void* stream) {
-  DeviceGuard guard(out.cuda_device);
-  if (in.dtype == DataType::uint8) {
-    return pointwise_typed<uint8_t>(params, in, out, as_stream(stream));
-  }
-  return pointwise_typed<float>(params, in, out, as_stream(stream));
+void pointwise_cuda(const KernelCall& call) {
+  DeviceGuard guard(call.out.cuda_device);
+  if (dispatch<RunPointwise>(call)) return;
+  refuse("this colour op on " + std::to_string(call.in.channels) + "-channel " +
+         std::string(to_string(call.in.dtype)) + " input is not built for the GPU");
 }
 
 void downsample2_cuda(const ImageView& in, const ImageView& out, void* stream) {
