@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../fuzz/tile_fuzz.hpp"  // the decoder fuzzers' input format
+#include "../fuzz/zarr_fuzz.hpp"  // fuzz_zarr_metadata's input format
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"
 #include "support/test_support.hpp"
@@ -611,6 +612,27 @@ TEST(MalformedInput, DecoderFuzzSeedsAndRegressionsEndCleanly) {
     }
   }
   EXPECT_GE(replayed, 30);
+}
+
+// fuzz_zarr_metadata's seeds (zarr-python's arrays) and findings (fuzz/regressions/
+// zarr_metadata/: e.g. "order": null, which escaped as nlohmann's type_error) open and read, or
+// end in a slidestream::Error.
+TEST(MalformedInput, ZarrMetadataFuzzSeedsAndRegressionsEndCleanly) {
+  const fs::path scratch = slidestream::test::scratch_dir(per_test("zarr_metadata"));
+  int replayed = 0;
+  for (const char* sub : {"fuzz/corpus/zarr_metadata", "fuzz/regressions/zarr_metadata"}) {
+    fs::path dir = fs::path(SLIDESTREAM_SOURCE_DIR) / sub;
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+      SCOPED_TRACE(entry.path().string());
+      std::ifstream in(entry.path(), std::ios::binary);
+      const Bytes input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_NO_THROW(slidestream::fuzz::open_fuzzed_array(scratch, input.data(), input.size()));
+      ++replayed;
+    }
+  }
+  EXPECT_GE(replayed, 10);
 }
 
 }  // namespace

@@ -568,9 +568,17 @@ nlohmann::json v3_array_metadata(const Layout& l, const nlohmann::json& attribut
 
 Layout read_array_metadata(const std::filesystem::path& dir, nlohmann::json* attributes) {
   std::error_code ec;
-  if (std::filesystem::exists(dir / "zarr.json", ec))
-    return parse_v3(dir / "zarr.json", attributes);
-  if (std::filesystem::exists(dir / ".zarray", ec)) return parse_v2(dir, attributes);
+  // The parsers check the fields they rely on; a field of another JSON type than the one a
+  // lookup asks for (a number where a string belongs, found by fuzz_zarr_metadata) throws
+  // nlohmann's type_error, which is the file's fault too.
+  const bool v3 = std::filesystem::exists(dir / "zarr.json", ec);
+  const auto file = v3 ? dir / "zarr.json" : dir / ".zarray";
+  try {
+    if (v3) return parse_v3(file, attributes);
+    if (std::filesystem::exists(file, ec)) return parse_v2(dir, attributes);
+  } catch (const nlohmann::json::exception& e) {
+    bad(ErrorKind::format, file, std::string("malformed Zarr metadata: ") + e.what());
+  }
   if (std::filesystem::exists(dir / ".zgroup", ec)) {
     bad(ErrorKind::format, dir, "is a Zarr v2 group, not an array (open one of its arrays)");
   }
