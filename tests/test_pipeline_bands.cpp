@@ -123,6 +123,40 @@ TEST(PipelineBands, DeviceBytesCountRingWindowAndOutputBands) {
   EXPECT_LE(g.device_bytes, 1ull << 30);
 }
 
+TEST(PipelineBands, WideFloatBandsGoThroughHostMemoryWithinTheBudget) {
+  // The seed slide streamed to a float32 Sobel: three device bands (3 × 162 MB) do not fit 448
+  // MiB, so the bands are copied down to pinned host memory and one stays on the device.
+  BandJob job = job_of(26420, 19920, 512, 1);
+  Level level = level_of(26420, 19920, 512);
+  level.tiles_across = 52;
+  level.tiles_down = 39;
+  job.write = [](int64_t, const ImageView&) {};
+  job.stream.ranges.resize(1);
+  job.stream.tile_bytes = 512 * 512 * 3;
+  job.read_ahead_bytes = 16ull << 22;
+  const uint64_t budget = 448ull << 20;
+  const uint64_t in_row = 26420 * 3, out_row = 26420 * 12;
+  const uint64_t pitch = (in_row + 15) / 16 * 16;
+  BandGeometry g = band_geometry(level, job, budget);
+  EXPECT_TRUE(g.host_out);
+  EXPECT_EQ(g.out_bands, 3);
+  EXPECT_EQ(g.device_out_bands, 1);
+  EXPECT_EQ(g.ring, 3 + 3);
+  EXPECT_EQ(g.device_bytes, 6 * g.slot_bytes + 514 * pitch + 512 * out_row);
+  EXPECT_LE(g.device_bytes, budget);
+  std::string why;
+  EXPECT_EQ(band_device_bytes(level, job, budget, &why), g.device_bytes) << why;
+  // Device bands where they fit (uint8 output), and always host bands when the job asks.
+  job.formats.back() = ops::PixelFormat{3, DataType::uint8};
+  g = band_geometry(level, job, budget);
+  EXPECT_FALSE(g.host_out);
+  EXPECT_EQ(g.device_out_bands, g.out_bands);
+  job.host_bands = true;
+  g = band_geometry(level, job, budget);
+  EXPECT_TRUE(g.host_out);
+  EXPECT_EQ(g.device_out_bands, 1);
+}
+
 TEST(PipelineBands, RefusesWhatTheSlotExecutorMustDo) {
   std::string why;
   BandJob job = job_of(100, 100, 2, 3);

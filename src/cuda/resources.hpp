@@ -13,7 +13,9 @@ namespace slidestream::cuda {
 
 class Stream {
  public:
-  Stream() { check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate"); }
+  Stream() {
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  }
   ~Stream() {
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -43,7 +45,9 @@ class Event {
     return *this;
   }
   cudaEvent_t get() const noexcept { return event_; }
-  void record(cudaStream_t stream) const { check(cudaEventRecord(event_, stream), "cudaEventRecord"); }
+  void record(cudaStream_t stream) const {
+    check(cudaEventRecord(event_, stream), "cudaEventRecord");
+  }
   void synchronize() const { check(cudaEventSynchronize(event_), "cudaEventSynchronize"); }
 
  private:
@@ -97,6 +101,39 @@ class DeviceBuffer {
  private:
   void* data_ = nullptr;
   size_t size_ = 0;
+};
+
+// Device memory allocated on first use: a staging slot's device twin, which readers that copy
+// straight from pinned memory to their own destination (the band executor's streamed ranges)
+// never touch, so it never takes device memory for them. data() allocates on `device` (the
+// caller's current device is left as it was) and throws Error like cudaMalloc's check; not
+// thread-safe (one holder at a time, as a staging slot has).
+class LazyDeviceBuffer {
+ public:
+  LazyDeviceBuffer() = default;
+  LazyDeviceBuffer(int device, size_t bytes) : device_(device), size_(bytes) {}
+  std::byte* data() const {
+    if (buffer_.data() == nullptr && size_ > 0) {
+      int previous = 0;
+      check(cudaGetDevice(&previous), "cudaGetDevice");
+      if (previous != device_) check(cudaSetDevice(device_), "cudaSetDevice");
+      try {
+        buffer_ = DeviceBuffer(size_);
+      } catch (...) {
+        if (previous != device_) cudaSetDevice(previous);
+        throw;
+      }
+      if (previous != device_) check(cudaSetDevice(previous), "cudaSetDevice");
+    }
+    return buffer_.data();
+  }
+  size_t size() const noexcept { return size_; }
+  bool allocated() const noexcept { return buffer_.data() != nullptr; }
+
+ private:
+  int device_ = 0;
+  size_t size_ = 0;
+  mutable DeviceBuffer buffer_;
 };
 
 }  // namespace slidestream::cuda

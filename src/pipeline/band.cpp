@@ -55,15 +55,30 @@ BandGeometry band_geometry(const Level& level, const BandJob& job, uint64_t budg
     wanted_extra = std::clamp<int64_t>(rows + 1, 2, 16);
   }
   // More output bands let writers overlap bands (one's last chunks with the next one's first).
-  const std::vector<int> out_choices = job.image ? std::vector<int>{0} : std::vector<int>{3, 2};
-  for (int out_bands : out_choices) {
+  // Device bands first (the writer copies each chunk down itself); where they do not fit, bands
+  // copied down to pinned host memory, with a single one on the device.
+  struct OutChoice {
+    int bands;
+    bool host;
+  };
+  std::vector<OutChoice> out_choices;
+  if (job.image) {
+    out_choices = {{0, false}};
+  } else if (job.host_bands) {
+    out_choices = {{3, true}, {2, true}};
+  } else {
+    out_choices = {{3, false}, {2, false}, {3, true}, {2, true}};
+  }
+  for (OutChoice out : out_choices) {
     for (int64_t extra : {wanted_extra, int64_t{2}}) {
       g.ring = static_cast<int>(std::min(g.tile_rows, widest + extra));
-      g.out_bands = out_bands;
-      g.device_bytes =
-          static_cast<uint64_t>(g.ring) * g.slot_bytes +
-          static_cast<uint64_t>(g.window_rows) * g.window_pitch +
-          static_cast<uint64_t>(out_bands) * static_cast<uint64_t>(job.band) * g.out_row_bytes;
+      g.out_bands = out.bands;
+      g.host_out = out.host;
+      g.device_out_bands = out.host ? 1 : out.bands;
+      g.device_bytes = static_cast<uint64_t>(g.ring) * g.slot_bytes +
+                       static_cast<uint64_t>(g.window_rows) * g.window_pitch +
+                       static_cast<uint64_t>(g.device_out_bands) * static_cast<uint64_t>(job.band) *
+                           g.out_row_bytes;
       if (g.device_bytes <= budget) return g;
     }
   }

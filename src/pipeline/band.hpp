@@ -71,7 +71,8 @@ struct BandJob {
   ReadOptions read;                       // device cuda; nvJPEG too (bit-exact)
   // Exactly one of: the destination image on the GPU (width × height), or a writer called with
   // each finished band (rows [y, y + band.height), full width). The band is in GPU memory unless
-  // host_bands is set (then in pinned host memory, e.g. for a host-side pyramid); it stays valid
+  // host_bands is set (e.g. for a host-side pyramid) or device bands do not fit device_budget
+  // (BandGeometry::host_out): then in pinned host memory. It stays valid
   // until `write` returns. Up to writers() bands are written at once, from as many threads, so a
   // band's last chunks never leave the disk idle while the next band waits; never a band twice.
   const ImageView* image = nullptr;
@@ -107,7 +108,12 @@ struct BandGeometry {
   size_t window_pitch = 0;   // the window's row pitch: in_row_bytes rounded up to 16
   size_t slot_bytes = 0;     // one ring slot: a tile-row, in image or in (padded) tile layout
   size_t out_row_bytes = 0;  // a full-width row of the chain's output
-  int out_bands = 0;         // output bands on the device (0 when writing into `image`)
+  int out_bands = 0;         // output bands in flight to the writers (0 when writing into `image`)
+  // Whether those bands are in pinned host memory: the job asks for it (host_bands), or device
+  // bands do not fit the budget. Then one band on the device is enough (each is copied down, in
+  // stream order, before the next is computed into it).
+  bool host_out = false;
+  int device_out_bands = 0;  // output bands on the device: out_bands, or 1 when host_out
   uint64_t device_bytes = 0;
 };
 struct BandRows {
@@ -117,7 +123,8 @@ struct BandRows {
 };
 BandRows band_rows(const BandJob& job, int64_t row_height, int64_t band);
 // The deepest ring (up to what read_ahead_bytes asks for) and the most output bands (up to 3)
-// that fit `budget`, falling back to a ring of the window's tile-rows + 2 and 2 output bands.
+// that fit `budget`, falling back to a ring of the window's tile-rows + 2 and 2 output bands,
+// then to output bands in pinned host memory with one on the device (wide float32 results).
 // Throws Error(invalid_argument) for a level without tiles.
 BandGeometry band_geometry(const Level& level, const BandJob& job, uint64_t budget = ~0ull);
 

@@ -29,7 +29,7 @@ StagingSlot::StagingSlot(int device_, size_t capacity_)
     : device(device_),
       capacity(capacity_),
       host(capacity_ + kPlacementBytes),
-      staging(capacity_ + kPlacementBytes) {}
+      staging(device_, capacity_ + kPlacementBytes) {}
 
 void StagingSlot::wait_idle() {
   if (busy) {

@@ -1,6 +1,8 @@
-// Staging for host→GPU reads: pinned host buffers, a device twin of each, a stream and an event,
-// allocated once per process and handed out again and again. cudaHostAlloc costs about as much
-// as the copy it serves, so a read must never allocate pinned memory per call.
+// Staging for host→GPU reads: pinned host buffers, a device twin of each (allocated when a reader
+// first uses it: readers that copy from pinned memory straight to their destination never do),
+// a stream and an event, allocated once per process and handed out again and again.
+// cudaHostAlloc costs about as much as the copy it serves, so a read must never allocate pinned
+// memory per call.
 #pragma once
 
 #include <cstddef>
@@ -20,9 +22,9 @@ struct StagingSlot {
   StagingSlot(int device, size_t capacity);
 
   int device;
-  size_t capacity;                          // data bytes (placements come after)
-  slidestream::cuda::PinnedBuffer host;     // capacity + kPlacementBytes, page-aligned
-  slidestream::cuda::DeviceBuffer staging;  // capacity + kPlacementBytes
+  size_t capacity;                              // data bytes (placements come after)
+  slidestream::cuda::PinnedBuffer host;         // capacity + kPlacementBytes, page-aligned
+  slidestream::cuda::LazyDeviceBuffer staging;  // capacity + kPlacementBytes, on first use
   slidestream::cuda::Stream stream;
   slidestream::cuda::Event idle;                // recorded after the last work that reads `host`
   bool busy = false;                            // `idle` was recorded and not yet waited for
@@ -31,13 +33,13 @@ struct StagingSlot {
   codec::cuda::Placement* host_placements() const noexcept {
     return reinterpret_cast<codec::cuda::Placement*>(host.data() + capacity);
   }
-  codec::cuda::Placement* device_placements() const noexcept {
+  codec::cuda::Placement* device_placements() const {
     return reinterpret_cast<codec::cuda::Placement*>(staging.data() + capacity);
   }
   // The same room, for other kernels' descriptors (e.g. codec::cuda::YccTile).
   static constexpr size_t kDescriptorBytes = kPlacementBytes;
   std::byte* host_descriptors() const noexcept { return host.data() + capacity; }
-  std::byte* device_descriptors() const noexcept { return staging.data() + capacity; }
+  std::byte* device_descriptors() const { return staging.data() + capacity; }
   // Waits until the GPU no longer reads this slot's host buffer.
   void wait_idle();
 };

@@ -182,9 +182,9 @@ class BandRun {
     }
     if (!job.image) {
       band_bytes_ = static_cast<size_t>(job.band) * g_.out_row_bytes;
+      for (int i = 0; i < g_.device_out_bands; ++i) out_.emplace_back(band_bytes_);
       for (int i = 0; i < g_.out_bands; ++i) {
-        out_.emplace_back(band_bytes_);
-        if (job.host_bands) host_.emplace_back(band_bytes_);
+        if (g_.host_out) host_.emplace_back(band_bytes_);
         band_done_.emplace_back();
       }
     }
@@ -440,12 +440,15 @@ class BandRun {
         window.device = Device::cuda;
         window.cuda_device = device_;
         const int64_t rows = r.y1 - r.y0;
+        // With host bands the one device band is reused: the next band is computed into it
+        // after this one's copy down, in stream order.
+        const size_t device_buffer = g_.host_out ? 0 : buffer;
         ImageView out = job_.image ? job_.image->crop(0, r.y0, job_.width, rows)
-                                   : tight_view(out_[buffer].data(), job_.width, rows,
+                                   : tight_view(out_[device_buffer].data(), job_.width, rows,
                                                 job_.formats.back(), Device::cuda, device_);
         ops::apply_chain(job_.chain, window, {0, r.in0}, out, {0, r.y0}, extent, stream);
         if (!job_.image) {
-          if (job_.host_bands) {
+          if (g_.host_out) {
             cuda::check(cudaMemcpyAsync(host_[buffer].data(), out.data, out.tight_bytes(),
                                         cudaMemcpyDeviceToHost, stream),
                         "cudaMemcpyAsync (band from GPU)");
@@ -486,10 +489,10 @@ class BandRun {
         const size_t buffer = static_cast<size_t>(b % g_.out_bands);
         band_done_[buffer].synchronize();
         BandRows r = band_rows(job_, g_.row_height, b);
-        ImageView band = job_.host_bands ? tight_view(host_[buffer].data(), job_.width, r.y1 - r.y0,
-                                                      job_.formats.back(), Device::cpu)
-                                         : tight_view(out_[buffer].data(), job_.width, r.y1 - r.y0,
-                                                      job_.formats.back(), Device::cuda, device_);
+        ImageView band = g_.host_out ? tight_view(host_[buffer].data(), job_.width, r.y1 - r.y0,
+                                                  job_.formats.back(), Device::cpu)
+                                     : tight_view(out_[buffer].data(), job_.width, r.y1 - r.y0,
+                                                  job_.formats.back(), Device::cuda, device_);
         job_.write(r.y0, band);
         int64_t done = 0;
         {
