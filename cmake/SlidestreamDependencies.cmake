@@ -28,8 +28,12 @@ endif()
 # where it has them, or from the PyPI wheels nvidia-cufile / nvidia-nvjpeg (scripts/setup.sh).
 if(SLIDESTREAM_CUDA)
   set(_nv_hint_dirs ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
-  file(GLOB _wheel_dirs ${CMAKE_SOURCE_DIR}/.venv/lib/python3*/site-packages/nvidia/*/include
-                        ${CMAKE_SOURCE_DIR}/.venv/lib/python3*/site-packages/nvidia/*/*/include)
+  # PROJECT_SOURCE_DIR, not CMAKE_SOURCE_DIR: the Python package's build (python/CMakeLists.txt)
+  # includes this project as a subdirectory and adds the wheels of its own interpreter in
+  # SLIDESTREAM_NV_HEADER_HINTS.
+  file(GLOB _wheel_dirs ${PROJECT_SOURCE_DIR}/.venv/lib/python3*/site-packages/nvidia/*/include
+                        ${PROJECT_SOURCE_DIR}/.venv/lib/python3*/site-packages/nvidia/*/*/include)
+  list(APPEND _wheel_dirs ${SLIDESTREAM_NV_HEADER_HINTS})
   find_path(SLIDESTREAM_CUFILE_INCLUDE cufile.h HINTS ${_nv_hint_dirs} ${_wheel_dirs})
   find_path(SLIDESTREAM_NVJPEG_INCLUDE nvjpeg.h HINTS ${_nv_hint_dirs} ${_wheel_dirs})
   if(NOT SLIDESTREAM_CUFILE_INCLUDE OR NOT SLIDESTREAM_NVJPEG_INCLUDE)
