@@ -148,7 +148,13 @@ if ! cmake --build "$build_dir" -j "$jobs" >"$build_log" 2>&1; then
 fi
 log "built: $build_dir/slidestream"
 
-# --- 4. The main job on the sample slide ---------------------------------------------------------
+# --- 4. The Python package into .venv -------------------------------------------------------------
+# `pip install .` (pyproject.toml at the root, python/CMakeLists.txt) builds the nanobind extension
+# against a static copy of the library. Its build folder, build/python, persists, so reruns (and
+# scripts/test.sh after a change) rebuild only what changed.
+bash "$repo/scripts/install-python.sh"
+
+# --- 5. The main job on the sample slide ---------------------------------------------------------
 if ((run_main_job)); then
   sample="$(cd "$repo/.." && pwd)/shared/testdata/cmu-1-small-region.svs"
   [[ -f "$sample" ]] ||
@@ -168,4 +174,5 @@ if ((run_main_job)); then
   log "  .venv/bin/python -c \"import zarr; g = zarr.open_group('$output', mode='r');" \
       "print({k: a.shape for k, a in g.arrays()})\""
 fi
-log "done. CLI: $build_dir/slidestream   tests: scripts/test.sh"
+log "done. CLI: $build_dir/slidestream   Python: .venv/bin/python -c 'import slidestream'" \
+    "  tests: scripts/test.sh"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Command 2 of the README: the whole test suite. Builds first when needed (scripts/setup.sh
-# --no-run when build/ has never been configured, an incremental build otherwise), then runs every
-# test through ctest. GPU tests (label "gpu") skip themselves, with the reason, where no GPU is
-# usable. Extra arguments go to ctest, e.g. `scripts/test.sh -L cpu` or `scripts/test.sh -R zarr`.
+# --no-run when build/ has never been configured, an incremental build otherwise, and the Python
+# package reinstalled from its persistent build folder), then runs every C++ test through ctest
+# and the Python package's tests (python/tests) through pytest; fails when either fails. GPU
+# tests (ctest label "gpu", python/tests/test_gpu.py) skip themselves, with the reason, where no
+# GPU is usable. Extra arguments go to ctest, e.g. `scripts/test.sh -L cpu` or
+# `scripts/test.sh -R zarr`; PYTEST_ARGS (e.g. "-k zarr") go to pytest, and SLIDESTREAM_PYTEST=0
+# skips it.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +26,18 @@ else
     echo "test.sh: error: build failed (full log: $build_dir/build.log)" >&2
     exit 1
   fi
+  bash "$repo/scripts/install-python.sh"
 fi
 
 log "running the tests (ctest, $jobs in parallel)"
-exec ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" "$@"
+status=0
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" "$@" || status=$?
+
+if [[ "${SLIDESTREAM_PYTEST:-1}" != 0 ]]; then
+  # ctest's fixture step has written build/tests/fixtures, which the Python tests compare too.
+  log "running the Python tests (pytest python/tests)"
+  # shellcheck disable=SC2086
+  "$repo/.venv/bin/python3" -m pytest "$repo/python/tests" -p no:cacheprovider -q \
+    ${PYTEST_ARGS:-} || status=$?
+fi
+exit "$status"

@@ -1,0 +1,214 @@
+// Arrays across the boundary. Out: an owned Image becomes a NumPy array (host) or a DLPack-capable
+// nanobind ndarray (GPU) whose capsule owns the Image, so nothing is copied. In: any DLPack
+// producer or buffer (NumPy, CuPy, torch) is seen as an ImageView after checking its dtype, shape
+// and strides: channels interleaved, rows at any pitch, so a caller may pass a slice of a larger
+// array as long as each row is contiguous.
+#include <nanobind/stl/string.h>
+
+#include <charconv>
+#include <cstring>
+#include <string>
+
+#include "binding.hpp"
+#include "slidestream/error.hpp"
+
+#if SLIDESTREAM_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace slidestream::python {
+namespace {
+
+constexpr int kDlCpu = 1, kDlCuda = 2, kDlCudaHost = 3, kDlCudaManaged = 13;
+
+nb::dlpack::dtype dlpack_dtype(DataType dtype) {
+  switch (dtype) {
+    case DataType::uint8:
+      return nb::dtype<uint8_t>();
+    case DataType::uint16:
+      return nb::dtype<uint16_t>();
+    case DataType::uint32:
+      return nb::dtype<uint32_t>();
+    case DataType::float32:
+      return nb::dtype<float>();
+  }
+  return nb::dtype<uint8_t>();
+}
+
+bool data_type_of(nb::dlpack::dtype d, DataType& out) {
+  for (DataType t : {DataType::uint8, DataType::uint16, DataType::uint32, DataType::float32}) {
+    if (dlpack_dtype(t) == d) {
+      out = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string dtype_name(nb::dlpack::dtype d) {
+  const char* code = d.code == uint8_t(nb::dlpack::dtype_code::UInt)    ? "uint"
+                     : d.code == uint8_t(nb::dlpack::dtype_code::Int)   ? "int"
+                     : d.code == uint8_t(nb::dlpack::dtype_code::Float) ? "float"
+                     : d.code == uint8_t(nb::dlpack::dtype_code::Bool)  ? "bool"
+                                                                        : "other";
+  return std::string(code) + std::to_string(d.bits);
+}
+
+[[noreturn]] void bad(const char* what, const std::string& why) {
+  throw Error(ErrorKind::invalid_argument, std::string(what) + ": " + why);
+}
+
+}  // namespace
+
+Target parse_target(const std::string& text) {
+  Target t;
+  std::string_view s = text;
+  if (s == "cpu") return t;
+  std::string_view rest;
+  if (s.starts_with("cuda")) {
+    rest = s.substr(4);
+  } else if (s.starts_with("gpu")) {
+    rest = s.substr(3);
+  } else {
+    bad("device", "'" + text + "' is not a device: use \"cpu\", \"cuda\" or \"cuda:N\"");
+  }
+  t.device = Device::cuda;
+  if (rest.empty()) return t;
+  int index = -1;
+  auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), index);
+  if (rest[0] != ':' || ec != std::errc() || end != rest.data() + rest.size() || index < 0) {
+    bad("device", "'" + text + "' is not a device: use \"cpu\", \"cuda\" or \"cuda:N\"");
+  }
+  t.index = index;
+  return t;
+}
+
+nb::object to_python(Image&& image, bool drop_single_channel) {
+  const ImageView v = image.view();
+  auto* owned = new Image(std::move(image));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<Image*>(p); });
+  size_t shape[3] = {static_cast<size_t>(v.height), static_cast<size_t>(v.width),
+                     static_cast<size_t>(v.channels)};
+  const size_t ndim = (drop_single_channel && v.channels == 1) ? 2 : 3;
+  const nb::dlpack::dtype dtype = dlpack_dtype(v.dtype);
+  if (v.device == Device::cpu) {
+    return nb::cast(nb::ndarray<nb::numpy>(v.data, ndim, shape, owner, nullptr, dtype, kDlCpu, 0));
+  }
+  return nb::cast(
+      nb::ndarray<>(v.data, ndim, shape, owner, nullptr, dtype, kDlCuda, v.cuda_device));
+}
+
+ImageView view_of(const AnyArray& a, const char* what) {
+  ImageView v;
+  if (!data_type_of(a.dtype(), v.dtype)) {
+    bad(what, "dtype " + dtype_name(a.dtype()) + " is not one of uint8, uint16, uint32, float32");
+  }
+  if (a.ndim() != 2 && a.ndim() != 3) {
+    bad(what, "has " + std::to_string(a.ndim()) + " dimensions; expected (height, width) or " +
+                  "(height, width, channels)");
+  }
+  v.height = static_cast<int64_t>(a.shape(0));
+  v.width = static_cast<int64_t>(a.shape(1));
+  v.channels = a.ndim() == 3 ? static_cast<int>(a.shape(2)) : 1;
+  const int64_t item = static_cast<int64_t>(size_of(v.dtype));
+  // Strides in elements; a dimension of extent 1 may carry any stride.
+  const int64_t sc = a.ndim() == 3 ? a.stride(2) : 1;
+  const int64_t sx = a.stride(1), sy = a.stride(0);
+  const bool channels_ok = v.channels == 1 || sc == 1;
+  const bool pixels_ok = v.width == 1 || sx == v.channels;
+  const bool rows_ok = v.height == 1 || sy >= v.width * v.channels;
+  if (!channels_ok || !pixels_ok || !rows_ok) {
+    bad(what, "must have contiguous rows with interleaved channels (strides (>= " +
+                  std::to_string(v.width * v.channels) + ", " + std::to_string(v.channels) +
+                  ", 1) in elements); got (" + std::to_string(sy) + ", " + std::to_string(sx) +
+                  (a.ndim() == 3 ? ", " + std::to_string(sc) : std::string()) +
+                  "): pass a C-contiguous array (e.g. numpy.ascontiguousarray)");
+  }
+  v.row_pitch = static_cast<size_t>((v.height == 1 ? v.width * v.channels : sy) * item);
+  v.data = reinterpret_cast<std::byte*>(const_cast<void*>(static_cast<const void*>(a.data())));
+  switch (a.device_type()) {
+    case kDlCpu:
+    case kDlCudaHost:
+      v.device = Device::cpu;
+      break;
+    case kDlCuda:
+    case kDlCudaManaged:
+      v.device = Device::cuda;
+      v.cuda_device = a.device_id();
+      break;
+    default:
+      bad(what, "lives on DLPack device type " + std::to_string(a.device_type()) +
+                    "; slidestream takes host (CPU) and CUDA arrays");
+  }
+  return v;
+}
+
+void wait_for_producer(const ImageView& view) {
+  if (view.device != Device::cuda) return;
+#if SLIDESTREAM_HAVE_CUDA
+  int previous = 0;
+  cudaGetDevice(&previous);
+  cudaError_t rc = cudaSetDevice(view.cuda_device);
+  if (rc == cudaSuccess) rc = cudaDeviceSynchronize();
+  cudaSetDevice(previous);
+  if (rc != cudaSuccess) {
+    throw Error(ErrorKind::cuda,
+                std::string("waiting for the array's GPU work: ") + cudaGetErrorString(rc));
+  }
+#else
+  throw Error(ErrorKind::unsupported,
+              "a CUDA array needs slidestream built with CUDA (SLIDESTREAM_CUDA=ON)");
+#endif
+}
+
+}  // namespace slidestream::python
+
+namespace slidestream::python {
+namespace {
+
+// (data pointer, shape, strides in bytes, dtype name, DLPack device type, device id) of any
+// array, for __cuda_array_interface__ and for tests that check "no copy".
+nb::tuple array_interface(const AnyArray& a) {
+  nb::list shape, strides;
+  for (size_t i = 0; i < a.ndim(); ++i) {
+    shape.append(a.shape(i));
+    strides.append(a.stride(i) * static_cast<int64_t>(a.itemsize()));
+  }
+  return nb::make_tuple(reinterpret_cast<uintptr_t>(a.data()), nb::tuple(shape), nb::tuple(strides),
+                        dtype_name(a.dtype()), a.device_type(), a.device_id());
+}
+
+// A host copy (NumPy) of an array on a GPU or the host.
+nb::object to_host(const AnyArray& a) {
+  const ImageView src = view_of(a, "array");
+  Image host = Image::allocate(src.width, src.height, src.channels, src.dtype, Device::cpu);
+  {
+    nb::gil_scoped_release unlocked;
+    if (src.device == Device::cpu) {
+      for (int64_t y = 0; y < src.height; ++y) {
+        std::memcpy(host.view().row(y), src.row(y), src.row_bytes());
+      }
+    } else {
+#if SLIDESTREAM_HAVE_CUDA
+      wait_for_producer(src);
+      const cudaError_t rc =
+          cudaMemcpy2D(host.data(), host.view().row_pitch, src.data, src.row_pitch, src.row_bytes(),
+                       static_cast<size_t>(src.height), cudaMemcpyDefault);
+      if (rc != cudaSuccess) {
+        throw Error(ErrorKind::cuda, std::string("copying to the host: ") + cudaGetErrorString(rc));
+      }
+#endif
+    }
+  }
+  return to_python(std::move(host), a.ndim() == 2);
+}
+
+}  // namespace
+
+void bind_arrays(nb::module_& m) {
+  m.def("array_interface", &array_interface, nb::arg("array"),
+        "(data pointer, shape, strides in bytes, dtype, DLPack device type, device id).");
+  m.def("to_host", &to_host, nb::arg("array"), "A NumPy copy of a host or GPU array.");
+}
+
+}  // namespace slidestream::python
