@@ -1,5 +1,7 @@
 #include "io/thread_pool.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -101,9 +103,30 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& body,
   if (shared->error) std::rethrow_exception(shared->error);
 }
 
+namespace {
+
+// The shared pool, made on first use. Its threads do not survive fork(): in a child the parent's
+// pool is abandoned (its mutex and condition variable hold whatever state the parent's threads
+// left them in, so touching them can deadlock, as a DataLoader worker did) and the child's first
+// use makes a fresh pool. Never destroyed: at exit its idle threads go with the process.
+std::atomic<ThreadPool*> g_shared{nullptr};
+
+void forget_shared_pool_in_child() {
+  g_shared.store(nullptr, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 ThreadPool& ThreadPool::shared() {
-  static ThreadPool pool(hardware_threads());
-  return pool;
+  ThreadPool* pool = g_shared.load(std::memory_order_acquire);
+  if (pool) return *pool;
+  static const int registered = pthread_atfork(nullptr, nullptr, forget_shared_pool_in_child);
+  (void)registered;
+  auto fresh = std::make_unique<ThreadPool>(hardware_threads());
+  if (g_shared.compare_exchange_strong(pool, fresh.get(), std::memory_order_acq_rel)) {
+    return *fresh.release();
+  }
+  return *pool;  // another thread made it first; ours joins its threads and goes
 }
 
 }  // namespace slidestream::io

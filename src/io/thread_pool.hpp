@@ -26,7 +26,8 @@ class ThreadPool {
   // first exception thrown by any body once all started bodies have finished.
   void parallel_for(size_t n, const std::function<void(size_t)>& body, int parallelism = 0);
 
-  // A process-wide pool sized to the machine, created on first use.
+  // A process-wide pool sized to the machine, created on first use; a process forked after the
+  // pool started gets a fresh one on its first use (threads do not survive fork()).
   static ThreadPool& shared();
 
  private:
