@@ -18,6 +18,7 @@ from ._errors import CudaForkError, UnsupportedError
 
 _cuda_used_in_pid: int | None = None  # the pid of this process once it touched CUDA
 _forked_from: int | None = None  # the parent's pid when it had CUDA going when we were forked
+_in_forked_child = False
 
 
 def _torch_cuda_initialized() -> bool:
@@ -29,7 +30,8 @@ def _torch_cuda_initialized() -> bool:
 
 
 def _after_fork_in_child() -> None:
-    global _forked_from, _cuda_used_in_pid
+    global _forked_from, _cuda_used_in_pid, _in_forked_child
+    _in_forked_child = True
     if _cuda_used_in_pid is not None or _torch_cuda_initialized() or _forked_from is not None:
         _forked_from = _forked_from or os.getppid()
     _cuda_used_in_pid = None
@@ -69,5 +71,10 @@ def use_cuda() -> None:
     _cuda_used_in_pid = os.getpid()
 
 
-def is_forked_child_of_cuda_parent() -> bool:
-    return _forked_from is not None
+def default_threads(threads: int) -> int:
+    """`threads` as given, except 0 ("all hardware threads") in a forked child becomes 1.
+
+    The library's worker threads do not survive fork(): a forked child reads on its calling
+    thread, and one thread per worker process is what DataLoader-style parallelism wants anyway
+    (the parent's workers, once started, would be waited for but never run)."""
+    return 1 if threads == 0 and _in_forked_child else threads

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _core
 from ._arrays import CudaArray, wrap
-from ._device import normalize
+from ._device import default_threads, normalize
 
 class Level(NamedTuple):
     """One level of a slide's pyramid (level 0 is full resolution)."""
@@ -211,9 +211,22 @@ class Slide:
         if width < 0 or height < 0:
             raise ValueError(f"size must be non-negative, got {tuple(size)}")
         x, y = self.level_location(location, level)
+        return self.read_level_region(level, (x, y), (width, height), device=device, out=out,
+                                      threads=threads, fill=fill)
+
+    def read_level_region(self, level: int, location: tuple[int, int], size: tuple[int, int],
+                          *, device: Any = "cpu", out: Any = None, threads: int = 0,
+                          fill: int = 0) -> "np.ndarray | CudaArray":
+        """As :meth:`read_region`, with `location` in the **level's own pixel coordinates**
+        (what tile-aligned readers such as ``slidestream.dask`` use)."""
+        self._level(level)
+        x, y = (int(v) for v in location)
+        width, height = (int(v) for v in size)
+        if width < 0 or height < 0:
+            raise ValueError(f"size must be non-negative, got {tuple(size)}")
         result = self._core.read_region(int(level), x, y, width, height,
-                                        device=normalize(device), out=out, threads=threads,
-                                        fill=fill)
+                                        device=normalize(device), out=out,
+                                        threads=default_threads(threads), fill=fill)
         return result if out is not None else wrap(result)
 
     def read_level(self, level: int, *, device: Any = "cpu", out: Any = None,
@@ -227,14 +240,15 @@ class Slide:
         """
         self._level(level)
         result = self._core.read_level(int(level), device=normalize(device), out=out,
-                                       threads=threads)
+                                       threads=default_threads(threads))
         return result if out is not None else wrap(result)
 
     def read_tile(self, level: int, tx: int, ty: int, *,
                   device: Any = "cpu") -> "np.ndarray | CudaArray":
         """One whole stored tile (column tx, row ty); edge tiles include the file's padding."""
         self._level(level)
-        return wrap(self._core.read_tile(int(level), int(tx), int(ty), device=normalize(device)))
+        return wrap(self._core.read_tile(int(level), int(tx), int(ty), device=normalize(device),
+                                         threads=default_threads(0)))
 
     def get_thumbnail(self, size: tuple[int, int]):
         """A PIL RGB image no larger than `size`, made as openslide-python makes it."""

@@ -117,3 +117,15 @@ def test_grey_levels_come_back_with_one_channel(tmp_path):
         a = s.read_level(0)
         assert a.shape == (300, 200, 1)
         assert np.array_equal(a[..., 0], grey)
+
+
+def test_level_coordinates_read_the_same_pixels_as_the_level(boxes_slide):
+    with slidestream.open_slide(boxes_slide) as s:
+        for level in range(s.level_count):
+            whole = s.read_level(level)
+            h, w = whole.shape[:2]
+            for x, y, rw, rh in ((0, 0, w, h), (3, 5, 20, 11), (w - 9, h - 4, 9, 4)):
+                got = s.read_level_region(level, (x, y), (rw, rh))
+                assert np.array_equal(got, whole[y:y + rh, x:x + rw]), (level, x, y)
+            outside = s.read_level_region(level, (w - 2, h - 2), (5, 5), fill=255)
+            assert np.all(outside[2:, :] == 255) and np.all(outside[:, 2:] == 255)
