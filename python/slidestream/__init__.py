@@ -25,7 +25,16 @@ from ._errors import (
 )
 from ._process import process
 from ._slide import Level, Slide, open_slide
-from ._zarr import convert, read_zarr, write_zarr, zarr_info
+from ._zarr import (
+    ZarrWriter,
+    attach_zarr,
+    convert,
+    create_zarr,
+    read_zarr,
+    write_zarr,
+    zarr_info,
+    zarr_is_complete,
+)
 
 __version__: str = _core.__version__
 #: True when this build can read into GPU memory (built with the CUDA toolkit).
@@ -41,6 +50,7 @@ __all__ = [
     "CancelledError", "CorruptSlideError", "CudaArray", "CudaError", "CudaForkError",
     "InvalidArgumentError", "Level", "NotASlideError", "Slide", "SlideError",
     "SlideExistsError", "SlideIOError", "SlideNotFoundError", "SlideOutOfMemoryError",
-    "UnsupportedError", "convert", "describe_system", "has_cuda", "open_slide", "process",
-    "read_zarr", "write_zarr", "zarr_info",
+    "UnsupportedError", "ZarrWriter", "attach_zarr", "convert", "create_zarr", "describe_system",
+    "has_cuda", "open_slide", "process", "read_zarr", "write_zarr", "zarr_info",
+    "zarr_is_complete",
 ]

@@ -86,6 +86,93 @@ def zarr_info(path: "str | os.PathLike[str]") -> dict:
     return info
 
 
+class ZarrWriter:
+    """One Zarr array written region by region, by one process or many.
+
+    ``create_zarr`` makes the array; ``attach_zarr`` (in any process, on any machine sharing
+    the file system) writes more chunks of it. Each writer writes whole chunks (shards when
+    sharded) of its own with :meth:`write_region`; :meth:`finish_chunks` makes its chunks durable
+    and writes no metadata; once every writer has finished its chunks, one calls :meth:`finish`
+    and the metadata appears, so a partial array never looks complete.
+    """
+
+    def __init__(self, core_writer: Any) -> None:
+        self._writer = core_writer
+
+    @property
+    def spec(self) -> dict:
+        """shape, dtype, chunks, shard, zarr_format, codec, fill_value."""
+        return self._writer.spec
+
+    def write_region(self, y: int, x: int, array: Any) -> None:
+        """Writes `array` ((h, w) or (h, w, c); host or GPU; any DLPack producer) with its
+        top-left at (y, x), which must be on the chunk (shard) grid; it covers whole chunks
+        except at the array's right and bottom edges."""
+        if _is_cuda(array):
+            normalize("cuda")
+        self._writer.write_region(int(y), int(x), array)
+
+    def set_attributes(self, attributes: dict) -> None:
+        self._writer.set_attributes(json.dumps(attributes))
+
+    def finish_chunks(self) -> dict:
+        return self._writer.finish_chunks()
+
+    def finish(self) -> dict:
+        return self._writer.finish()
+
+
+def _open_writer(attach: bool, path, shape, dtype, chunks, zarr_format, shard, codec,
+                 codec_level, fill_value, overwrite, durable, threads, io, io_depth):
+    import numpy as np
+
+    if len(shape) not in (2, 3):
+        raise ValueError(f"shape must be (height, width) or (height, width, channels), "
+                         f"got {tuple(shape)}")
+    height, width = int(shape[0]), int(shape[1])
+    channels = int(shape[2]) if len(shape) == 3 else 1
+    ch, cw = _pair(chunks, "chunks")
+    sh, sw = (0, 0) if shard in (None, 0) else _pair(shard, "shard")
+    core = _core.open_array_writer(attach, os.fspath(path), height, width, channels,
+                                   np.dtype(dtype).name, _core.ZarrGrid(ch, cw, sh, sw),
+                                   zarr_format=zarr_format, codec=codec,
+                                   codec_level=codec_level, fill_value=fill_value,
+                                   overwrite=overwrite, durable=durable, threads=threads, io=io,
+                                   io_depth=io_depth)
+    return ZarrWriter(core)
+
+
+def create_zarr(path: "str | os.PathLike[str]", shape: Sequence[int], dtype: Any = "uint8", *,
+                chunks: "int | Sequence[int]" = 512, zarr_format: int = 3,
+                shard: "int | Sequence[int] | None" = None, codec: str = "none",
+                codec_level: int = 3, fill_value: float = 0, overwrite: bool = False,
+                durable: bool = True, threads: int = 0, io: str = "auto",
+                io_depth: int = 0) -> ZarrWriter:
+    """Creates a Zarr array of `shape` ((height, width) or (height, width, channels); uint8,
+    uint16, uint32 or float32) to be written region by region; see :class:`ZarrWriter` and
+    :func:`write_zarr` for the options."""
+    return _open_writer(False, path, shape, dtype, chunks, zarr_format, shard, codec,
+                        codec_level, fill_value, overwrite, durable, threads, io, io_depth)
+
+
+def attach_zarr(path: "str | os.PathLike[str]", shape: Sequence[int], dtype: Any = "uint8", *,
+                chunks: "int | Sequence[int]" = 512, zarr_format: int = 3,
+                shard: "int | Sequence[int] | None" = None, codec: str = "none",
+                codec_level: int = 3, fill_value: float = 0, durable: bool = True,
+                threads: int = 0, io: str = "auto", io_depth: int = 0) -> ZarrWriter:
+    """A writer of more chunks of an array that :func:`create_zarr` made (maybe in another
+    process), with the same shape and options. SlideNotFoundError when there is none;
+    SlideExistsError when it is already complete."""
+    return _open_writer(True, path, shape, dtype, chunks, zarr_format, shard, codec,
+                        codec_level, fill_value, False, durable, threads, io, io_depth)
+
+
+def zarr_is_complete(path: "str | os.PathLike[str]") -> bool:
+    """True when `path` holds a finished output of slidestream's writers (a Zarr array or
+    OME-Zarr group whose metadata, written last, is there); False for partial or missing ones."""
+    return _core.is_complete(os.fspath(path))
+
+
 # Host or device memory per block being read or written in convert (two blocks are in flight).
 _BLOCK_BUDGET = 256 << 20
 

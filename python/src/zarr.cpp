@@ -111,6 +111,14 @@ class PyArrayWriter {
     live().write_region(y, x, v);
   }
   void set_attributes(const std::string& json) { live().set_attributes(json); }
+  nb::dict finish_chunks() {
+    zarr::WriteReport r;
+    {
+      nb::gil_scoped_release unlocked;
+      r = live().finish_chunks();
+    }
+    return report_dict(r);
+  }
   nb::dict finish() {
     zarr::WriteReport r;
     {
@@ -189,6 +197,21 @@ nb::dict write_array(const AnyArray& array, const std::string& path, int64_t chu
   return report_dict(r);
 }
 
+// create() or attach() (another process's array) of one array, for writers fed region by region.
+std::unique_ptr<PyArrayWriter> open_writer(bool attach, const std::string& path, int64_t height,
+                                           int64_t width, int channels, const std::string& dtype,
+                                           Grid grid, int format, const std::string& codec,
+                                           int codec_level, double fill_value, bool overwrite,
+                                           bool durable, int threads, const std::string& io,
+                                           int io_depth) {
+  const zarr::ArraySpec spec = make_spec(height, width, channels, parse_dtype(dtype), grid, format,
+                                         codec, codec_level, fill_value);
+  const zarr::WriteOptions w = make_write_options(overwrite, durable, threads, io, io_depth, true);
+  nb::gil_scoped_release unlocked;
+  return std::make_unique<PyArrayWriter>(attach ? zarr::ArrayWriter::attach(path, spec, w)
+                                                : zarr::ArrayWriter::create(path, spec, w));
+}
+
 nb::object read_array(const std::string& path, const std::string& device, int threads) {
   const Target t = parse_target(device);
   ReadOptions o;
@@ -224,8 +247,20 @@ void bind_zarr(nb::module_& m) {
       .def("write_region", &PyArrayWriter::write_region, nb::arg("y"), nb::arg("x"),
            nb::arg("array"))
       .def("set_attributes", &PyArrayWriter::set_attributes, nb::arg("json"))
-      .def("finish", &PyArrayWriter::finish)
+      .def("finish_chunks", &PyArrayWriter::finish_chunks,
+           "This writer's chunks made durable; no metadata (many writers, one array).")
+      .def("finish", &PyArrayWriter::finish, "Every chunk durable, then the metadata.")
       .def_prop_ro("spec", &PyArrayWriter::spec);
+  m.def("open_array_writer", &open_writer, nb::arg("attach"), nb::arg("path"), nb::arg("height"),
+        nb::arg("width"), nb::arg("channels"), nb::arg("dtype"), nb::arg("grid"),
+        nb::arg("zarr_format") = 3, nb::arg("codec") = "none", nb::arg("codec_level") = 3,
+        nb::arg("fill_value") = 0.0, nb::arg("overwrite") = false, nb::arg("durable") = true,
+        nb::arg("threads") = 0, nb::arg("io") = "auto", nb::arg("io_depth") = 0);
+  m.def(
+      "is_complete", [](const std::string& root) { return zarr::is_complete(root); },
+      nb::arg("root"),
+      "True when root holds a finished output of slidestream's writers (its metadata landed "
+      "last).");
   nb::class_<PyOmeZarrWriter>(m, "OmeZarrWriter")
       .def(nb::init<const std::string&, int, const std::string&, std::optional<double>,
                     std::optional<double>, bool, bool>(),

@@ -130,3 +130,24 @@ def test_process_reraises_an_exception_from_the_progress_callback(sample_slide):
 
     with pytest.raises(KeyboardInterrupt):
         slidestream.process(sample_slide, None, ops=["grey"], tile=256, progress=stop)
+
+
+def test_many_writers_one_array_metadata_only_after_finish(tmp_path):
+    image = np.random.default_rng(4).integers(0, 255, (300, 260, 3), dtype=np.uint8)
+    path = tmp_path / "many.zarr"
+    kw = dict(chunks=64, shard=128)
+    first = slidestream.create_zarr(path, image.shape, "uint8", **kw)
+    first.write_region(0, 0, image[:128])
+    first.finish_chunks()
+    second = slidestream.attach_zarr(path, image.shape, np.uint8, **kw)
+    second.write_region(128, 0, image[128:256])
+    second.write_region(256, 0, image[256:])
+    second.finish_chunks()
+    assert not slidestream.zarr_is_complete(path)
+    slidestream.attach_zarr(path, image.shape, "uint8", **kw).finish()
+    assert slidestream.zarr_is_complete(path)
+    assert np.array_equal(zarr.open_array(str(path), mode="r")[...], _logical(image))
+    with pytest.raises(slidestream.SlideExistsError):
+        slidestream.attach_zarr(path, image.shape, "uint8", **kw)
+    with pytest.raises(slidestream.SlideNotFoundError):
+        slidestream.attach_zarr(tmp_path / "none.zarr", image.shape, "uint8", **kw)
