@@ -8,6 +8,8 @@ DIR holds raw.tif and jpeg.tif (bench/make_bench_slides.py). Every figure is the
 --repeat runs after one warm-up run; "cold" drops the file's pages first (posix_fadvise
 DONTNEED, as the seed's scripts do). Peers that are not installed are skipped with a note;
 cuCIM runs in a subprocess (its GPU loader aborts the process on uncompressed tiles).
+Our GPU reads are watched device-wide (bench/gpu_memory.py) against a bare CUDA context measured
+at the start: device_peak_mib, above_bare_mib, and over_output_mib (the goal: <= 256).
 Writes JSON records for bench/plot.py and prints a Markdown table.
 """
 import argparse
@@ -23,8 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+import gpu_memory  # bench/gpu_memory.py, next to this file
+
 RESULTS = []
 META = {}
+BARE_CONTEXT_MIB = None  # device-wide MiB of a bare CUDA context, measured at the start
 OUT_PATH = None  # rewritten after every record, so a run cut short still leaves its numbers
 
 
@@ -88,14 +93,25 @@ def ours(cli, path, case, what, repeat, threads=0, io="auto", cold=False, env=No
     if dump:
         cmd += ["--dump", dump]
     run_env = dict(os.environ, **(env or {}))
-    p = subprocess.run(cmd, capture_output=True, text=True, env=run_env)
+    memory = {}
+    if device == "cuda" and BARE_CONTEXT_MIB is not None:
+        # Device-wide, against a bare CUDA context measured in this call (issue 16.4: a read's
+        # overhead beyond its output at most 256 MiB).
+        with gpu_memory.DevicePeak() as peak:
+            p = subprocess.run(cmd, capture_output=True, text=True, env=run_env)
+        memory = {"device_peak_mib": round(peak.above_idle_mib, 1),
+                  "above_bare_mib": round(peak.above_idle_mib - BARE_CONTEXT_MIB, 1)}
+    else:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=run_env)
     if p.returncode != 0:
         return record(case, what, ours=True, error=(p.stderr or p.stdout).strip()[-300:])
     j = json.loads(p.stdout.strip().splitlines()[-1])
+    if memory:
+        memory["over_output_mib"] = round(memory["above_bare_mib"] - j["bytes"] / (1 << 20), 1)
     runs = j["seconds"][1:]  # the first run also fills the process-wide staging pool
     return record(case, what, statistics.median(runs), j["bytes"], ours=True,
                   runs=[round(t, 4) for t in runs], io_path=j["io_path"], io_note=j["io_note"],
-                  decoder=j["decoder"], checksum=j["checksum"])
+                  decoder=j["decoder"], checksum=j["checksum"], **memory)
 
 
 # ---------------------------------------------------------------- limits
@@ -318,6 +334,12 @@ def main():
         timespec="seconds"), "device": device_name(), "threads": a.threads,
         "repeat": a.repeat})
     skip = set(filter(None, a.skip.split(",")))
+    global BARE_CONTEXT_MIB
+    try:
+        BARE_CONTEXT_MIB = gpu_memory.bare_context_mib()
+        META["bare_context_mib"] = round(BARE_CONTEXT_MIB, 1)
+    except Exception as e:  # noqa: BLE001 - timings still count without the memory numbers
+        note(f"device-wide memory not measured: {e}")
     raw = os.path.join(a.slides, "raw.tif")
     jpeg = os.path.join(a.slides, "jpeg.tif")
     N, R = a.threads, a.repeat

@@ -23,6 +23,11 @@ bench/make_bench_slides.py), warm (file in the page cache), the parts --parts na
   seed      the seed-style pipeline with its write (tensorstore), and a spot check that tiled ==
             global bit for bit and against the seed-style output (a region of each written Zarr,
             read back with tensorstore).
+Device memory (issue 16.4): with --device cuda every CLI run ("cli") is watched device-wide
+(bench/gpu_memory.py: NVML polled every 2 ms in a thread, as nvidia-smi counts it), and a bare CUDA
+context is measured on the same GPU in the same call (meta "bare_context_mib"). Each CLI record
+gets device_peak_mib (peak - idle) and above_bare_mib (that minus the bare context): the goal is
+above_bare_mib <= 512 for "slidestream tiled (CLI)". --parts memory runs only those CLI runs.
 Writes DIR/uc3.json (records for bench/plot.py; rewritten after every record, so a run cut short
 keeps what it measured) and DIR/uc3.md (a Markdown table). Stops starting new measurements once
 --budget seconds have passed (default 220).
@@ -44,6 +49,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+import gpu_memory  # bench/gpu_memory.py, next to this file
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -89,7 +96,7 @@ def region_of(path, ours, y0, x0, size):
     return np.asarray(store[y0:y0 + size, x0:x0 + size, :].read().result())
 
 
-ALL_PARTS = ["read", "sweep", "peers", "seedread", "write", "cli", "seed"]
+ALL_PARTS = ["read", "sweep", "peers", "seedread", "write", "cli", "seed", "memory"]
 
 
 def main():
@@ -114,6 +121,7 @@ def main():
     ap.add_argument("--parts", default=",".join(ALL_PARTS),
                     help="comma list of: " + ", ".join(ALL_PARTS))
     ap.add_argument("--python", default=sys.executable, help="python for the Python peers")
+    ap.add_argument("--gpu", type=int, default=0, help="the GPU (index) for the memory numbers")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     unknown = parts - set(ALL_PARTS)
@@ -148,6 +156,14 @@ def main():
     meta = {"title": "UC3: read -> Sobel -> Zarr", "date": datetime.date.today().isoformat(),
             "device": gpu_name(), "host": platform.node(), "tile": args.tile,
             "parts": sorted(parts)}
+    bare_mib = None
+    if args.device == "cuda" and parts & {"cli", "memory"}:
+        try:
+            bare_mib = gpu_memory.bare_context_mib(args.gpu)
+            meta["bare_context_mib"] = round(bare_mib, 1)
+            meta["memory_source"] = gpu_memory.UsedMemory(args.gpu).source
+        except Exception as e:  # noqa: BLE001 - the timings still count
+            notes.append(f"device-wide memory not measured: {e}")
 
     def save():
         """Ratios, then uc3.json and uc3.md as they stand (after every record)."""
@@ -176,8 +192,9 @@ def main():
                  "| case | what | seconds | Mpx/s | peak GPU GB | x vs seed | x vs competent "
                  "| x vs global | / write alone | notes |",
                  "|---|---|---|---|---|---|---|---|---|---|"]
-        keys = ("median_seconds", "pipeline_seconds", "gpu_delta_gb", "out_gbps", "phases", "io",
-                "slots", "executor", "streamed", "wall")
+        keys = ("median_seconds", "pipeline_seconds", "gpu_delta_gb", "device_peak_mib",
+                "above_bare_mib", "out_gbps", "phases", "io", "slots", "executor", "streamed",
+                "wall")
         for r in records:
             extra = r.get("error") or ", ".join(f"{k} {v}" for k, v in r.items() if k in keys)
             lines.append(f"| {r['case']} | {r['what']} | {r.get('seconds', '—')} | "
@@ -306,7 +323,7 @@ def main():
 
         # --- ours through the CLI, with the write ---
         ours_zarr = {}
-        if "cli" in parts:
+        if parts & {"cli", "memory"}:
             variants = [("global", {}), ("tiled", {})]
             if args.device == "cuda":
                 # The GPU read path (nvJPEG for YCbCr JPEG: within a grey level of libjpeg-turbo,
@@ -323,9 +340,17 @@ def main():
                        mode, "--device", args.device, "--tile", str(args.tile), "--overwrite",
                        "--json", "--threads", str(args.threads)]
                 try:
-                    rec, wall = run_json(cmd, env={**os.environ, **env_extra})
+                    memory = {}
+                    if bare_mib is not None:
+                        with gpu_memory.DevicePeak(args.gpu) as peak:
+                            rec, wall = run_json(cmd, env={**os.environ, **env_extra})
+                        memory = {"device_peak_mib": round(peak.above_idle_mib, 1),
+                                  "above_bare_mib": round(peak.above_idle_mib - bare_mib, 1)}
+                    else:
+                        rec, wall = run_json(cmd, env={**os.environ, **env_extra})
                     pixels = pixels or rec["width"] * rec["height"]
                     add(case_w, label + " (CLI)", True, wall, rec.get("peak_gpu_bytes"), pixels,
+                        **memory,
                         pipeline_seconds=round(rec["seconds"], 4),
                         gpu_delta_gb=round(rec.get("gpu_memory_delta_bytes", 0) / 1e9, 3),
                         out_gbps=round(rec["bytes_written"] / rec["seconds"] / 1e9, 3),
