@@ -1,7 +1,8 @@
 # Sourced by the scripts that run on the lent GPU machine (scripts/device-check.sh,
 # bench/before_after.sh): makes what the machine lacks usable from the carried folders.
 #   .debs/   Debian 12 .deb files (libdeflate, libopenjp2, blosc), unpacked into a private prefix
-#   .whl/, .carry/whl/   Python wheels, installed into /tmp/site (PYTHONPATH)
+#   .whl/, .carry/whl/   Python wheels, installed into /tmp/site (PYTHONPATH); WHEEL_DIRS (paths
+#            relative to the repository, space-separated) names other folders instead
 # Expects ROOT (the repository) and LOGS (a folder for logs); defines nothing else.
 
 device_env_libraries() {
@@ -37,7 +38,8 @@ device_env_libraries() {
 # Python peers and test references travel as wheels; .carry/whl/ may hold slimmed ones.
 device_env_wheels() {
   local wheels d
-  for wheels in "$ROOT"/.whl "$ROOT"/.carry/whl; do
+  for wheels in ${WHEEL_DIRS:-.whl .carry/whl}; do
+    wheels=$ROOT/$wheels
     ls "$wheels"/*.whl >/dev/null 2>&1 || continue
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target /tmp/site "$wheels"/*.whl >> "$LOGS/pip.log" 2>&1 || echo "some wheels failed (pip.log)"
