@@ -24,10 +24,11 @@ struct RealTile {
 RealTile tile_of(const Slide& slide, int level, int64_t tx, int64_t ty) {
   RealTile t;
   t.level = slide.level(level);
-  t.format = slide.impl().level_data.at(level).tile_format(t.level);
-  TileLocation loc = slide.tile_location(level, tx, ty);
-  t.bytes.resize(loc.byte_count);
-  slide.impl().file.read_exact(t.bytes, loc.offset);
+  const source::LevelSource& tiles = slide.impl().level_source(level);
+  t.format = tiles.format();
+  const source::TileBytes bytes = tiles.tile(tx, ty);
+  t.bytes.resize(bytes.size());
+  source::read_tile_bytes(tiles, bytes, t.bytes);
   return t;
 }
 

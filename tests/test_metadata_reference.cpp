@@ -13,9 +13,9 @@
 
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"
+#include "source/slide_impl.hpp"
 #include "support/test_support.hpp"
 #include "tiff/metadata.hpp"
-#include "tiff/slide_impl.hpp"
 
 namespace fs = std::filesystem;
 using slidestream::Slide;
@@ -149,9 +149,9 @@ TEST(MetadataReference, EveryFixtureMatchesTifffile) {
 
 TEST(MetadataReference, ByteOrderAndBigTiffAreVisibleInTheModel) {
   Slide be = Slide::open(made_dir() / "be-classic-rgb.tif");
-  EXPECT_TRUE(be.impl().level_data[0].big_endian);
+  EXPECT_TRUE(be.impl().level_source(0).format().big_endian);
   Slide le = Slide::open(made_dir() / "le-bigtiff-rgb.tif");
-  EXPECT_FALSE(le.impl().level_data[0].big_endian);
+  EXPECT_FALSE(le.impl().level_source(0).format().big_endian);
   // Resolution 4000/cm -> 2.5 µm; 50800/inch -> 0.5 µm (OpenSlide 4's rule).
   EXPECT_DOUBLE_EQ(*be.mpp_x(), 2.5);
   EXPECT_DOUBLE_EQ(*le.mpp_y(), 0.5);

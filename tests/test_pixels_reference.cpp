@@ -25,7 +25,7 @@ Pixels reference_for(const std::string& reference, const std::filesystem::path& 
     return openslide_level(path, level.index, level.channels);
   }
   if (reference == "openslide" || reference == "libtiff") {
-    return libtiff_level(path, slide.impl().level_data.at(level.index).ifd_offset);
+    return libtiff_level(path, ifd_offset_of(slide, level.index));
   }
   return tifffile_level(path, level.index, scratch);
 }

@@ -68,7 +68,7 @@ TEST(CliRegion, SixteenBitGreyPngEqualsLibtiff) {
   auto scratch = scratch_dir("CliRegion.Grey16");
   const auto slide = fixture("tf-grey16-zstd-256.tif");
   Slide s = Slide::open(slide);
-  Pixels level = libtiff_level(slide, s.impl().level_data[0].ifd_offset);
+  Pixels level = libtiff_level(slide, ifd_offset_of(s, 0));
   ASSERT_TRUE(level.error.empty()) << level.error;
   const int64_t x = 100, y = 50, w = 400, h = 300;
   std::string output;

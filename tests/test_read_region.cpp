@@ -129,7 +129,7 @@ TEST(ReadTile, EveryTileEqualsLibtiffIncludingPadding) {
     TIFFSetWarningHandler(nullptr);
     TIFF* tif = TIFFOpen(path.c_str(), "r");
     ASSERT_NE(tif, nullptr);
-    ASSERT_TRUE(TIFFSetSubDirectory(tif, slide.impl().level_data[0].ifd_offset));
+    ASSERT_TRUE(TIFFSetSubDirectory(tif, ifd_offset_of(slide, 0)));
     uint16_t photometric = 0, compression = 1, planar = 1;
     TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
     TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &compression);

@@ -16,10 +16,21 @@
 #include <vector>
 
 #include "slidestream/slide.hpp"
+#include "source/slide_impl.hpp"
 #include "support/test_support.hpp"
-#include "tiff/slide_impl.hpp"
+#include "tiff/tiff_level_source.hpp"
 
 namespace slidestream::test {
+
+// The IFD a TIFF level was read from, for libtiff's TIFFSetSubDirectory.
+inline uint64_t ifd_offset_of(const Slide& slide, int level) {
+  const auto* tiff = dynamic_cast<const tiff::TiffLevelSource*>(&slide.impl().level_source(level));
+  if (tiff == nullptr) {
+    ADD_FAILURE() << "level " << level << " is not a TIFF level";
+    return 0;
+  }
+  return tiff->ifd_offset();
+}
 
 struct FixtureEntry {
   std::string name;

@@ -107,7 +107,7 @@ class Slide {
   Image read_level(int level, const ReadOptions& options = {}) const;
   Image read_associated(const std::string& name) const;  // on the host
 
-  struct Impl;  // internal: src/tiff/slide_impl.hpp
+  struct Impl;  // internal: src/source/slide_impl.hpp
   explicit Slide(std::shared_ptr<const Impl> impl);
   const Impl& impl() const noexcept { return *impl_; }
 

@@ -8,7 +8,7 @@
 #include "cli/commands.hpp"
 #include "slidestream/slide.hpp"
 #include "slidestream/system.hpp"
-#include "tiff/slide_impl.hpp"
+#include "source/slide_impl.hpp"
 
 namespace slidestream::cli {
 namespace {

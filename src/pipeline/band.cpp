@@ -4,7 +4,7 @@
 
 #include "read/cuda/range_plan.hpp"  // pure arithmetic, built with or without CUDA
 #include "slidestream/error.hpp"
-#include "tiff/slide_impl.hpp"
+#include "source/slide_impl.hpp"
 
 namespace slidestream::pipeline {
 
@@ -107,26 +107,27 @@ RawRowPlan plan_raw_rows(const Slide& slide, int level_index, uint64_t task_byte
     return RawRowPlan{};
   };
   const Level& l = slide.level(level_index);
-  const ImageData& data = slide.impl().level_data.at(static_cast<size_t>(level_index));
+  const source::LevelSource& tiles = slide.impl().level_source(level_index);
   if (l.tile_width == 0 || l.tile_height == 0) return refuse("the level has no tiles");
   if (l.compression != Compression::none) return refuse("the level is " + to_string(l.compression));
   // The layouts whose stored bytes are the pixels as delivered (the GPU read path's test).
   const size_t sample = size_of(l.dtype);
   if (l.planar_configuration != 1 || l.predictor != 1 ||
       (l.photometric != 1 && l.photometric != 2) || l.samples_per_pixel != l.channels ||
-      l.bits_per_sample != 8 * sample || (data.big_endian && sample > 1)) {
+      l.bits_per_sample != 8 * sample || (tiles.format().big_endian && sample > 1)) {
     return refuse(
         "the stored samples need converting (planar, predictor, photometric, bits or "
         "byte order)");
   }
   const uint64_t tile_bytes =
       uint64_t{l.tile_width} * l.tile_height * static_cast<uint64_t>(l.channels) * sample;
-  const size_t tiles = static_cast<size_t>(l.tiles_across * l.tiles_down);
-  if (data.tile_offsets.size() < tiles || data.tile_byte_counts.size() < tiles) {
-    return refuse("the level lists fewer tiles than it has");
-  }
-  const uint64_t file_size = slide.file_size();
+  // Ranges are read with the file's descriptor (O_DIRECT, page-cache residency): one file only.
+  const io::File* file = tiles.single_file();
+  if (file == nullptr) return refuse("the level's tiles are not all in one file");
+  if (tiles.strips() || tiles.crops()) return refuse("the level's stored tiles are not its grid");
+  const uint64_t file_size = tiles.store(0).size();
   RawRowPlan plan;
+  plan.file = file;
   plan.tile_bytes = tile_bytes;
   constexpr uint64_t kPage = 4096;
   read::RangePlanLimits limits{.page = kPage,
@@ -136,9 +137,9 @@ RawRowPlan plan_raw_rows(const Slide& slide, int level_index, uint64_t task_byte
   std::vector<uint64_t> offsets(static_cast<size_t>(l.tiles_across));
   for (int64_t row = 0; row < l.tiles_down; ++row) {
     for (int64_t tx = 0; tx < l.tiles_across; ++tx) {
-      const size_t i = static_cast<size_t>(row * l.tiles_across + tx);
-      const uint64_t offset = data.tile_offsets[i], count = data.tile_byte_counts[i];
-      if (count < tile_bytes) {
+      const source::TileBytes bytes = tiles.tile(tx, row);
+      const uint64_t offset = bytes.front().offset, count = bytes.size();
+      if (!bytes.single() || count < tile_bytes) {
         return refuse("tile (" + std::to_string(tx) + ", " + std::to_string(row) +
                       ") is absent or shorter than a tile");
       }

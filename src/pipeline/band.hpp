@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "io/file.hpp"
 #include "slidestream/image.hpp"
 #include "slidestream/ops.hpp"
 #include "slidestream/read_options.hpp"
@@ -48,7 +49,8 @@ struct RowRange {
   std::vector<RowCopy> copies;  // adjacent tiles merged
 };
 struct RawRowPlan {
-  std::vector<RowRange> ranges;  // row by row, each row's in file order
+  const io::File* file = nullptr;  // every range is in this file (the level source's only store)
+  std::vector<RowRange> ranges;    // row by row, each row's in file order
   std::vector<int> ranges_in_row;
   int max_ranges_per_row = 0;
   uint64_t max_range_bytes = 0;
@@ -56,8 +58,8 @@ struct RawRowPlan {
 };
 // The plan for streaming `level` by tile-rows in ranges of about `task_bytes`, or an empty plan
 // (*why says why) where the level is not plainly uncompressed (compression, predictor, planar
-// layout, big-endian samples, photometric) or a tile is absent, short or beyond the file: the GPU
-// read path handles (and reports) those.
+// layout, big-endian samples, photometric), its tiles are not single ranges of one file, or a
+// tile is absent, short or beyond the file: the GPU read path handles (and reports) those.
 RawRowPlan plan_raw_rows(const Slide& slide, int level, uint64_t task_bytes, std::string* why);
 
 struct BandJob {

@@ -48,12 +48,8 @@ const char* decoder_name(Compression c) {
   }
 }
 
-int planes_of(const Level& layout) {
-  return layout.planar_configuration == 2 ? layout.samples_per_pixel : 1;
-}
-
 ErrorContext context_of(const RegionSource& s, int64_t tile = -1, int64_t offset = -1) {
-  return ErrorContext{s.slide.path.string(), s.level_index, tile, offset};
+  return ErrorContext{s.file, s.level_index, tile, offset};
 }
 
 // Per-thread buffers, grown on demand and reused for every tile the thread decodes.
@@ -61,6 +57,7 @@ struct Scratch {
   std::vector<std::byte> encoded;
   std::vector<std::byte> tile;
   std::vector<std::byte> plane;
+  std::vector<std::byte> oversized;  // a decoded tile larger than the grid, before its crop
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -77,10 +74,9 @@ void ensure(std::vector<std::byte>& buffer, size_t bytes) {
 
 // Reads `rows` rows of dest.row_bytes() each, stored back to back at `offset`, into dest's rows
 // with preadv (up to IOV_MAX rows per call).
-void read_rows_direct(const RegionSource& s, uint64_t offset, const ImageView& dest,
-                      uint32_t rows) {
+void read_rows_direct(const io::File& file, uint64_t offset, const ImageView& dest, uint32_t rows) {
   const size_t row_bytes = dest.row_bytes();
-  const int fd = s.slide.file.fd();
+  const int fd = file.fd();
   std::vector<iovec> iov;
   uint32_t row = 0;
   size_t done_in_row = 0;  // bytes of `row` already read (a short read can stop mid-row)
@@ -116,31 +112,53 @@ void read_rows_direct(const RegionSource& s, uint64_t offset, const ImageView& d
   }
 }
 
-// Decodes one stored tile (one plane of it when planar) into `dest`, which has the stored
-// tile's samples per pixel. Returns the bytes read from the file.
-uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& format,
-                            size_t tile_index, const ImageView& dest, uint8_t fill) {
-  const auto& offsets = s.data.tile_offsets;
-  const auto& counts = s.data.tile_byte_counts;
-  if (tile_index >= offsets.size() || tile_index >= counts.size()) {
-    throw Error(ErrorKind::format,
-                "tile " + std::to_string(tile_index) + " has no offset or byte count (the file " +
-                    "lists " + std::to_string(std::min(offsets.size(), counts.size())) + ")",
-                context_of(s, static_cast<int64_t>(tile_index)));
+// Uncompressed samples in host order whose rows are exactly dest's: the file's rows can go
+// straight into the destination rows.
+bool rows_are_pixels(const codec::TileFormat& format, const ImageView& dest) {
+  const bool host_order =
+      format.bits_per_sample == 8 || format.big_endian == (std::endian::native == std::endian::big);
+  return format.compression == Compression::none && format.predictor == 1 && host_order &&
+         dest.row_bytes() ==
+             size_t{format.width} * format.samples_per_pixel * (format.bits_per_sample / 8u);
+}
+
+// Decodes `encoded` into dest, cropping a decoded tile larger than the grid to its top-left.
+void decode_into(std::span<const std::byte> encoded, const codec::TileFormat& format,
+                 const ImageView& dest) {
+  if (format.width == dest.width) {
+    codec::decode_tile(encoded, format, dest);
+    return;
   }
-  const uint64_t offset = offsets[tile_index];
-  const uint64_t count = counts[tile_index];
-  ErrorContext where =
-      context_of(s, static_cast<int64_t>(tile_index), static_cast<int64_t>(offset));
-  if (count == 0) {
-    // An absent tile (byte count 0): OpenSlide draws nothing there, i.e. transparent black.
+  ImageView whole = dest;
+  whole.width = format.width;
+  whole.height = format.height;
+  whole.row_pitch = whole.row_bytes();
+  Scratch& sc = scratch();
+  ensure(sc.oversized, whole.tight_bytes());
+  whole.data = sc.oversized.data();
+  codec::decode_tile(encoded, format, whole);
+  const int64_t rows = std::min<int64_t>(dest.height, format.height);
+  for (int64_t y = 0; y < rows; ++y) std::memcpy(dest.row(y), whole.row(y), dest.row_bytes());
+}
+
+// Decodes one stored tile (one plane of it when planar) into `dest`, which has the stored
+// tile's samples per pixel. Returns the bytes read from the stores.
+uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& format, int64_t tx,
+                            int64_t ty, int plane, const ImageView& dest, uint8_t fill) {
+  const Level& l = s.layout();
+  const int64_t tile_index = (plane * l.tiles_down + ty) * l.tiles_across + tx;
+  const source::TileBytes bytes = s.tiles.tile(tx, ty, plane);
+  if (bytes.missing()) {
+    // A missing tile (a TIFF byte count of 0): OpenSlide draws nothing there, i.e. transparent
+    // black.
     fill_view(dest, fill);
     return 0;
   }
-  if (offset > s.slide.file_size || count > s.slide.file_size - offset) {
+  const uint64_t count = bytes.size();
+  ErrorContext where = context_of(s, tile_index, static_cast<int64_t>(bytes.front().offset));
+  if (!source::within_stores(s.tiles, bytes)) {
     throw Error(ErrorKind::format,
-                "tile data (" + std::to_string(count) + " bytes) runs past the end of the file (" +
-                    std::to_string(s.slide.file_size) + " bytes)",
+                "tile data (" + std::to_string(count) + " bytes) runs past the end of its file",
                 where);
   }
   const uint64_t decoded = static_cast<uint64_t>(dest.row_bytes()) * format.height;
@@ -150,16 +168,12 @@ uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& form
                     std::to_string(decoded) + "-byte tile",
                 where);
   }
-  const bool host_order =
-      format.bits_per_sample == 8 || format.big_endian == (std::endian::native == std::endian::big);
-  if (format.compression == Compression::none && format.predictor == 1 && host_order &&
-      count >= decoded &&
-      dest.row_bytes() ==
-          size_t{format.width} * format.samples_per_pixel * (format.bits_per_sample / 8u)) {
+  const io::File* file = s.tiles.single_file();
+  if (file != nullptr && bytes.single() && count >= decoded && rows_are_pixels(format, dest)) {
     // Uncompressed: the file's rows go straight into the destination rows (one copy, from the
     // page cache), no staging buffer.
     try {
-      read_rows_direct(s, offset, dest, format.height);
+      read_rows_direct(*file, bytes.front().offset, dest, format.height);
     } catch (const Error& e) {
       throw e.with_context(where);
     }
@@ -169,8 +183,8 @@ uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& form
     Scratch& sc = scratch();
     ensure(sc.encoded, count);
     std::span<std::byte> encoded{sc.encoded.data(), count};
-    s.slide.file.read_exact(encoded, offset);
-    codec::decode_tile(encoded, format, dest);
+    source::read_tile_bytes(s.tiles, bytes, encoded);
+    decode_into(encoded, format, dest);
   } catch (const Error& e) {
     throw e.with_context(where);
   } catch (const std::bad_alloc&) {
@@ -183,16 +197,10 @@ uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& form
 // planes. Returns the bytes read.
 uint64_t decode_tile_at(const RegionSource& s, int64_t tx, int64_t ty, const ImageView& dest,
                         uint8_t fill) {
-  const Level& l = s.layout;
-  codec::TileFormat format = s.data.tile_format(l);
-  if (s.strips) {
-    int64_t rows = std::min<int64_t>(l.tile_height, l.height - ty * int64_t{l.tile_height});
-    format.height = static_cast<uint32_t>(std::max<int64_t>(rows, 0));
-  }
-  const size_t per_plane = static_cast<size_t>(l.tiles_across * l.tiles_down);
-  const size_t index = static_cast<size_t>(ty * l.tiles_across + tx);
-  const int planes = planes_of(l);
-  if (planes == 1) return decode_stored_tile(s, format, index, dest, fill);
+  codec::TileFormat format = s.tiles.format();
+  format.height = s.tiles.decoded_rows(ty);
+  const int planes = s.tiles.planes();
+  if (planes == 1) return decode_stored_tile(s, format, tx, ty, 0, dest, fill);
 
   // Planar configuration 2: one stored tile per sample; decode each, then interleave.
   ImageView plane_view = dest;
@@ -202,13 +210,13 @@ uint64_t decode_tile_at(const RegionSource& s, int64_t tx, int64_t ty, const Ima
   Scratch& sc = scratch();
   ensure(sc.plane, plane_bytes);
   plane_view.data = sc.plane.data();
-  plane_view.height = format.height;
+  plane_view.height = std::min<int64_t>(format.height, dest.height);
   const size_t sample = size_of(dest.dtype);
   const size_t pixel = dest.pixel_bytes();
   uint64_t bytes = 0;
   for (int p = 0; p < planes; ++p) {
-    bytes += decode_stored_tile(s, format, p * per_plane + index, plane_view, fill);
-    for (uint32_t y = 0; y < format.height; ++y) {
+    bytes += decode_stored_tile(s, format, tx, ty, p, plane_view, fill);
+    for (int64_t y = 0; y < plane_view.height; ++y) {
       const std::byte* src = plane_view.row(y);
       std::byte* dst = dest.row(y) + p * sample;
       for (int64_t x = 0; x < dest.width; ++x) {
@@ -274,27 +282,28 @@ std::string output_view_problem(const Level& l, Device device, int64_t width, in
 }
 
 void check_output(const RegionSource& s, int64_t width, int64_t height, const ImageView& out) {
-  std::string problem = output_view_problem(s.layout, Device::cpu, width, height, out);
+  std::string problem = output_view_problem(s.layout(), Device::cpu, width, height, out);
   if (!problem.empty()) throw Error(ErrorKind::invalid_argument, problem, context_of(s));
 }
 
 void read_full_tile(const RegionSource& s, int64_t tx, int64_t ty, const ImageView& out,
                     const ReadOptions& options, ReadReport* report) {
   ImageView dest = out;
-  dest.width = s.layout.tile_width;
-  dest.height = s.layout.tile_height;
+  dest.width = s.layout().tile_width;
+  dest.height = s.layout().tile_height;
   uint64_t bytes = decode_tile_at(s, tx, ty, dest, options.fill);
   if (report) {
     report->file_bytes += bytes;
     report->pixel_bytes += dest.tight_bytes();
     report->io_path = "posix";
-    report->decoder = decoder_name(s.layout.compression);
+    report->decoder = decoder_name(s.layout().compression);
   }
 }
 
 void read_area(const RegionSource& s, int64_t x, int64_t y, int64_t width, int64_t height,
                const ImageView& out, const ReadOptions& options, ReadReport* report) {
-  const Level& l = s.layout;
+  const Level& l = s.layout();
+  const bool strips = s.tiles.strips();
   if (width <= 0 || height <= 0) return;
   const int64_t tw = l.tile_width;
   const int64_t th = l.tile_height;
@@ -324,7 +333,7 @@ void read_area(const RegionSource& s, int64_t x, int64_t y, int64_t width, int64
     const int64_t across = tx1 - tx0 + 1;
     const size_t count = static_cast<size_t>(across * (ty1 - ty0 + 1));
     const size_t pixel = out.pixel_bytes();
-    if (static_cast<uint64_t>(tw) * static_cast<uint64_t>(s.strips ? std::min(th, l.height) : th) *
+    if (static_cast<uint64_t>(tw) * static_cast<uint64_t>(strips ? std::min(th, l.height) : th) *
             pixel >
         kMaxTileBytes) {
       throw Error(ErrorKind::limit,
@@ -340,7 +349,7 @@ void read_area(const RegionSource& s, int64_t x, int64_t y, int64_t width, int64
       const int64_t ax0 = std::max(left, x0), ax1 = std::min(left + tw, x1);
       const int64_t ay0 = std::max(top, y0), ay1 = std::min(top + th, y1);
       const bool whole = ax0 == left && ax1 == left + tw && ay0 == top && ay1 == top + th;
-      if (whole && !s.strips) {
+      if (whole && !strips) {
         // The full tile lands inside the output: decode straight into it.
         ImageView dest = region.crop(left - x, top - y, tw, th);
         file_bytes += decode_tile_at(s, tx, ty, dest, options.fill);
@@ -348,7 +357,7 @@ void read_area(const RegionSource& s, int64_t x, int64_t y, int64_t width, int64
       }
       ImageView tile;
       tile.width = tw;
-      tile.height = s.strips ? std::min(th, l.height) : th;
+      tile.height = strips ? std::min(th, l.height) : th;
       tile.channels = out.channels;
       tile.dtype = out.dtype;
       tile.row_pitch = tile.row_bytes();

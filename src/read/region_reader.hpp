@@ -1,5 +1,7 @@
 // The host read path behind Slide::read_* (and reusable by benchmarks and the pipeline): reads
-// and decodes the tiles of one image (a pyramid level or an associated image) into a view.
+// and decodes the tiles of one image (a pyramid level or an associated image) into a view. It
+// asks the image's tile source (source/level_source.hpp) where each tile's bytes are and how
+// they decode; missing tiles get ReadOptions::fill.
 #pragma once
 
 #include <cstdint>
@@ -8,16 +10,16 @@
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
 #include "slidestream/slide.hpp"
-#include "tiff/slide_impl.hpp"
+#include "source/level_source.hpp"
 
 namespace slidestream::read {
 
 struct RegionSource {
-  const Slide::Impl& slide;
-  const Level& layout;
-  const ImageData& data;
-  int level_index;  // -1 for an associated image (error context)
-  bool strips;      // stored in strips: the last one holds only the rows left
+  const source::LevelSource& tiles;
+  const std::string& file;  // the slide's path, for error context
+  int level_index;          // -1 for an associated image (error context)
+
+  const Level& layout() const noexcept { return tiles.layout(); }
 };
 
 // Throws invalid_argument unless `out` is a host view that can take width × height pixels of

@@ -14,7 +14,7 @@
 #include "read/region_reader.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"
-#include "tiff/slide_impl.hpp"
+#include "source/slide_impl.hpp"
 
 #if SLIDESTREAM_HAVE_CUDA
 #include "read/gpu_read.hpp"
@@ -52,7 +52,7 @@ void Slide::read_tile(int level, int64_t tx, int64_t ty, const ImageView& out,
     throw_gpu_unsupported();
 #endif
   }
-  read::RegionSource source{*impl_, l, impl_->level_data.at(level), level, false};
+  const read::RegionSource source{impl_->level_source(level), impl_->path.native(), level};
   read::check_output(source, l.tile_width, l.tile_height, out);
   read::read_full_tile(source, tx, ty, out, options, report);
 }
@@ -60,7 +60,7 @@ void Slide::read_tile(int level, int64_t tx, int64_t ty, const ImageView& out,
 void Slide::read_region(int level, int64_t x, int64_t y, int64_t width, int64_t height,
                         const ImageView& out, const ReadOptions& options,
                         ReadReport* report) const {
-  const Level& l = this->level(level);
+  this->level(level);  // range check
   if (width < 0 || height < 0) {
     throw Error(ErrorKind::invalid_argument, "negative region size", {impl_->path.string(), level});
   }
@@ -72,7 +72,7 @@ void Slide::read_region(int level, int64_t x, int64_t y, int64_t width, int64_t 
     throw_gpu_unsupported();
 #endif
   }
-  read::RegionSource source{*impl_, l, impl_->level_data.at(level), level, false};
+  const read::RegionSource source{impl_->level_source(level), impl_->path.native(), level};
   read::check_output(source, width, height, out);
   read::read_area(source, x, y, width, height, out, options, report);
 }
@@ -114,15 +114,15 @@ Image Slide::read_associated(const std::string& name) const {
                 {impl_->path.string()});
   }
   size_t index = static_cast<size_t>(it - list.begin());
-  if (index >= impl_->associated_layout.size() || index >= impl_->associated_data.size()) {
+  if (index >= impl_->associated_sources.size()) {
     throw Error(ErrorKind::format, "associated image \"" + name + "\" has no pixel data",
                 {impl_->path.string()});
   }
-  const Level& layout = impl_->associated_layout[index];
-  const ImageData& data = impl_->associated_data[index];
-  // Associated images may be stored in strips (the parser says which): the last strip holds
+  // Associated images may be stored in strips (their source says so): the last strip holds
   // only the remaining rows.
-  read::RegionSource source{*impl_, layout, data, -1, data.stripped};
+  const source::LevelSource& tiles = *impl_->associated_sources[index];
+  const Level& layout = tiles.layout();
+  const read::RegionSource source{tiles, impl_->path.native(), -1};
   Image image = Image::allocate(layout.width, layout.height, layout.channels, layout.dtype);
   ReadOptions options;
   try {

@@ -38,7 +38,6 @@
 #include "pipeline/cuda/band_gather.hpp"
 #include "pipeline/slot.hpp"
 #include "slidestream/error.hpp"
-#include "tiff/slide_impl.hpp"
 
 namespace slidestream::pipeline {
 namespace {
@@ -203,8 +202,10 @@ class BandRun {
     std::optional<Mapping> mapping;
     std::vector<std::thread> readers;
     if (streamed_) {
-      direct.emplace(io::File::open_direct_or_empty(job_.slide->path(), io::File::Mode::read));
-      mapping.emplace(job_.slide->impl().file.fd(), job_.slide->file_size());
+      // The plan's file is the level source's only store (plan_raw_rows checked).
+      const io::File& file = *job_.stream.file;
+      direct.emplace(io::File::open_direct_or_empty(file.path(), io::File::Mode::read));
+      mapping.emplace(file.fd(), file.size());
       direct_ = direct->is_open() ? &*direct : nullptr;
       mapping_ = &*mapping;
       const int threads =
@@ -332,7 +333,7 @@ class BandRun {
       direct_bytes_ += got;
       return got;
     }
-    return job_.slide->impl().file.read_some(buffer, r.begin);
+    return job_.stream.file->read_some(buffer, r.begin);
   }
 
   // One of band_readers() threads taking tile-rows in order through the GPU read path: while

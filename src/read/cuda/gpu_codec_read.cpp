@@ -202,24 +202,33 @@ bool nvjpeg2k_may_take(std::span<const std::byte> bytes, const Level& l, std::st
 
 // The level's first stored tile (at most its first `prefix` bytes), bounded as the CPU path
 // bounds tiles; false (and *why) when it cannot be read.
-bool first_stored_tile(const Slide::Impl& slide, const ImageData& data, uint64_t prefix,
+bool first_stored_tile(const source::LevelSource& tiles, uint64_t prefix,
                        std::vector<std::byte>* encoded, std::string* why) {
-  const size_t n = std::min(data.tile_offsets.size(), data.tile_byte_counts.size());
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t offset = data.tile_offsets[i], bytes = data.tile_byte_counts[i];
-    if (bytes == 0) continue;
-    if (offset > slide.file_size || bytes > slide.file_size - offset || bytes > (64u << 20)) {
-      *why = "first tile's byte range is damaged";
-      return false;
+  const Level& l = tiles.layout();
+  for (int64_t row = 0; row < l.tiles_down; ++row) {
+    for (int64_t col = 0; col < l.tiles_across; ++col) {
+      const source::TileBytes bytes = tiles.tile(col, row);
+      if (bytes.missing()) continue;
+      if (!source::within_stores(tiles, bytes) || bytes.size() > (64u << 20)) {
+        *why = "first tile's byte range is damaged";
+        return false;
+      }
+      // The first `prefix` bytes of the tile's ranges, joined in order.
+      encoded->resize(std::min(bytes.size(), prefix));
+      try {
+        size_t at = 0;
+        for (const source::ByteRange& r : bytes.ranges()) {
+          if (at == encoded->size()) break;
+          const size_t n = std::min<uint64_t>(r.length, encoded->size() - at);
+          tiles.store(r.store).read_exact({encoded->data() + at, n}, r.offset);
+          at += n;
+        }
+      } catch (const Error& e) {
+        *why = e.what();
+        return false;
+      }
+      return true;
     }
-    encoded->resize(std::min(bytes, prefix));
-    try {
-      slide.file.read_exact(*encoded, offset);
-    } catch (const Error& e) {
-      *why = e.what();
-      return false;
-    }
-    return true;
   }
   *why = "no stored tiles";
   return false;
@@ -227,10 +236,15 @@ bool first_stored_tile(const Slide::Impl& slide, const ImageData& data, uint64_t
 
 }  // namespace
 
-Engine choose(const Slide::Impl& slide, const Level& l, const ImageData& data, std::string* why) {
+Engine choose(const source::LevelSource& tiles, std::string* why) {
   std::string local;
   std::string& reason = why ? *why : local;
-  const codec::TileFormat f = data.tile_format(l);
+  const Level& l = tiles.layout();
+  const codec::TileFormat& f = tiles.format();
+  if (tiles.strips() || tiles.crops()) {
+    reason = "stored tiles are not the level's grid (strips or oversized tiles)";
+    return Engine::none;
+  }
   if (!layout_covered(l, f)) {
     reason = "layout not covered (planar, sample size or codec options)";
     return Engine::none;
@@ -252,7 +266,7 @@ Engine choose(const Slide::Impl& slide, const Level& l, const ImageData& data, s
     // to the CPU tile by tile anyway; the first one's header spares the GPU workers a level of
     // them.
     std::vector<std::byte> header;
-    if (!first_stored_tile(slide, data, 16, &header, &reason)) return Engine::none;
+    if (!first_stored_tile(tiles, 16, &header, &reason)) return Engine::none;
     if (!codec::nvcomp_route::zstd_declares_checksum(header)) {
       reason = "zstd frames without a content checksum: nvCOMP's output could not be verified";
       return Engine::none;
@@ -268,7 +282,7 @@ Engine choose(const Slide::Impl& slide, const Level& l, const ImageData& data, s
     // The level's first stored tile decides: a lossy level must not hand every tile to the GPU
     // workers only to have each one sent back to the CPU.
     std::vector<std::byte> encoded;
-    if (!first_stored_tile(slide, data, uint64_t{64} << 20, &encoded, &reason)) {
+    if (!first_stored_tile(tiles, uint64_t{64} << 20, &encoded, &reason)) {
       return Engine::none;
     }
     return nvjpeg2k_may_take(encoded, l, &reason) ? Engine::nvjpeg2k : Engine::none;
@@ -278,17 +292,17 @@ Engine choose(const Slide::Impl& slide, const Level& l, const ImageData& data, s
 }
 
 struct LevelDecode::Impl {
-  Impl(Engine engine_, const Slide::Impl& slide_, const Level& level_, const ImageData& data_,
+  Impl(Engine engine_, const source::LevelSource& tiles_, const std::string& file_,
        int level_index_, const ImageView& out_, const ReadOptions& options_, int threads_)
       : engine(engine_),
-        slide(slide_),
-        level(level_),
-        data(data_),
+        level_source(tiles_),
+        file(file_),
+        level(tiles_.layout()),
         level_index(level_index_),
         out(out_),
         options(options_),
         threads(std::max(threads_, 1)),
-        format(data_.tile_format(level_)) {
+        format(tiles_.format()) {
     pixel = out.pixel_bytes();
     tile_row_bytes = static_cast<size_t>(level.tile_width) * pixel;
     tile_bytes = tile_row_bytes * level.tile_height;
@@ -303,9 +317,9 @@ struct LevelDecode::Impl {
   }
 
   Engine engine;
-  const Slide::Impl& slide;
+  const source::LevelSource& level_source;
+  const std::string& file;
   const Level& level;
-  const ImageData& data;
   int level_index;
   ImageView out;
   ReadOptions options;
@@ -321,11 +335,11 @@ struct LevelDecode::Impl {
   std::atomic<int64_t> gpu{0}, cpu{0};
 
   ErrorContext where(const Tile& t) const {
-    return ErrorContext{slide.path.string(), level_index, t.ty * level.tiles_across + t.tx,
+    return ErrorContext{file, level_index, t.ty * level.tiles_across + t.tx,
                         static_cast<int64_t>(t.offset)};
   }
   bool plausible(const Tile& t) const {
-    return t.offset <= slide.file_size && t.bytes <= slide.file_size - t.offset &&
+    return source::within_stores(level_source, t.encoded) &&
            t.bytes <= tile_bytes * kMaxExpansion + kHeaderSlack;
   }
   Placement placement_for(const Tile& t, uint64_t tile_start) const {
@@ -342,7 +356,7 @@ struct LevelDecode::Impl {
   }
   void read_encoded(const Tile& t, std::byte* into) {
     try {
-      slide.file.read_exact({into, t.bytes}, t.offset);
+      source::read_tile_bytes(level_source, t.encoded, {into, t.bytes});
     } catch (const Error& e) {
       throw e.with_context(where(t));
     }
@@ -360,7 +374,7 @@ struct LevelDecode::Impl {
     view.row_pitch = tile_row_bytes;
     view.device = Device::cpu;
     ReadReport report;
-    RegionSource source{slide, level, data, level_index, false};
+    const RegionSource source{level_source, file, level_index};
     read_full_tile(source, t.tx, t.ty, view, options, &report);
     file_bytes += report.file_bytes;
     ++cpu;
@@ -702,11 +716,10 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
   slot->wait_idle();
 }
 
-LevelDecode::LevelDecode(Engine engine, const Slide::Impl& slide, const Level& level,
-                         const ImageData& data, int level_index, const ImageView& out,
-                         const ReadOptions& options, int threads)
-    : impl_(
-          std::make_unique<Impl>(engine, slide, level, data, level_index, out, options, threads)) {}
+LevelDecode::LevelDecode(Engine engine, const source::LevelSource& tiles, const std::string& file,
+                         int level_index, const ImageView& out, const ReadOptions& options,
+                         int threads)
+    : impl_(std::make_unique<Impl>(engine, tiles, file, level_index, out, options, threads)) {}
 
 LevelDecode::~LevelDecode() = default;
 

@@ -16,7 +16,7 @@
 
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
-#include "tiff/slide_impl.hpp"
+#include "source/level_source.hpp"
 
 namespace slidestream::read::gpu_codecs {
 
@@ -27,13 +27,13 @@ enum class Engine { none, nvcomp_deflate, nvcomp_zstd, nvjpeg2k };
 // (interleaved samples the size of the level's type, predictor 1 or 2 for byte codecs), and
 // for JPEG 2000 a first tile whose stream nvJPEG2000 may decode (reversible, unless
 // SLIDESTREAM_NVJPEG2K=lossy).
-Engine choose(const Slide::Impl& slide, const Level& level, const ImageData& data,
-              std::string* why = nullptr);
+Engine choose(const source::LevelSource& tiles, std::string* why = nullptr);
 
 // One tile of the region, as gpu_read.cpp plans it.
 struct Tile {
   int64_t tx = 0, ty = 0;
-  uint64_t offset = 0, bytes = 0;  // stored bytes (> 0)
+  source::TileBytes encoded;       // the source's ranges (not missing)
+  uint64_t offset = 0, bytes = 0;  // the first range's offset (error context); all ranges' bytes
   int64_t src_x = 0, src_y = 0;    // first wanted pixel inside the tile
   int64_t dst_x = 0, dst_y = 0;    // where it goes in the output view
   int64_t width = 0, height = 0;   // wanted pixels
@@ -41,8 +41,9 @@ struct Tile {
 
 class LevelDecode {
  public:
-  // `out` is the region's device view (already cropped); `threads` the read's thread count.
-  LevelDecode(Engine engine, const Slide::Impl& slide, const Level& level, const ImageData& data,
+  // `out` is the region's device view (already cropped); `threads` the read's thread count;
+  // `file` names the slide in errors.
+  LevelDecode(Engine engine, const source::LevelSource& tiles, const std::string& file,
               int level_index, const ImageView& out, const ReadOptions& options, int threads);
   ~LevelDecode();
   LevelDecode(const LevelDecode&) = delete;

@@ -41,7 +41,7 @@
 #include "read/cuda/range_plan.hpp"
 #include "read/region_reader.hpp"
 #include "slidestream/error.hpp"
-#include "tiff/slide_impl.hpp"
+#include "source/slide_impl.hpp"
 
 namespace slidestream::read {
 namespace {
@@ -75,10 +75,11 @@ uint64_t align_up(uint64_t v) {
   return (v + kPage - 1) / kPage * kPage;
 }
 
-// One tile of the region: where it is in the file and which part of it goes where.
+// One tile of the region: where its bytes are and which part of it goes where.
 struct TileJob {
   int64_t tx = 0, ty = 0;
-  uint64_t offset = 0, bytes = 0;  // stored bytes (0: absent tile)
+  source::TileBytes encoded;       // the source's answer (none: a missing tile)
+  uint64_t offset = 0, bytes = 0;  // the first range's offset; all ranges' bytes (0: missing)
   int64_t src_x = 0, src_y = 0;    // first wanted pixel inside the tile
   int64_t dst_x = 0, dst_y = 0;    // where it goes in `out`
   int64_t width = 0, height = 0;   // wanted pixels
@@ -92,18 +93,18 @@ struct RawRange {
 };
 
 struct Shared {
-  Shared(const Slide::Impl& slide_, const Level& level_, const ImageData& data_, int index,
+  Shared(const Slide::Impl& slide_, const source::LevelSource& tiles_, int index,
          const ImageView& out_, const ReadOptions& options_)
       : slide(slide_),
-        level(level_),
-        data(data_),
+        tiles(tiles_),
+        level(tiles_.layout()),
         level_index(index),
         out(out_),
         options(options_) {}
 
   const Slide::Impl& slide;
+  const source::LevelSource& tiles;
   const Level& level;
-  const ImageData& data;
   int level_index;
   ImageView out;
   ReadOptions options;
@@ -136,7 +137,9 @@ struct Shared {
     return first;
   }
 
-  // I/O
+  // I/O of coalesced ranges: the level's file (the source's only store), when it has one
+  const io::File* file = nullptr;
+  uint64_t file_size = 0;
   const io::File* direct = nullptr;   // O_DIRECT descriptor, if the file system has one
   const std::byte* mapped = nullptr;  // for mincore (page-cache residency), if mmap worked
   io::cufile::FileHandle* cufile = nullptr;
@@ -235,7 +238,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
       if (!slot.registration) {
         slot.registration = io::cufile::BufferRegistration(slot.staging.data(), slot.capacity);
       }
-      uint64_t want = std::min<uint64_t>(size, s.slide.file_size - r.begin);
+      uint64_t want = std::min<uint64_t>(size, s.file_size - r.begin);
       s.cufile->read_exact(slot.staging.data(), want, r.begin, 0);
       on_device = true;
     } else {
@@ -249,7 +252,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
         got = s.direct->read_some(buffer, r.begin);
         s.direct_bytes += got;
       } else {
-        got = s.slide.file.read_some(buffer, r.begin);
+        got = s.file->read_some(buffer, r.begin);
       }
       if (got < needed) {
         throw Error(ErrorKind::format,
@@ -277,7 +280,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
 // copies and places them. Returns false when there was nothing left.
 bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra = nullptr) {
   slot.wait_idle();
-  RegionSource source{s.slide, s.level, s.data, s.level_index, false};
+  const RegionSource source{s.tiles, s.slide.path.native(), s.level_index};
   Placement* placements = slot.host_placements();
   int count = 0;
   uint32_t max_rows = 0;
@@ -380,7 +383,7 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
   SlotLease slot = io::cuda::acquire_slot(s.out.cuda_device, per_tile * batch);
   std::vector<std::vector<std::byte>> bytes(batch);
   std::vector<std::byte> encoded;
-  auto tables = s.data.jpeg_tables;
+  auto tables = s.tiles.format().jpeg_tables;
   const uint32_t tw = static_cast<uint32_t>(s.level.tile_width);
   const uint32_t th = static_cast<uint32_t>(s.level.tile_height);
   while (!s.failed) {
@@ -396,14 +399,14 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
     slot->wait_idle();
     for (size_t k = first; k < last; ++k) {
       const TileJob& t = s.jpeg[k];
-      if (t.bytes == 0 || t.offset > s.slide.file_size || t.bytes > s.slide.file_size - t.offset ||
+      if (t.encoded.missing() || !source::within_stores(s.tiles, t.encoded) ||
           t.bytes > s.tile_bytes * 4 + (1 << 20)) {
         cpu_tiles.push_back(t);  // let the host path fill or report it
         continue;
       }
       encoded.resize(t.bytes);
       try {
-        s.slide.file.read_exact(encoded, t.offset);
+        source::read_tile_bytes(s.tiles, t.encoded, encoded);
       } catch (const Error& e) {
         throw e.with_context(
             s.where(t.ty * s.level.tiles_across + t.tx, static_cast<int64_t>(t.offset)));
@@ -478,10 +481,13 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
   slot->wait_idle();
 }
 
-bool is_plain_raw(const Level& l, const codec::TileFormat& f) {
-  return l.compression == Compression::none && l.planar_configuration == 1 && l.predictor == 1 &&
-         (l.photometric == 1 || l.photometric == 2) && f.samples_per_pixel == l.channels &&
-         l.bits_per_sample == 8 * size_of(l.dtype) && (!f.big_endian || size_of(l.dtype) == 1);
+bool is_plain_raw(const source::LevelSource& tiles) {
+  const Level& l = tiles.layout();
+  const codec::TileFormat& f = tiles.format();
+  return !tiles.crops() && l.compression == Compression::none && l.planar_configuration == 1 &&
+         l.predictor == 1 && (l.photometric == 1 || l.photometric == 2) &&
+         f.samples_per_pixel == l.channels && l.bits_per_sample == 8 * size_of(l.dtype) &&
+         (!f.big_endian || size_of(l.dtype) == 1);
 }
 
 bool nvjpeg_can_take(const Level& l) {
@@ -518,7 +524,7 @@ void check_gpu_output(const Slide::Impl& slide, const Level& l, int level, int64
 // The cuFile decision, made once per call: the handle, or nothing with *note saying why not.
 // Without nvidia-fs registration fails for every file, so the first failure is remembered and
 // `automatic` stops asking (each attempt costs milliseconds).
-std::optional<io::cufile::FileHandle> choose_cufile(const Slide::Impl& slide, IoBackend backend,
+std::optional<io::cufile::FileHandle> choose_cufile(const io::File& file, IoBackend backend,
                                                     std::string* note) {
   if (backend == IoBackend::posix) return std::nullopt;
   static std::mutex mutex;
@@ -529,7 +535,7 @@ std::optional<io::cufile::FileHandle> choose_cufile(const Slide::Impl& slide, Io
     why = remembered;
   }
   if (why.empty()) {
-    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(slide.file.fd(), &why);
+    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(file.fd(), &why);
     if (handle) return std::optional<io::cufile::FileHandle>(std::move(handle));
     if (!io::cufile::availability().nvidia_fs) {
       std::lock_guard lock(mutex);
@@ -538,7 +544,7 @@ std::optional<io::cufile::FileHandle> choose_cufile(const Slide::Impl& slide, Io
   }
   if (backend == IoBackend::cufile) {
     throw Error(ErrorKind::cufile, "cuFile was requested but cannot read this file: " + why,
-                {slide.path.string()});
+                {file.path().string()});
   }
   *note = "cufile unavailable: " + why;
   return std::nullopt;
@@ -553,8 +559,8 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
     throw Error(ErrorKind::invalid_argument, "no level " + std::to_string(level),
                 {slide.path.string()});
   }
-  const Level& l = slide.levels[static_cast<size_t>(level)];
-  const ImageData& data = slide.level_data.at(static_cast<size_t>(level));
+  const source::LevelSource& tiles = slide.level_source(level);
+  const Level& l = tiles.layout();
   if (width < 0 || height < 0) {
     throw Error(ErrorKind::invalid_argument, "negative region size", {slide.path.string(), level});
   }
@@ -571,7 +577,9 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
     ~RestoreDevice() { (void)cudaSetDevice(device); }
   } restore{previous_device};
 
-  Shared s(slide, l, data, level, out.crop(0, 0, width, height), options);
+  Shared s(slide, tiles, level, out.crop(0, 0, width, height), options);
+  s.file = tiles.single_file();
+  s.file_size = s.file ? tiles.store(0).size() : 0;
   s.pixel = out.pixel_bytes();
   s.tile_row_bytes = static_cast<size_t>(l.tile_width) * s.pixel;
   s.tile_bytes = s.tile_row_bytes * l.tile_height;
@@ -614,8 +622,9 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
     fill_stream.synchronize();
   }
 
-  codec::TileFormat format = data.tile_format(l);
-  const bool raw = is_plain_raw(l, format);
+  // Coalesced raw ranges need the level in one file; other sources' raw tiles are read one by
+  // one through the host path.
+  const bool raw = is_plain_raw(tiles) && s.file != nullptr;
   // nvJPEG is loaded (and its backends probed, which takes a while) only for levels it can take.
   static const codec::nvjpeg::Availability no_nvjpeg{};
   const auto& nv =
@@ -624,24 +633,23 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   // Deflate, zstd and JPEG 2000 levels: nvCOMP / nvJPEG2000 where they cover the level.
   std::optional<gpu_codecs::LevelDecode> gpu_codec;
   if (!raw && !use_nvjpeg && x0 < x1 && y0 < y1) {
-    if (auto engine = gpu_codecs::choose(slide, l, data); engine != gpu_codecs::Engine::none) {
-      gpu_codec.emplace(engine, slide, l, data, level, s.out, options,
+    if (auto engine = gpu_codecs::choose(tiles); engine != gpu_codecs::Engine::none) {
+      gpu_codec.emplace(engine, tiles, slide.path.native(), level, s.out, options,
                         options.threads > 0 ? options.threads : io::hardware_threads());
     }
   }
 
   if (x0 < x1 && y0 < y1) {
-    const size_t per_plane = static_cast<size_t>(l.tiles_across * l.tiles_down);
     for (int64_t ty = y0 / th; ty <= (y1 - 1) / th; ++ty) {
       for (int64_t tx = x0 / tw; tx <= (x1 - 1) / tw; ++tx) {
         TileJob t;
         t.tx = tx;
         t.ty = ty;
-        size_t index = static_cast<size_t>(ty * l.tiles_across + tx);
-        if (index < data.tile_offsets.size() && index < data.tile_byte_counts.size() &&
-            l.planar_configuration == 1 && index < per_plane) {
-          t.offset = data.tile_offsets[index];
-          t.bytes = data.tile_byte_counts[index];
+        // Planar levels have several stored tiles per tile: the host path reads them.
+        if (tiles.planes() == 1) {
+          t.encoded = tiles.tile(tx, ty);
+          t.offset = t.encoded.front().offset;
+          t.bytes = t.encoded.size();
         }
         const int64_t ax0 = std::max(tx * tw, x0), ax1 = std::min(tx * tw + tw, x1);
         const int64_t ay0 = std::max(ty * th, y0), ay1 = std::min(ty * th + th, y1);
@@ -652,15 +660,15 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
         t.width = ax1 - ax0;
         t.height = ay1 - ay0;
         t.whole = t.src_x == 0 && t.src_y == 0 && t.width == tw && t.height == th;
-        const bool raw_ok = raw && t.bytes >= s.tile_bytes && t.offset <= slide.file_size &&
-                            s.tile_bytes <= slide.file_size - t.offset;
+        const bool raw_ok = raw && t.encoded.single() && t.bytes >= s.tile_bytes &&
+                            t.offset <= s.file_size && s.tile_bytes <= s.file_size - t.offset;
         if (raw_ok) {
           s.raw.push_back(t);
         } else if (use_nvjpeg && t.bytes > 0) {
           s.jpeg.push_back(t);
         } else if (gpu_codec && t.bytes > 0) {
-          gpu_codec->add({t.tx, t.ty, t.offset, t.bytes, t.src_x, t.src_y, t.dst_x, t.dst_y,
-                          t.width, t.height});
+          gpu_codec->add({t.tx, t.ty, t.encoded, t.offset, t.bytes, t.src_x, t.src_y, t.dst_x,
+                          t.dst_y, t.width, t.height});
         } else {
           s.decode.push_back(t);  // absent, damaged or other codecs: the host path decides
         }
@@ -680,21 +688,25 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
     ~Unmap() {
       if (p) ::munmap(const_cast<std::byte*>(p), size);
     }
-  } unmap{mapped, static_cast<size_t>(slide.file_size)};
+  } unmap{mapped, static_cast<size_t>(s.file_size)};
   if (!s.raw.empty()) {
-    cufile = choose_cufile(slide, options.io, &io_note);
+    cufile = choose_cufile(*s.file, options.io, &io_note);
     if (cufile) {
       s.cufile = &*cufile;
     } else {
-      direct = io::File::open_direct_or_empty(slide.path, io::File::Mode::read);
+      direct = io::File::open_direct_or_empty(s.file->path(), io::File::Mode::read);
       if (direct.is_open()) s.direct = &direct;
-      void* m = ::mmap(nullptr, slide.file_size, PROT_READ, MAP_SHARED, slide.file.fd(), 0);
+      void* m = ::mmap(nullptr, s.file_size, PROT_READ, MAP_SHARED, s.file->fd(), 0);
       if (m != MAP_FAILED) mapped = static_cast<const std::byte*>(m);
       s.mapped = mapped;
     }
   } else if (options.io == IoBackend::cufile) {
     // Compressed tiles go through the CPU or nvJPEG; still honour an explicit request's check.
-    cufile = choose_cufile(slide, options.io, &io_note);
+    if (s.file == nullptr) {
+      throw Error(ErrorKind::cufile, "cuFile was requested but the level is not in one file",
+                  {slide.path.string(), level});
+    }
+    cufile = choose_cufile(*s.file, options.io, &io_note);
   }
 
   // Coalesce uncompressed tiles into ranges in file order.
@@ -709,7 +721,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
       end = std::max(end, t.offset + s.tile_bytes);
     }
     begin = begin / kPage * kPage;
-    end = std::min<uint64_t>(align_up(end), align_up(s.slide.file_size));
+    end = std::min<uint64_t>(align_up(end), align_up(s.file_size));
     if (begin < end && mostly_uncached(s, begin, end)) default_task = kColdTaskBytes;
   }
   const size_t task_bytes = std::max<size_t>(options.task_bytes ? options.task_bytes : default_task,

@@ -1,12 +1,11 @@
-// Slide::open and the accessors of the slide model. The pixel reads live in src/read/.
+// The accessors of the slide model. Slide::open (the vendor table) is in src/vendor/, the pixel
+// reads in src/read/.
 #include "slidestream/slide.hpp"
 
-#include <new>
 #include <utility>
 
 #include "slidestream/error.hpp"
-#include "tiff/formats.hpp"
-#include "tiff/slide_impl.hpp"
+#include "source/slide_impl.hpp"
 
 namespace slidestream {
 
@@ -36,39 +35,6 @@ std::string to_string(Compression compression) {
       return "webp";
   }
   return "unknown(" + std::to_string(static_cast<uint16_t>(compression)) + ")";
-}
-
-codec::TileFormat ImageData::tile_format(const Level& level) const {
-  codec::TileFormat f;
-  f.compression = level.compression;
-  f.photometric = level.photometric;
-  f.samples_per_pixel = level.planar_configuration == 2 ? 1 : level.samples_per_pixel;
-  f.bits_per_sample = level.bits_per_sample;
-  f.sample_format = level.sample_format;
-  f.predictor = level.predictor;
-  f.width = level.tile_width;
-  f.height = level.tile_height;
-  f.ycbcr_subsampling_h = ycbcr_subsampling[0];
-  f.ycbcr_subsampling_v = ycbcr_subsampling[1];
-  f.jpeg_tables = jpeg_tables;
-  f.big_endian = big_endian;
-  return f;
-}
-
-Slide Slide::open(const std::filesystem::path& path) {
-  auto impl = std::make_shared<Impl>();
-  impl->path = path;
-  try {
-    impl->file = io::File(path, io::File::Mode::read);
-    impl->file_size = impl->file.size();
-    tiff::open_slide(*impl);
-  } catch (const Error& e) {
-    throw e.with_context({.file = path.string()});
-  } catch (const std::bad_alloc&) {
-    throw Error(ErrorKind::out_of_memory, "out of memory while reading the TIFF structure",
-                {.file = path.string()});
-  }
-  return Slide(std::move(impl));
 }
 
 Slide::Slide(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
@@ -118,14 +84,20 @@ TileLocation Slide::tile_location(int level_index, int64_t tx, int64_t ty) const
                     std::to_string(lv.tiles_down) + " tiles",
                 {.file = impl_->path.string(), .level = level_index});
   }
-  const ImageData& data = impl_->level_data[static_cast<size_t>(level_index)];
-  size_t i = static_cast<size_t>(ty * lv.tiles_across + tx);
-  return {data.tile_offsets[i], data.tile_byte_counts[i]};
+  const source::TileBytes bytes = impl_->level_source(level_index).tile(tx, ty);
+  if (bytes.missing()) return {};
+  if (!bytes.single() || impl_->level_source(level_index).single_file() == nullptr) {
+    throw Error(ErrorKind::unsupported,
+                "tile (" + std::to_string(tx) + ", " + std::to_string(ty) +
+                    ") is not one byte range of the slide's file",
+                {.file = impl_->path.string(), .level = level_index});
+  }
+  return {bytes.front().offset, bytes.front().length};
 }
 
 std::span<const std::byte> Slide::jpeg_tables(int level_index) const {
   level(level_index);  // range check
-  return impl_->level_data[static_cast<size_t>(level_index)].jpeg_tables;
+  return impl_->level_source(level_index).format().jpeg_tables;
 }
 
 uint64_t Slide::file_size() const noexcept {
