@@ -76,15 +76,15 @@ for target in $targets; do
   elapsed=$(($(date +%s) - start))
   if ((workers > 1)); then
     # The fork parent's progress lines "#N: cov: ..." count executions over all its workers.
-    execs=$(grep -ho '^#[0-9]*' "$logs/run.log" | tr -d '#' | sort -n | tail -1)
+    execs=$(grep -ho '^#[0-9]*' "$logs/run.log" | tr -d '#' | sort -n | tail -1 || true)
   else
-    execs=$(grep -ho 'stat::number_of_executed_units: *[0-9]*' "$logs/run.log" | awk '{print $2}')
+    execs=$(grep -ho 'stat::number_of_executed_units: *[0-9]*' "$logs/run.log" | awk '{print $2}' || true)
   fi
   execs=${execs:-0}
   crashes=$(find "$artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   # The fork parent also counts them: "oom/timeout/crash: A/B/C" on its progress lines.
   counted=$(grep -ho 'oom/timeout/crash: *[0-9]*/[0-9]*/[0-9]*' "$logs/run.log" | tail -1 |
-    awk -F'[ /]' '{print $(NF-2) + $(NF-1) + $NF}')
+    awk -F'[ /]' '{print $(NF-2) + $(NF-1) + $NF}' || true)
   ((${counted:-0} > crashes)) && crashes=$counted
   ((crashes > 0)) && failed=1
   total=$((total + execs))

@@ -25,6 +25,7 @@
 #include "../fuzz/zarr_fuzz.hpp"  // fuzz_zarr_metadata's input format
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"
+#include "slidestream/zarr.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -612,6 +613,44 @@ TEST(MalformedInput, DecoderFuzzSeedsAndRegressionsEndCleanly) {
     }
   }
   EXPECT_GE(replayed, 30);
+}
+
+// What fuzz_zarr_metadata found, written out: metadata fields of another JSON type than the
+// reader expects (null where a string belongs, a float beyond int where an integer belongs) are
+// Error(format) naming the file, not an escaping nlohmann exception or undefined behaviour.
+TEST(MalformedInput, ZarrMetadataFieldsOfTheWrongJsonTypeAreFormatErrors) {
+  const fs::path dir = slidestream::test::scratch_dir(per_test("zarr_types"));
+  const std::string v2 =
+      R"("shape": [24, 20], "chunks": [16, 16], "dtype": "|u1", "fill_value": 0, )";
+  const std::string v3 =
+      R"("node_type": "array", "shape": [24, 20], "data_type": "uint8", "fill_value": 0, )"
+      R"("chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [16, 16]}}, )";
+  const std::string bytes = R"({"name": "bytes", "configuration": {"endian": "little"}})";
+  struct Case {
+    const char* file;
+    std::string json;
+  };
+  const Case cases[] = {
+      {".zarray", "{" + v2 + R"("zarr_format": 2, "order": null, "compressor": null})"},
+      {".zarray", "{" + v2 + R"("zarr_format": 8.8e82, "compressor": null})"},
+      {".zarray", "{" + v2 + R"("zarr_format": 2, "compressor": {"id": "zstd", "level": 1e82}})"},
+      {".zarray", "{" + v2 + R"("zarr_format": 2, "dimension_separator": 7, "compressor": null})"},
+      {"zarr.json", "{" + v3 + R"("zarr_format": 3.5e40, "codecs": [)" + bytes + "]}"},
+      {"zarr.json", "{" + v3 + R"("zarr_format": 3, "codecs": [)" + bytes +
+                        R"(, {"name": "zstd", "configuration": {"level": "high"}}]})"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.json);
+    for (const auto& entry : fs::directory_iterator(dir)) fs::remove_all(entry.path());
+    std::ofstream(dir / c.file) << c.json;
+    try {
+      slidestream::zarr::ArrayReader::open(dir);
+      ADD_FAILURE() << "opened";
+    } catch (const slidestream::Error& e) {
+      EXPECT_EQ(e.kind(), slidestream::ErrorKind::format) << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.file), std::string::npos) << e.what();
+    }
+  }
 }
 
 // fuzz_zarr_metadata's seeds (zarr-python's arrays) and findings (fuzz/regressions/

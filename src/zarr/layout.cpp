@@ -161,6 +161,21 @@ int64_t get_extent(const json& v, const std::filesystem::path& file, const char*
   return x;
 }
 
+// An optional integer field (zarr_format, a codec's level): `fallback` when absent, else an
+// integer that fits an int or Error(format). (json::value(key, 0) converts a float such as
+// 1e82 to int: undefined behaviour, found by fuzz_zarr_metadata.)
+int int_field(const json& obj, const char* key, int fallback, const std::filesystem::path& file) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return fallback;
+  if (!it->is_number_integer())
+    bad(ErrorKind::format, file, std::string(key) + " is not an integer");
+  const int64_t v = it->get<int64_t>();
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+    bad(ErrorKind::format, file, std::string(key) + " out of range");
+  }
+  return static_cast<int>(v);
+}
+
 // Shape and chunk shape of 2 or 3 dimensions → layout fields. 3-D arrays are (c, y, x) with all
 // channels in one chunk.
 void set_geometry(Layout& l, const json& shape, const json& chunks,
@@ -276,10 +291,10 @@ void parse_v3_codecs(Layout& l, const json& codecs, const std::filesystem::path&
       }
       if (name == "zstd") {
         l.encoding.compressor = Compressor::zstd;
-        l.encoding.level = conf.value("level", 0);
+        l.encoding.level = int_field(conf, "level", 0, file);
       } else {
         l.encoding.compressor = Compressor::blosc;
-        l.encoding.level = conf.value("clevel", 5);
+        l.encoding.level = int_field(conf, "clevel", 5, file);
         l.encoding.blosc_cname = conf.value("cname", "lz4");
         l.encoding.blosc_shuffle = parse_shuffle(conf.value("shuffle", json("noshuffle")));
       }
@@ -296,7 +311,8 @@ void parse_v3_codecs(Layout& l, const json& codecs, const std::filesystem::path&
 
 Layout parse_v3(const std::filesystem::path& file, json* attributes) {
   json doc = load_json(file);
-  if (doc.value("zarr_format", 0) != 3) bad(ErrorKind::format, file, "zarr_format is not 3");
+  if (int_field(doc, "zarr_format", 0, file) != 3)
+    bad(ErrorKind::format, file, "zarr_format is not 3");
   if (doc.value("node_type", "") != "array") {
     bad(ErrorKind::format, file, "not an array (a group? open one of its arrays, e.g. PATH/0)");
   }
@@ -364,7 +380,8 @@ Layout parse_v3(const std::filesystem::path& file, json* attributes) {
 Layout parse_v2(const std::filesystem::path& dir, json* attributes) {
   auto file = dir / ".zarray";
   json doc = load_json(file);
-  if (doc.value("zarr_format", 0) != 2) bad(ErrorKind::format, file, "zarr_format is not 2");
+  if (int_field(doc, "zarr_format", 0, file) != 2)
+    bad(ErrorKind::format, file, "zarr_format is not 2");
   Layout l;
   l.format = Format::v2;
   l.key_prefix = "";
@@ -385,10 +402,10 @@ Layout parse_v2(const std::filesystem::path& dir, json* attributes) {
     std::string id = comp.value("id", "");
     if (id == "zstd") {
       l.encoding.compressor = Compressor::zstd;
-      l.encoding.level = comp.value("level", 0);
+      l.encoding.level = int_field(comp, "level", 0, file);
     } else if (id == "blosc") {
       l.encoding.compressor = Compressor::blosc;
-      l.encoding.level = comp.value("clevel", 5);
+      l.encoding.level = int_field(comp, "clevel", 5, file);
       l.encoding.blosc_cname = comp.value("cname", "lz4");
       l.encoding.blosc_shuffle = parse_shuffle(comp.value("shuffle", json(1)));
     } else {
