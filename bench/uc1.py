@@ -195,6 +195,7 @@ def kvikio_read_tiled(path, tiles_in_flight=128):
                     w = min(tw, W - x * tw)
                     out[y * th:y * th + h, x * tw:x * tw + w] = bufs[k][:h, :w]
         cp.cuda.runtime.deviceSynchronize()
+        return out
     return run
 
 
