@@ -124,8 +124,14 @@ def run_batch(client, route, job, slides, out_dir, device, threads):
 def make_cluster(device, workers, threads):
     from distributed import Client, LocalCluster
     if device == "cuda":
-        from dask_cuda import LocalCUDACluster
-        cluster = LocalCUDACluster(n_workers=workers, threads_per_worker=1)
+        try:
+            from dask_cuda import LocalCUDACluster
+            cluster = LocalCUDACluster(n_workers=workers, threads_per_worker=1)
+        except ImportError:  # by hand for one worker: a process that sees GPU 0 only
+            if workers != 1:
+                raise SystemExit("more than one GPU worker needs dask-cuda (LocalCUDACluster)")
+            cluster = LocalCluster(n_workers=1, threads_per_worker=1,
+                                   env={"CUDA_VISIBLE_DEVICES": "0"})
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
     return cluster, Client(cluster)

@@ -1,5 +1,5 @@
 """slidestream.dask on a GPU, through dask-cuda's LocalCUDACluster of one worker (skipped without a
-GPU, CuPy or dask-cuda): read_level into CuPy chunks equals the CPU read, map_overlap Sobel on CuPy
+GPU or CuPy): read_level into CuPy chunks equals the CPU read, map_overlap Sobel on CuPy
 equals our tiled Sobel, to_zarr from GPU blocks equals the CPU write, and process_slides with
 device="cuda" writes what the CLI writes on the CPU."""
 
@@ -11,7 +11,7 @@ import pytest
 from dask_support import SHARED, cli_process, files_under, scan_pixels, write_pyramid
 
 cupy = pytest.importorskip("cupy")
-dask_cuda = pytest.importorskip("dask_cuda")
+pytest.importorskip("distributed")
 
 import dask.array as da  # noqa: E402
 
@@ -32,9 +32,17 @@ pytestmark = pytest.mark.skipif(_gpu_count() == 0 or not slidestream.has_cuda,
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client
+    """dask-cuda's LocalCUDACluster of one worker; where dask-cuda is not installed, the same by
+    hand: one worker process that sees GPU 0 only."""
+    from distributed import Client, LocalCluster
 
-    cluster = dask_cuda.LocalCUDACluster(n_workers=1, dashboard_address=":0")
+    try:
+        from dask_cuda import LocalCUDACluster
+
+        cluster = LocalCUDACluster(n_workers=1, dashboard_address=":0")
+    except ImportError:
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0",
+                               env={"CUDA_VISIBLE_DEVICES": "0"})
     client = Client(cluster)
     yield client
     client.close()
