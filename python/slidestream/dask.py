@@ -61,12 +61,6 @@ def _core():
     return slidestream
 
 
-def _native():
-    from slidestream import _core as native
-
-    return native
-
-
 # --------------------------------------------------------------------------------------------
 # One Slide per path per worker process.
 
@@ -131,14 +125,10 @@ class _LevelWindow:
         ys, xs = key[0], key[1]
         y0, y1, _ = ys.indices(self.shape[0])
         x0, x1, _ = xs.indices(self.shape[1])
-        from slidestream._arrays import wrap
-        from slidestream._device import normalize
-
         slide = _open_slide(self.path)
-        # Level coordinates, straight to the core reader (Slide.read_region takes level-0 ones).
-        image = slide._core.read_region(self.level, x0, y0, max(0, x1 - x0), max(0, y1 - y0),
-                                        device=normalize(self.device))
-        out = _as_array(wrap(image), self.device)
+        image = slide.read_level_region(self.level, (x0, y0), (max(0, x1 - x0), max(0, y1 - y0)),
+                                        device=self.device)
+        out = _as_array(image, self.device)
         return out[:, :, key[2]] if len(key) > 2 else out
 
 
@@ -287,14 +277,10 @@ def to_zarr(
         array = array.rechunk({0: rows, 1: cols})
 
     spec = dict(
-        height=height,
-        width=width,
-        channels=channels,
+        shape=(height, width) if array.ndim == 2 else (height, width, channels),
         dtype=np.dtype(array.dtype).name,
-        chunk_height=chunk_h,
-        chunk_width=chunk_w,
-        shard_height=int(shard_h),
-        shard_width=int(shard_w),
+        chunks=(int(chunk_h), int(chunk_w)),
+        shard=(int(shard_h), int(shard_w)) if shard_h else None,
         zarr_format=int(zarr_format),
         codec=codec,
         codec_level=int(codec_level),
@@ -302,12 +288,13 @@ def to_zarr(
     path = os.path.abspath(os.fspath(path))
     units = math.ceil(array.chunks[0][0] / unit_h) * math.ceil(array.chunks[1][0] / unit_w)
     io_depth = max(1, min(units, 64))  # a block's units at once; more would be idle threads
-    _zarr_writer(True, path, spec, overwrite=overwrite, durable=durable)  # the directory, no metadata
+    # The array's directory, no metadata: the blocks attach to it.
+    _core().create_zarr(path, **spec, overwrite=overwrite, durable=durable)
 
     def write_block(block, block_info=None):
         (y0, _), (x0, _) = block_info[0]["array-location"][:2]
-        writer = _zarr_writer(False, path, spec, durable=durable, threads=io_depth,
-                              io_depth=io_depth)
+        writer = _core().attach_zarr(path, **spec, durable=durable, threads=io_depth,
+                                     io_depth=io_depth)
         writer.write_region(int(y0), int(x0), _contiguous(block))
         report = writer.finish_chunks()
         return np.array([[report["bytes_written"]]], dtype=np.int64).reshape(
@@ -324,27 +311,15 @@ def to_zarr(
 
     @dask.delayed(pure=False)
     def finish(chunk_bytes):
-        writer = _zarr_writer(False, path, spec, durable=durable, io_depth=1)
+        writer = _core().attach_zarr(path, **spec, durable=durable, threads=1, io_depth=1)
         if attributes is not None:
-            import json
-
-            writer.set_attributes(json.dumps(attributes))
+            writer.set_attributes(attributes)
         report = dict(writer.finish())
         report["bytes_written"] += int(np.sum(chunk_bytes))
         return report
 
     done = finish(written.sum())
     return done.compute() if compute else done
-
-
-def _zarr_writer(create: bool, path: str, spec: dict, **options):
-    """ArrayWriter.create (the client, once) or .attach (every block task, and the last one)."""
-    native = _native()
-    grid = native.ZarrGrid(spec["chunk_height"], spec["chunk_width"], spec["shard_height"],
-                           spec["shard_width"])
-    make = native.zarr_create_array if create else native.zarr_attach_array
-    return make(path, spec["height"], spec["width"], spec["channels"], spec["dtype"], grid,
-                spec["zarr_format"], spec["codec"], spec["codec_level"], **options)
 
 
 def _contiguous(block):
@@ -361,8 +336,7 @@ def is_complete(output) -> bool:
     """True when ``output`` holds a finished output of our writers: the root metadata every writer
     here writes last (v3 zarr.json; v2 .zgroup or .zarray). The rule of ``zarr::is_complete`` and of
     ``slidestream process --list``."""
-    root = Path(output)
-    return any((root / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
+    return _core().zarr_is_complete(output)
 
 
 def output_path(output_dir, slide) -> Path:
@@ -407,8 +381,11 @@ def _bytes_under(root: Path) -> int:
     return total
 
 
-def _process_one(slide: str, output: str, ops, device: str, options: dict) -> SlideResult:
-    """One slide on a worker: never raises for the slide's own failure (the batch goes on)."""
+def _process_one(slide: str, output: str, ops, device: str, options: dict,
+                 retry: bool = False) -> SlideResult:
+    """One slide on a worker: never raises for the slide's own failure (the batch goes on).
+    `retry`: resubmitted after a restart, which may have come after this slide's output was
+    finished (then it is "done", not "skipped")."""
     result = SlideResult(slide=slide, output=output, status="done", gpu=_gpu_label(device))
     try:
         from distributed import get_worker
@@ -416,26 +393,48 @@ def _process_one(slide: str, output: str, ops, device: str, options: dict) -> Sl
         result.worker = get_worker().address
     except Exception:
         result.worker = f"{socket.gethostname()}:{os.getpid()}"
-    if is_complete(output):  # finished meanwhile (a rerun, a resubmitted task)
-        result.status = "skipped"
-        result.bytes = _bytes_under(Path(output))
-        return result
-    start = time.perf_counter()
-    try:
-        core = _core()
-        if ops is None:
-            core.convert(slide, output, device=device, overwrite=True, progress=False, **options)
-        else:
-            core.process(
-                slide, output, ops=list(ops), device=device, overwrite=True, progress=False,
-                **options,
-            )
-        result.bytes = _bytes_under(Path(output))
-    except Exception as e:  # the slide's own failure: reported, not raised
-        result.status = "failed"
-        result.error = f"{type(e).__name__}: {e}"
-    result.seconds = time.perf_counter() - start
+    with _output_lock(output):
+        if is_complete(output):  # finished meanwhile (a concurrent run, a resubmitted task)
+            result.status = "done" if retry else "skipped"
+            result.bytes = _bytes_under(Path(output))
+            return result
+        start = time.perf_counter()
+        try:
+            core = _core()
+            if ops is None:
+                core.convert(slide, output, device=device, overwrite=True, progress=False,
+                             **options)
+            else:
+                core.process(slide, output, ops=list(ops), device=device, overwrite=True,
+                             progress=False, **options)
+            result.bytes = _bytes_under(Path(output))
+        except Exception as e:  # the slide's own failure: reported, not raised
+            result.status = "failed"
+            result.error = f"{type(e).__name__}: {e}"
+        result.seconds = time.perf_counter() - start
     return result
+
+
+class _output_lock:
+    """An exclusive lock on one output, held while a task writes it: a task cancelled by a
+    restart keeps running until its worker process is gone, and its resubmitted copy must not
+    clear the output under it (nor it under the copy). A file lock (flock on a hidden sibling
+    OUT_DIR/.NAME.lock, never removed) is released by the kernel when its process dies, however
+    it dies; on NFS v4 flock is a POSIX lock and works across machines."""
+
+    def __init__(self, output: str):
+        out = Path(output)
+        self.path = out.parent / f".{out.name}.lock"
+
+    def __enter__(self):
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # releases the lock
 
 
 def process_slides(
@@ -495,18 +494,21 @@ def process_slides(
         while pending:
             futures = {
                 i: client.submit(
-                    _process_one, slides[i], str(outputs[i]), ops, device, options,
+                    _process_one, slides[i], str(outputs[i]), ops, device, options, attempts > 0,
                     # One prefix for the progress bar and the dashboard; unique per attempt.
                     key=f"slidestream-process-{uuid.uuid4().hex}",
                     pure=False,
                 )
                 for i in pending
             }
-            if progress:
-                from distributed import progress as dask_progress
+            try:
+                if progress:
+                    from distributed import progress as dask_progress
 
-                dask_progress(list(futures.values()))
-            wait(list(futures.values()))
+                    dask_progress(list(futures.values()))
+                wait(list(futures.values()))
+            except CancelledError:  # a restart cancelled some: each future is looked at below
+                pass
             lost = {}
             for i, future in futures.items():
                 try:
