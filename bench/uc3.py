@@ -10,7 +10,9 @@ bench/make_bench_slides.py), warm (file in the page cache), the parts --parts na
             streamed by file ranges; tiled-rows = the band executor reading a tile-row at a time;
             tiled-slots = the per-tile executor);
   sweep     (raw) the streamed reader's range size (SLIDESTREAM_BAND_TASK_MIB 2 and 8; 4 is the
-            default, measured under "read");
+            default, measured under "read"); (jpeg) the row reader's tile-rows per read
+            (SLIDESTREAM_BAND_ROW_TILES 1, as before, and 4; the default covers a band: 2 for
+            256 tiles and tile 512) and its readers (SLIDESTREAM_BAND_READERS 4; default 2);
   peers     (raw) the competent user's script: kvikio read + CuPy ndimage.sobel per channel, and
             the same read + cuCIM's 2-D sobel per channel (bench/uc3_peers.py, one process each);
   seedread  seed_pipeline.py --no-write (tifffile + CuPy per channel);
@@ -274,6 +276,22 @@ def main():
                         streamed=r.get("streamed"))
                 except Exception as e:  # noqa: BLE001
                     add(case_n, f"slidestream tiled, {mib} MiB ranges", True, error=str(e))
+        if "sweep" in parts and name == "jpeg" and bench_uc3.exists():
+            for label, env in (("1 tile-row per read", {"SLIDESTREAM_BAND_ROW_TILES": "1"}),
+                               ("4 tile-rows per read", {"SLIDESTREAM_BAND_ROW_TILES": "4"}),
+                               ("4 readers", {"SLIDESTREAM_BAND_READERS": "4"})):
+                if over_budget(f"{name} sweep {label}"):
+                    continue
+                try:
+                    rec = run_bench_uc3(slide, ["--repeats", str(args.repeats), "--modes",
+                                                "tiled"], env)
+                    r = rec["results"][0]
+                    add(case_n, f"slidestream tiled, {label}", True, r["seconds_min"],
+                        r["peak_gpu_bytes"], pixels,
+                        median_seconds=round(r["seconds_median"], 4),
+                        gpu_delta_gb=round(r["gpu_memory_delta_bytes"] / 1e9, 3))
+                except Exception as e:  # noqa: BLE001
+                    add(case_n, f"slidestream tiled, {label}", True, error=str(e))
         # --- read + Sobel, the peers ---
         if "peers" in parts and name == "raw":
             for peer, label in (("kvikio-cupy", "kvikio + CuPy ndimage.sobel per channel"),

@@ -2,7 +2,8 @@
 // output bands do not fit the device budget (wide float32 results), each band is copied down and
 // a single device band is reused in stream order. Proved here on the GPU: with a budget that
 // leaves room only for that, every band the writer gets equals the CPU's global result, for
-// streamed and row-read levels, tiles that divide nothing, and a chain with a halo.
+// streamed and row-read levels (band 600: each read takes several of the slide's tile-rows),
+// bands that divide nothing, and a chain with a halo.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -64,7 +65,7 @@ TEST(GpuBandHostOutput, BandsThroughHostMemoryEqualTheCpu) {
       pipeline::Options cpu_options;
       cpu_options.mode = pipeline::Mode::global;
       Image cpu = pipeline::process_to_image(slide, chain, cpu_options);
-      for (int64_t band : {int64_t{97}, int64_t{256}}) {
+      for (int64_t band : {int64_t{97}, int64_t{256}, int64_t{600}}) {
         for (bool streamed : {false, true}) {
           BandJob job = job_for(slide, chain, band);
           if (streamed) {

@@ -63,8 +63,8 @@ TEST(PipelineBands, WindowsAndTileRowsMatchBruteForce) {
               if (!needed) continue;
               lo = std::min(lo, y);
               hi = std::max(hi, y + 1);
-              if (first < 0) first = y / tile;
-              last = y / tile;
+              if (first < 0) first = y / g.row_height;
+              last = y / g.row_height;
             }
             EXPECT_EQ(r.in0, lo);
             EXPECT_EQ(r.in1, hi);
@@ -74,7 +74,9 @@ TEST(PipelineBands, WindowsAndTileRowsMatchBruteForce) {
             widest = std::max(widest, r.end - r.first);
           }
           EXPECT_EQ(covered, height);
-          EXPECT_EQ(g.tile_rows, (height + tile - 1) / tile);
+          // The row reader reads whole bands' worth of tile-rows at once.
+          EXPECT_EQ(g.row_height, tile * std::max<int64_t>(1, (band + tile - 1) / tile));
+          EXPECT_EQ(g.tile_rows, (height + g.row_height - 1) / g.row_height);
           // The reader never waits for a slot the band it feeds still needs.
           EXPECT_TRUE(g.ring >= widest + 2 || g.ring == g.tile_rows)
               << "height " << height << " tile " << tile << " band " << band;

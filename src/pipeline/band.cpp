@@ -25,7 +25,15 @@ BandGeometry band_geometry(const Level& level, const BandJob& job, uint64_t budg
     throw Error(ErrorKind::invalid_argument, "band executor: level without tiles or empty band");
   }
   BandGeometry g;
-  g.row_height = level.tile_height;
+  // The row reader reads several of the slide's tile-rows at once (one ring row); by default
+  // enough to cover a band, so that a band waits for about one read.
+  int64_t per_read = 1;
+  if (job.stream.ranges.empty()) {
+    per_read = job.tile_rows_per_read > 0
+                   ? job.tile_rows_per_read
+                   : std::max<int64_t>(1, (job.band + level.tile_height - 1) / level.tile_height);
+  }
+  g.row_height = int64_t{level.tile_height} * per_read;
   g.tile_rows = (job.height + g.row_height - 1) / g.row_height;
   g.bands = (job.height + job.band - 1) / job.band;
   int64_t widest = 0;

@@ -86,6 +86,11 @@ struct BandJob {
   // Non-empty: the level is streamed by these ranges (plan_raw_rows), ring slots in tile layout;
   // empty: read a tile-row at a time through the GPU read path.
   RawRowPlan stream;
+  // The row reader (not streamed): the slide's tile-rows each read of the GPU read path takes,
+  // one ring slot; 0: as many as cover a band. Fewer, longer reads pay each read's fixed costs
+  // (batch set-up, the wait for its last decodes) less often, which is what JPEG levels need;
+  // streamed levels always hold one tile-row per slot (their tile layout).
+  int tile_rows_per_read = 0;
   // Bytes the ring's reader may have in flight at once (threads × range size when streaming):
   // the ring holds that much beyond what one window touches, so readers never wait for a slot.
   uint64_t read_ahead_bytes = 0;
@@ -101,8 +106,9 @@ struct BandReport {
 
 // The band executor's geometry, pure arithmetic (tested on its own).
 struct BandGeometry {
-  int64_t tile_rows = 0;   // the slide's tile-rows over the level
-  int64_t row_height = 0;  // a tile-row's height (the slide's tile height)
+  int64_t tile_rows = 0;   // ring rows over the level ("tile-rows" below)
+  int64_t row_height = 0;  // a ring row's height: the slide's tile height, times
+                           // tile_rows_per_read for the row reader
   int64_t bands = 0;
   int ring = 0;              // tile-rows held on the device
   int64_t window_rows = 0;   // rows of the largest window

@@ -135,6 +135,12 @@ bool streaming_allowed(const Options& options) {
 uint64_t band_task_bytes() {
   return static_cast<uint64_t>(env_int("SLIDESTREAM_BAND_TASK_MIB", 4, 1, 64)) << 20;
 }
+
+// The row reader's slide tile-rows per read: 0 lets band_geometry cover a band with each read
+// (SLIDESTREAM_BAND_ROW_TILES overrides, for measuring; 1 is the one-tile-row reads of before).
+int band_row_tiles() {
+  return env_int("SLIDESTREAM_BAND_ROW_TILES", 0, 1, 64);
+}
 #endif
 
 // Tracks device memory: what the pipeline allocated itself, and the device's own count.
@@ -424,6 +430,7 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
   // the host pyramid needs them on the host.
   job.host_bands = sink.pyramid != nullptr;
   job.device_budget = kBandDeviceBudget;
+  job.tile_rows_per_read = band_row_tiles();
   if (streaming_allowed(options)) {
     const uint64_t task = band_task_bytes();
     job.stream = plan_raw_rows(slide, plan.level, task, nullptr);
