@@ -2,7 +2,9 @@
 // or the same error (kind and message). nvCOMP calls a corrupt stream undefined behaviour and
 // once decoded a damaged zstd tile to other pixels than libzstd without an error (issue 16;
 // ../shared/testdata/corrupt/zstd-tile-25.tif is that tile); the read path now gives nvCOMP
-// only streams whose output it can check (src/codec/nvcomp_route.hpp).
+// only streams whose output it can check (src/codec/nvcomp_route.hpp), and zstd streams only
+// on request (ReadOptions::gpu_zstd), since nvCOMP 6.0 faulted (illegal memory access, which
+// ends the CUDA context) on a damaged frame of this corpus that carried a checksum.
 //
 // The corpus is made here from two images (a slide-like gradient with noise, and pure noise,
 // which libdeflate stores in stored blocks and libzstd in raw blocks), each tiled 2 x 2 at 256
@@ -11,7 +13,7 @@
 // damaged in ~40 ways: cut at several lengths, bits flipped in the header, the block headers,
 // at tenths of the stream and in the checksum, a run of zeros, bytes appended. The TIFF writer
 // is a few lines here (the GPU machine has no libtiff). The intact files prove the corpus
-// reaches nvCOMP: verifiable streams must decode there, checksum-less zstd must not.
+// reaches nvCOMP: zlib streams must decode there, zstd (by default) must not.
 #include <gtest/gtest.h>
 #include <libdeflate.h>
 #include <zstd.h>
@@ -263,7 +265,8 @@ TEST(GpuCodecsCorrupt, DamagedZstdAndDeflateTilesReadAsOnTheCpu) {
   int cases = 0, both_read = 0, both_refused = 0, nvcomp_intact = 0;
   for (bool noise : {false, true}) {
     const Bytes image = image_pixels(noise);
-    for (Variant v : {Variant::zstd_checksum, Variant::zstd_plain, Variant::zlib}) {
+    // zlib first: a fault inside nvCOMP would end the CUDA context for every case after it.
+    for (Variant v : {Variant::zlib, Variant::zstd_checksum, Variant::zstd_plain}) {
       for (bool predictor : {false, true}) {
         std::vector<Bytes> tiles;
         for (int t = 0; t < 4; ++t)
@@ -283,7 +286,8 @@ TEST(GpuCodecsCorrupt, DamagedZstdAndDeflateTilesReadAsOnTheCpu) {
             expect_same(host, gpu, where + ", threads " + std::to_string(threads));
             if (d.what == "intact" && threads == 1 && nvcomp) {
               // One thread: no CPU helper, so the report names the decoder of every tile.
-              const bool verifiable = v != Variant::zstd_plain;
+              // zstd stays on the CPU by default (ReadOptions::gpu_zstd), checksum or not.
+              const bool verifiable = v == Variant::zlib;
               EXPECT_EQ(gpu.decoder.find("nvcomp") != std::string::npos, verifiable)
                   << where << ": decoder " << gpu.decoder;
               nvcomp_intact += verifiable;

@@ -31,6 +31,13 @@ struct ReadOptions {
   // converts them as libjpeg-turbo does, so the pixels equal a host read bit for bit (tested);
   // GPUs without JPEG engines, and streams the engines cannot take, decode on the CPU threads.
   bool gpu_jpeg = true;
+  // GPU reads: let nvCOMP decode zstd tiles whose frames carry a content checksum (checked on
+  // the GPU). Off by default: nvCOMP 6.0 faulted with an illegal memory access on a damaged
+  // zstd frame that carried one (H200, 2026-12-04), and such a fault ends the process's CUDA
+  // context, where libzstd reports the damage as an error. libtiff, libvips and tifffile write
+  // no checksum anyway, so their zstd tiles always decode on the CPU threads. Deflate tiles
+  // (zlib: Adler-32) go to nvCOMP whenever it is loaded.
+  bool gpu_zstd = false;
 };
 
 // What a read actually did, for the CLI and benchmarks.

@@ -236,7 +236,7 @@ bool first_stored_tile(const source::LevelSource& tiles, uint64_t prefix,
 
 }  // namespace
 
-Engine choose(const source::LevelSource& tiles, std::string* why) {
+Engine choose(const source::LevelSource& tiles, const ReadOptions& options, std::string* why) {
   std::string local;
   std::string& reason = why ? *why : local;
   const Level& l = tiles.layout();
@@ -262,6 +262,10 @@ Engine choose(const source::LevelSource& tiles, std::string* why) {
     }
     if (!codec::nvcomp::enabled(&reason)) return Engine::none;
     if (l.compression != Compression::zstd) return Engine::nvcomp_deflate;
+    if (!options.gpu_zstd) {
+      reason = "zstd tiles decode on the CPU unless ReadOptions::gpu_zstd asks for nvCOMP";
+      return Engine::none;
+    }
     // Frames nvCOMP may not take (libtiff, libvips and tifffile write no content checksum) go
     // to the CPU tile by tile anyway; the first one's header spares the GPU workers a level of
     // them.

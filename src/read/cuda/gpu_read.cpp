@@ -633,7 +633,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   // Deflate, zstd and JPEG 2000 levels: nvCOMP / nvJPEG2000 where they cover the level.
   std::optional<gpu_codecs::LevelDecode> gpu_codec;
   if (!raw && !use_nvjpeg && x0 < x1 && y0 < y1) {
-    if (auto engine = gpu_codecs::choose(tiles); engine != gpu_codecs::Engine::none) {
+    if (auto engine = gpu_codecs::choose(tiles, options); engine != gpu_codecs::Engine::none) {
       gpu_codec.emplace(engine, tiles, slide.path.native(), level, s.out, options,
                         options.threads > 0 ? options.threads : io::hardware_threads());
     }
