@@ -94,8 +94,11 @@ nb::object to_python(Image&& image, bool drop_single_channel) {
   if (v.device == Device::cpu) {
     return nb::cast(nb::ndarray<nb::numpy>(v.data, ndim, shape, owner, nullptr, dtype, kDlCpu, 0));
   }
-  return nb::cast(
-      nb::ndarray<>(v.data, ndim, shape, owner, nullptr, dtype, kDlCuda, v.cuda_device));
+  // array_api: an object with __dlpack__ / __dlpack_device__ that can be exported any number of
+  // times (a bare DLPack capsule is consumed by its first import, which left CudaArray.get()
+  // with a used capsule on the H200).
+  return nb::cast(nb::ndarray<nb::array_api>(v.data, ndim, shape, owner, nullptr, dtype, kDlCuda,
+                                             v.cuda_device));
 }
 
 ImageView view_of(const AnyArray& a, const char* what) {
