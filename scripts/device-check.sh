@@ -22,6 +22,8 @@
 # nvImageCodec wheel from .whl/. Then carry: .carry .debs and, for the peers, .whl/cucim*,
 # .whl/kvikio*, .whl/libkvikio*, .whl/rapids_logger* (all together stay under the 64 MiB that
 # travel; the full .whl/ plus .carry does not).
+# The Python package (python/, built on the machine) needs .whl/nanobind*, scikit_build_core*,
+# pathspec*, packaging* and, for its tests, pytest*, pluggy*, iniconfig* (all pure Python, < 1 MiB).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -103,6 +105,19 @@ ninja -C "$BUILD" -j"$JOBS" ${TARGETS:-} > "$LOGS/build.log" 2>&1 \
 "$BUILD/slidestream" info --system --json > "$LOGS/system.json" 2>&1
 
 device_env_wheels
+# 2b. The Python package, built here for this machine's python3 (nanobind, scikit-build-core and
+# pytest travel as wheels in .whl/), installed into /tmp/site-slidestream (PYTHONPATH).
+if python3 -c "import nanobind, scikit_build_core" 2>/dev/null; then
+  step "python package"
+  CMAKE_BUILD_PARALLEL_LEVEL=$JOBS python3 -m pip install --no-build-isolation --no-deps \
+    --no-cache-dir --target /tmp/site-slidestream --upgrade -Cbuild-dir="$ROOT/build-device-python" \
+    -Ccmake.define.CMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc . > "$LOGS/python-install.log" 2>&1 \
+    || { status=1; grep -E "error|Error" "$LOGS/python-install.log" | head -20; }
+  export PYTHONPATH=/tmp/site-slidestream:${PYTHONPATH:-}
+else
+  echo "no nanobind / scikit-build-core wheels in .whl: the Python package is not built" \
+    | tee -a "$LOGS/steps.log"
+fi
 # 3. GPU tests against carried fixtures (the make_fixtures setup needs libvips: excluded).
 if [ "$MODE_TESTS" = 1 ]; then
   step "gpu tests"
@@ -116,6 +131,15 @@ if [ "$MODE_TESTS" = 1 ]; then
     > "$LOGS/ctest-gpu.log" 2>&1 || status=1
   grep -E "tests passed|tests failed|\*\*\*|Failed|FAILED" "$LOGS/ctest-gpu.log" | tail -40
   cp "$LOGS/ctest-gpu.log" "$OUT/ctest-gpu.log"
+  # The Python package's GPU tests, and its array / process tests with the machine's torch.
+  if python3 -c "import slidestream, pytest" 2>/dev/null; then
+    step "python tests"
+    SLIDESTREAM_TESTDATA=$ROOT/.carry/testdata SLIDESTREAM_FIXTURES=${SLIDESTREAM_FIXTURE_DIR:-} \
+      python3 -m pytest python/tests/test_gpu.py python/tests/test_arrays.py \
+      python/tests/test_threads_and_processes.py -p no:cacheprovider -rs ${PYTEST_ARGS:-} \
+      > "$LOGS/pytest-gpu.log" 2>&1 || status=1
+    tail -30 "$LOGS/pytest-gpu.log"
+  fi
 fi
 
 # 4. Benchmarks.

@@ -12,7 +12,7 @@ from ._progress import make_bar
 from ._slide import Slide
 
 
-def process(slide: "Slide | str | os.PathLike[str]", out: "str | os.PathLike[str] | None",
+def process(slide: Slide | str | os.PathLike[str], out: str | os.PathLike[str] | None,
             ops: Sequence[str] = ("sobel",), *, device: Any = "cpu", mode: str = "tiled",
             level: int = 0, tile: int = 512, slots: int = 0, threads: int = 0,
             io: str = "auto", zarr_format: int = 3, codec: str = "none", shard: int = 0,

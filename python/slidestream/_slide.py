@@ -32,7 +32,7 @@ class Level(NamedTuple):
 class _AssociatedImages(Mapping):
     """name -> (H, W, C) uint8 NumPy array, decoded when first asked for."""
 
-    def __init__(self, slide: "Slide") -> None:
+    def __init__(self, slide: Slide) -> None:
         self._slide = slide
         self._names = [name for name, _, _ in slide._core.associated]
         self._cache: dict[str, np.ndarray] = {}
@@ -74,7 +74,7 @@ class Slide:
             level = slide.read_level(1, device="cuda")               # CudaArray
     """
 
-    def __init__(self, path: "str | os.PathLike[str]") -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = os.fspath(path)
         self._core = _core.Slide(self._path)
         self._levels = tuple(Level(**d) for d in self._core.levels)
@@ -82,7 +82,7 @@ class Slide:
         self._associated: _AssociatedImages | None = None
 
     # --- context, pickling -------------------------------------------------------------------
-    def __enter__(self) -> "Slide":
+    def __enter__(self) -> Slide:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,12 +181,14 @@ class Slide:
 
     def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int], *,
                     device: Any = "cpu", out: Any = None, threads: int = 0,
-                    fill: int = 0) -> "np.ndarray | CudaArray":
+                    fill: int = 0) -> np.ndarray | CudaArray:
         """Reads a rectangle of one level into a new array (or into `out`).
 
         Args:
             location: (x, y) of the top-left pixel **in level-0 coordinates**, as OpenSlide
-                takes it; any integers, negative or beyond the slide included.
+                takes it; any integers, negative or beyond the slide included. Where x or y
+                divided by the level's downsample is fractional, the region starts at the level
+                pixel that contains it (OpenSlide resamples between pixels there instead).
             level: the pyramid level to read from.
             size: (width, height) of the region **in pixels of `level`**.
             device: "cpu" (a NumPy array), "cuda" or "cuda:N" (a :class:`CudaArray`; torch,
@@ -216,7 +218,7 @@ class Slide:
 
     def read_level_region(self, level: int, location: tuple[int, int], size: tuple[int, int],
                           *, device: Any = "cpu", out: Any = None, threads: int = 0,
-                          fill: int = 0) -> "np.ndarray | CudaArray":
+                          fill: int = 0) -> np.ndarray | CudaArray:
         """As :meth:`read_region`, with `location` in the **level's own pixel coordinates**
         (what tile-aligned readers such as ``slidestream.dask`` use)."""
         self._level(level)
@@ -230,7 +232,7 @@ class Slide:
         return result if out is not None else wrap(result)
 
     def read_level(self, level: int, *, device: Any = "cpu", out: Any = None,
-                   threads: int = 0) -> "np.ndarray | CudaArray":
+                   threads: int = 0) -> np.ndarray | CudaArray:
         """Reads a whole level into a new array (or into `out`), on the CPU or a GPU.
 
         On a GPU the compressed tiles go straight to device memory and decode there where a GPU
@@ -244,7 +246,7 @@ class Slide:
         return result if out is not None else wrap(result)
 
     def read_tile(self, level: int, tx: int, ty: int, *,
-                  device: Any = "cpu") -> "np.ndarray | CudaArray":
+                  device: Any = "cpu") -> np.ndarray | CudaArray:
         """One whole stored tile (column tx, row ty); edge tiles include the file's padding."""
         self._level(level)
         return wrap(self._core.read_tile(int(level), int(tx), int(ty), device=normalize(device),
@@ -272,7 +274,7 @@ def _to_level(coordinate: int, downsample: float) -> int:
     return int(nearest) if abs(value - nearest) < 1e-6 else math.floor(value)
 
 
-def open_slide(path: "str | os.PathLike[str]") -> Slide:
+def open_slide(path: str | os.PathLike[str]) -> Slide:
     """Opens a slide (as openslide.open_slide does). Raises a SlideError subclass when the file
     is not a slide we read (NotASlideError), missing (SlideNotFoundError), or damaged."""
     return Slide(path)

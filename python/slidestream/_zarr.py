@@ -14,7 +14,7 @@ from ._progress import make_bar
 from ._slide import Slide
 
 
-def _pair(value: "int | Sequence[int]", name: str) -> tuple[int, int]:
+def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     if isinstance(value, (int,)) and not isinstance(value, bool):
         return int(value), int(value)
     try:
@@ -24,12 +24,12 @@ def _pair(value: "int | Sequence[int]", name: str) -> tuple[int, int]:
         raise TypeError(f"{name} must be an int or (height, width), got {value!r}") from None
 
 
-def write_zarr(array: Any, path: "str | os.PathLike[str]", *,
-               chunks: "int | Sequence[int]" = 512, zarr_format: int = 3,
-               shard: "int | Sequence[int] | None" = None, codec: str = "none",
+def write_zarr(array: Any, path: str | os.PathLike[str], *,
+               chunks: int | Sequence[int] = 512, zarr_format: int = 3,
+               shard: int | Sequence[int] | None = None, codec: str = "none",
                codec_level: int = 3, fill_value: float = 0, overwrite: bool = False,
                durable: bool = True, threads: int = 0, io: str = "auto", io_depth: int = 0,
-               attributes: "dict | None" = None) -> dict:
+               attributes: dict | None = None) -> dict:
     """Writes an image array to a Zarr array with slidestream's writer.
 
     Args:
@@ -72,14 +72,14 @@ def _is_cuda(array: Any) -> bool:
         return False
 
 
-def read_zarr(path: "str | os.PathLike[str]", *, device: Any = "cpu", threads: int = 0):
+def read_zarr(path: str | os.PathLike[str], *, device: Any = "cpu", threads: int = 0):
     """Reads a whole Zarr array written by slidestream (v2, v3, sharded, any of its codecs)
     into a NumPy array (device="cpu") or a CudaArray ("cuda", "cuda:N"); (height, width) or
     (height, width, channels)."""
     return wrap(_core.read_array(os.fspath(path), device=normalize(device), threads=threads))
 
 
-def zarr_info(path: "str | os.PathLike[str]") -> dict:
+def zarr_info(path: str | os.PathLike[str]) -> dict:
     """Shape, dtype, chunks, shard, format, codec and attributes of a slidestream Zarr array."""
     info = _core.array_info(os.fspath(path))
     info["attributes"] = json.loads(info["attributes"])
@@ -142,9 +142,9 @@ def _open_writer(attach: bool, path, shape, dtype, chunks, zarr_format, shard, c
     return ZarrWriter(core)
 
 
-def create_zarr(path: "str | os.PathLike[str]", shape: Sequence[int], dtype: Any = "uint8", *,
-                chunks: "int | Sequence[int]" = 512, zarr_format: int = 3,
-                shard: "int | Sequence[int] | None" = None, codec: str = "none",
+def create_zarr(path: str | os.PathLike[str], shape: Sequence[int], dtype: Any = "uint8", *,
+                chunks: int | Sequence[int] = 512, zarr_format: int = 3,
+                shard: int | Sequence[int] | None = None, codec: str = "none",
                 codec_level: int = 3, fill_value: float = 0, overwrite: bool = False,
                 durable: bool = True, threads: int = 0, io: str = "auto",
                 io_depth: int = 0) -> ZarrWriter:
@@ -155,9 +155,9 @@ def create_zarr(path: "str | os.PathLike[str]", shape: Sequence[int], dtype: Any
                         codec_level, fill_value, overwrite, durable, threads, io, io_depth)
 
 
-def attach_zarr(path: "str | os.PathLike[str]", shape: Sequence[int], dtype: Any = "uint8", *,
-                chunks: "int | Sequence[int]" = 512, zarr_format: int = 3,
-                shard: "int | Sequence[int] | None" = None, codec: str = "none",
+def attach_zarr(path: str | os.PathLike[str], shape: Sequence[int], dtype: Any = "uint8", *,
+                chunks: int | Sequence[int] = 512, zarr_format: int = 3,
+                shard: int | Sequence[int] | None = None, codec: str = "none",
                 codec_level: int = 3, fill_value: float = 0, durable: bool = True,
                 threads: int = 0, io: str = "auto", io_depth: int = 0) -> ZarrWriter:
     """A writer of more chunks of an array that :func:`create_zarr` made (maybe in another
@@ -167,7 +167,7 @@ def attach_zarr(path: "str | os.PathLike[str]", shape: Sequence[int], dtype: Any
                         codec_level, fill_value, False, durable, threads, io, io_depth)
 
 
-def zarr_is_complete(path: "str | os.PathLike[str]") -> bool:
+def zarr_is_complete(path: str | os.PathLike[str]) -> bool:
     """True when `path` holds a finished output of slidestream's writers (a Zarr array or
     OME-Zarr group whose metadata, written last, is there); False for partial or missing ones."""
     return _core.is_complete(os.fspath(path))
@@ -177,7 +177,7 @@ def zarr_is_complete(path: "str | os.PathLike[str]") -> bool:
 _BLOCK_BUDGET = 256 << 20
 
 
-def _levels_to_write(levels: "str | Sequence[int]", count: int) -> list[int]:
+def _levels_to_write(levels: str | Sequence[int], count: int) -> list[int]:
     if levels == "all":
         return list(range(count))
     chosen = sorted({int(v) for v in levels})
@@ -187,8 +187,8 @@ def _levels_to_write(levels: "str | Sequence[int]", count: int) -> list[int]:
     return chosen
 
 
-def convert(slide: "Slide | str | os.PathLike[str]", out: "str | os.PathLike[str]", *,
-            levels: "str | Sequence[int]" = "all", chunk: int = 512, zarr_format: int = 3,
+def convert(slide: Slide | str | os.PathLike[str], out: str | os.PathLike[str], *,
+            levels: str | Sequence[int] = "all", chunk: int = 512, zarr_format: int = 3,
             shard: int = 0, codec: str = "none", device: Any = "cpu", io: str = "auto",
             overwrite: bool = False, threads: int = 0, io_depth: int = 0,
             progress: Any = True) -> dict:

@@ -77,7 +77,7 @@ class _AssociatedImages(Mapping):
 class OpenSlide:
     """An open slide, as openslide.OpenSlide."""
 
-    def __init__(self, filename: "str | os.PathLike[str]") -> None:
+    def __init__(self, filename: str | os.PathLike[str]) -> None:
         try:
             self._slide = Slide(filename)
         except NotASlideError as e:
@@ -87,7 +87,7 @@ class OpenSlide:
         self._filename = os.fspath(filename)
 
     @classmethod
-    def detect_format(cls, filename: "str | os.PathLike[str]") -> str | None:
+    def detect_format(cls, filename: str | os.PathLike[str]) -> str | None:
         """The vendor ("aperio", "generic-tiff", ...) or None when not a slide we read."""
         try:
             with Slide(filename) as slide:
@@ -175,7 +175,7 @@ class OpenSlide:
         return thumb
 
 
-def open_slide(filename: "str | os.PathLike[str]") -> OpenSlide:
+def open_slide(filename: str | os.PathLike[str]) -> OpenSlide:
     """Opens a slide (openslide.open_slide; without ImageSlide for plain PNG/JPEG files)."""
     return OpenSlide(filename)
 
