@@ -10,7 +10,7 @@ an Aperio SVS that every peer opens) for the region case. Cases:
           fresh and into a preallocated CuPy / torch array with out=) against the CLI's
           `slidestream read --device cuda` of the same level (goal: within 5%);
   region: 256 x 256 read_region at level 0, random locations (one seed for all), one thread,
-          against openslide-python, tiffslide and cuCIM (device="cpu");
+          against openslide-python, tiffslide, cuCIM (device="cpu") and fastslide;
   level-cpu: a whole level on the CPU against fastslide.
 
 Every figure is the median of --repeat runs after one warm-up; pages stay cached (warm). Peers
@@ -187,6 +187,13 @@ def regions(path, count, repeat):
     per_second(attempt("region", f"tiffslide read_region ({name})", tiffslide_peer, nbytes,
                        repeat, patches=count))
 
+    def fastslide_peer():
+        import fastslide
+        fs = fastslide.FastSlide.from_file_path(path, cache=None)
+        return lambda: [fs.read_region(l, 0, (256, 256)).numpy() for l in locs]
+    per_second(attempt("region", f"fastslide read_region ({name})", fastslide_peer, nbytes,
+                       repeat, patches=count))
+
     def cucim_peer():
         from cucim import CuImage
         img = CuImage(path)
@@ -209,9 +216,8 @@ def level_cpu(path, repeat):
 
     def fastslide_peer():
         import fastslide
-        fs = (fastslide.FastSlide.from_file_path(path) if hasattr(fastslide, "FastSlide")
-              else fastslide.open_slide(path))
-        return lambda: np.asarray(fs.read_region((0, 0), 0, (w, h)))
+        fs = fastslide.FastSlide.from_file_path(path)  # fastslide 0.8: level-native coords
+        return lambda: fs.read_region((0, 0), 0, (w, h)).numpy()
     peer = attempt("level-cpu", f"fastslide read_region whole level ({name})", fastslide_peer,
                    nbytes, repeat)
     if ours.get("seconds") and peer.get("seconds"):

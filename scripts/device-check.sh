@@ -12,7 +12,7 @@
 #               /tmp/site
 # Environment: TARGETS (ninja targets; default: all), CTEST_ARGS (extra ctest arguments, e.g.
 # "-R GpuRead"), FIXTURE_DIR (carried fixtures folder; default .carry/fixtures), BENCHES
-# (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py, those present), BENCH_ARGS
+# (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py python.py, those present), BENCH_ARGS
 # (extra driver arguments), JOBS (default: cores). Each driver is called as
 #   python3 DRIVER --cli BUILD/slidestream --build BUILD --slides DIR --out $OUT/NAME.json
 #
@@ -148,7 +148,7 @@ if [ "$MODE_BENCH" = 1 ]; then
   SLIDES=${BENCH_SLIDES:-/tmp/bench-slides}
   python3 bench/make_bench_slides.py --source .carry/cmu-1-small-region.svs --out "$SLIDES" \
     > "$LOGS/make_bench_slides.log" 2>&1 || { status=1; tail -20 "$LOGS/make_bench_slides.log"; }
-  for driver in ${BENCHES:-bench/uc1.py bench/uc2.py bench/uc3.py bench/cpu_read.py}; do
+  for driver in ${BENCHES:-bench/uc1.py bench/uc2.py bench/uc3.py bench/cpu_read.py bench/python.py}; do
     [ -f "$driver" ] || continue
     name=$(basename "$driver" .py)
     step "bench $name"
