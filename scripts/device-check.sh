@@ -136,7 +136,8 @@ if [ "$MODE_TESTS" = 1 ]; then
     step "python tests"
     SLIDESTREAM_TESTDATA=$ROOT/.carry/testdata SLIDESTREAM_FIXTURES=${SLIDESTREAM_FIXTURE_DIR:-} \
       python3 -m pytest python/tests/test_gpu.py python/tests/test_arrays.py \
-      python/tests/test_threads_and_processes.py -p no:cacheprovider -rs ${PYTEST_ARGS:-} \
+      python/tests/test_threads_and_processes.py python/tests/test_zarr.py \
+      python/tests/test_errors.py -p no:cacheprovider -rs ${PYTEST_ARGS:-} \
       > "$LOGS/pytest-gpu.log" 2>&1 || status=1
     tail -30 "$LOGS/pytest-gpu.log"
   fi
