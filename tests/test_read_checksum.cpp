@@ -24,7 +24,7 @@ TEST(ReadChecksum, EqualsGoogleCrc32cOfTifffilesPixels) {
     const Level& l = slide.level(0);
     Image tight = slide.read_level(0);
     for (int threads : {1, 4}) {
-      EXPECT_EQ(read::checksum_text(read::image_crc32c(tight.view(), 0, threads)), expected);
+      EXPECT_EQ(checksum_text(read::image_crc32c(tight.view(), 0, threads)), expected);
     }
     // The same pixels in a view with padded rows.
     const size_t pitch = tight.view().row_bytes() + 24;
@@ -33,7 +33,7 @@ TEST(ReadChecksum, EqualsGoogleCrc32cOfTifffilesPixels) {
     view.data = padded.data();
     view.row_pitch = pitch;
     slide.read_level(0, view);
-    EXPECT_EQ(read::checksum_text(read::image_crc32c(view, 0, 0)), expected);
+    EXPECT_EQ(checksum_text(read::image_crc32c(view, 0, 0)), expected);
   }
 }
 

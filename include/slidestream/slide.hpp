@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "slidestream/image.hpp"
@@ -82,6 +83,9 @@ class Slide {
   std::optional<double> objective_power() const noexcept;
   // OpenSlide-style names where one exists ("openslide.mpp-x", "aperio.AppMag", "tiff.Make"...).
   const std::map<std::string, std::string>& properties() const noexcept;
+  // The formats tried before the one that accepted the file, in detection order, each with the
+  // reason it refused the file ({"aperio", "ImageDescription does not start with Aperio"}, ...).
+  std::vector<std::pair<std::string, std::string>> refused_formats() const;
 
   // Raw access for readers that do their own I/O and decoding (GPU paths, benchmarks).
   TileLocation tile_location(int level, int64_t tx, int64_t ty) const;

@@ -1,12 +1,13 @@
 // The whole public API.
 #pragma once
 
+#include "slidestream/checksum.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/image.hpp"
+#include "slidestream/ops.hpp"
+#include "slidestream/pipeline.hpp"
 #include "slidestream/read_options.hpp"
 #include "slidestream/slide.hpp"
 #include "slidestream/system.hpp"
-#include "slidestream/ops.hpp"
-#include "slidestream/zarr.hpp"
-#include "slidestream/pipeline.hpp"
 #include "slidestream/version.hpp"
+#include "slidestream/zarr.hpp"

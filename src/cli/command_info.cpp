@@ -8,7 +8,6 @@
 #include "cli/commands.hpp"
 #include "slidestream/slide.hpp"
 #include "slidestream/system.hpp"
-#include "source/slide_impl.hpp"
 
 namespace slidestream::cli {
 namespace {
@@ -29,7 +28,7 @@ nlohmann::json info_json(const Slide& slide) {
   out["format"] = slide.format();
   // Why the formats ahead of this one in the detection order refused the file.
   out["refused_formats"] = nlohmann::json::object();
-  for (const auto& [name, why] : slide.impl().refused_formats) out["refused_formats"][name] = why;
+  for (const auto& [name, why] : slide.refused_formats()) out["refused_formats"][name] = why;
   out["levels"] = nlohmann::json::array();
   for (const Level& lv : slide.levels()) {
     out["levels"].push_back({
@@ -79,7 +78,7 @@ void print_text(const Slide& slide) {
   std::printf("file:              %s (%llu bytes)\n", slide.path().c_str(),
               static_cast<unsigned long long>(slide.file_size()));
   std::printf("format:            %s\n", slide.format().c_str());
-  for (const auto& [name, why] : slide.impl().refused_formats) {
+  for (const auto& [name, why] : slide.refused_formats()) {
     std::printf("  not %s: %s\n", name.c_str(), why.c_str());
   }
   std::printf("mpp:               %s x %s\n", number_or_dash(slide.mpp_x()).c_str(),

@@ -1,3 +1,6 @@
+// checksum_crc32c and for_each_host_band (slidestream/checksum.hpp): host views are checksummed
+// in place in parallel pieces; GPU views band by band through one reused host band, so a level on
+// the GPU is never copied to the host whole.
 #include "read/image_checksum.hpp"
 
 #include <algorithm>
@@ -7,6 +10,10 @@
 #include "core/crc32c.hpp"
 #include "io/thread_pool.hpp"
 #include "slidestream/error.hpp"
+
+#if SLIDESTREAM_HAVE_CUDA
+#include "cuda/host_copy.hpp"
+#endif
 
 namespace slidestream::read {
 namespace {
@@ -52,10 +59,54 @@ uint32_t image_crc32c(const ImageView& view, uint32_t crc, int threads) {
   return crc;
 }
 
+}  // namespace slidestream::read
+
+namespace slidestream {
+
+void for_each_host_band(const ImageView& view,
+                        const std::function<void(std::span<const std::byte>)>& visit,
+                        size_t band_bytes) {
+  if (view.width <= 0 || view.height <= 0) return;
+  const size_t row = view.row_bytes();
+  const int64_t band_rows =
+      std::max<int64_t>(1, static_cast<int64_t>(band_bytes / std::max<size_t>(row, 1)));
+  if (view.device == Device::cpu) {
+    for (int64_t y = 0; y < view.height; y += band_rows) {
+      const int64_t rows = std::min(band_rows, view.height - y);
+      if (view.row_pitch == row) {
+        visit({view.row(y), row * static_cast<size_t>(rows)});
+      } else {
+        for (int64_t r = y; r < y + rows; ++r) visit({view.row(r), row});
+      }
+    }
+    return;
+  }
+#if SLIDESTREAM_HAVE_CUDA
+  Image band =
+      Image::allocate(view.width, std::min(band_rows, view.height), view.channels, view.dtype);
+  for (int64_t y = 0; y < view.height; y += band_rows) {
+    const int64_t rows = std::min(band_rows, view.height - y);
+    ImageView dst = band.view();
+    dst.height = rows;
+    cuda::copy_to_host(view.crop(0, y, view.width, rows), dst);
+    visit({dst.data, row * static_cast<size_t>(rows)});
+  }
+#else
+  throw Error(ErrorKind::unsupported, "a GPU view in a build without CUDA support");
+#endif
+}
+
+uint32_t checksum_crc32c(const ImageView& view, int threads) {
+  if (view.device == Device::cpu) return read::image_crc32c(view, 0, threads);
+  uint32_t crc = 0;
+  for_each_host_band(view, [&](std::span<const std::byte> band) { crc = crc32c(band, crc); });
+  return crc;
+}
+
 std::string checksum_text(uint32_t crc) {
   char text[24];
   std::snprintf(text, sizeof(text), "crc32c:%08x", crc);
   return text;
 }
 
-}  // namespace slidestream::read
+}  // namespace slidestream

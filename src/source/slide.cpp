@@ -75,6 +75,12 @@ const std::map<std::string, std::string>& Slide::properties() const noexcept {
   return impl_->properties;
 }
 
+// Kept separate from the accessors above: where the refusals are recorded may change with the
+// source table, this accessor's answer does not.
+std::vector<std::pair<std::string, std::string>> Slide::refused_formats() const {
+  return impl_->refused_formats;
+}
+
 TileLocation Slide::tile_location(int level_index, int64_t tx, int64_t ty) const {
   const Level& lv = level(level_index);
   if (tx < 0 || ty < 0 || tx >= lv.tiles_across || ty >= lv.tiles_down) {
