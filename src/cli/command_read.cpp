@@ -3,24 +3,24 @@
 // pixels (IO-NOTES "Conventions": CRC-32C of the tight pixels, the same on every device and
 // backend for lossless slides, checkable with google_crc32c on a numpy array).
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "cli/arguments.hpp"
 #include "cli/commands.hpp"
-#include "core/crc32c.hpp"
-#include "io/file.hpp"
+#include "slidestream/checksum.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
 #include "slidestream/slide.hpp"
-
-#if SLIDESTREAM_HAVE_CUDA
-#include "cuda/host_copy.hpp"
-#endif
+#include "slidestream/system.hpp"
 
 namespace slidestream::cli {
 namespace {
@@ -40,50 +40,22 @@ struct ReadCommandOptions {
   std::string dump;  // write the tight pixels here (for comparisons by other tools)
 };
 
-// Visits the view's pixels laid out tightly, band by band, so that a GPU level is never copied
-// to the host whole.
-template <typename Visit>
-void for_each_band(const ImageView& view, Visit&& visit) {
-  if (view.width == 0 || view.height == 0) return;
-  const size_t row = view.row_bytes();
-  if (view.device == Device::cpu) {
-    if (view.row_pitch == row) {
-      visit(std::span<const std::byte>(view.data, row * static_cast<size_t>(view.height)));
-      return;
-    }
-    for (int64_t y = 0; y < view.height; ++y) visit(std::span<const std::byte>(view.row(y), row));
-    return;
-  }
-#if SLIDESTREAM_HAVE_CUDA
-  const int64_t band_rows = std::max<int64_t>(1, static_cast<int64_t>((size_t{64} << 20) / row));
-  Image band =
-      Image::allocate(view.width, std::min(band_rows, view.height), view.channels, view.dtype);
-  for (int64_t y = 0; y < view.height; y += band_rows) {
-    int64_t rows = std::min(band_rows, view.height - y);
-    ImageView dst = band.view();
-    dst.height = rows;
-    cuda::copy_to_host(view.crop(0, y, view.width, rows), dst);
-    visit(std::span<const std::byte>(dst.data, row * static_cast<size_t>(rows)));
-  }
-#else
-  throw Error(ErrorKind::unsupported, "this build has no CUDA support");
-#endif
-}
-
-// CRC-32C of the tight pixels (IO-NOTES "Conventions").
-uint32_t checksum(const ImageView& view) {
-  uint32_t crc = 0;
-  for_each_band(view, [&](std::span<const std::byte> band) { crc = crc32c(band, crc); });
-  return crc;
-}
-
 void dump_pixels(const ImageView& view, const std::string& path) {
-  io::File file(path, io::File::Mode::write_truncate);
-  uint64_t at = 0;
-  for_each_band(view, [&](std::span<const std::byte> band) {
-    file.write_exact(band, at);
-    at += band.size();
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "wb"), std::fclose);
+  if (!file) {
+    throw Error(ErrorKind::io, std::string("cannot open for writing: ") + std::strerror(errno),
+                {.file = path});
+  }
+  for_each_host_band(view, [&](std::span<const std::byte> band) {
+    if (std::fwrite(band.data(), 1, band.size(), file.get()) != band.size()) {
+      throw Error(ErrorKind::io, std::string("write failed: ") + std::strerror(errno),
+                  {.file = path});
+    }
   });
+  if (std::fclose(file.release()) != 0) {
+    throw Error(ErrorKind::io, std::string("write failed: ") + std::strerror(errno),
+                {.file = path});
+  }
 }
 
 int run_read(const ReadCommandOptions& o) {
@@ -106,7 +78,7 @@ int run_read(const ReadCommandOptions& o) {
   std::vector<double> seconds;
   ReadReport report;
   for (int r = 0; r < std::max(1, o.repeat); ++r) {
-    if (o.drop_cache) io::File(slide.path(), io::File::Mode::read).advise_dont_need();
+    if (o.drop_cache) evict_from_page_cache(slide.path());
     report = ReadReport{};
     auto start = std::chrono::steady_clock::now();
     slide.read_level(o.level, image.view(), options, &report);
@@ -119,8 +91,7 @@ int run_read(const ReadCommandOptions& o) {
   const double best = sorted.front();
   const uint64_t bytes = image.view().tight_bytes();
   const double gbps = median > 0 ? static_cast<double>(bytes) / median / 1e9 : 0.0;
-  char crc_text[16] = "-";
-  if (!o.no_checksum) std::snprintf(crc_text, sizeof crc_text, "%08x", checksum(image.view()));
+  const std::string crc_text = o.no_checksum ? "" : checksum_text(checksum_crc32c(image.view()));
   if (!o.dump.empty()) dump_pixels(image.view(), o.dump);
 
   if (o.json) {
@@ -141,7 +112,7 @@ int run_read(const ReadCommandOptions& o) {
                         {"io_path", report.io_path},
                         {"io_note", report.io_note},
                         {"decoder", report.decoder},
-                        {"checksum", o.no_checksum ? "" : std::string("crc32c:") + crc_text}};
+                        {"checksum", crc_text}};
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -161,7 +132,7 @@ int run_read(const ReadCommandOptions& o) {
   std::printf("path:     %s%s%s\n", report.io_path.c_str(), report.io_note.empty() ? "" : "; ",
               report.io_note.c_str());
   std::printf("decoder:  %s\n", report.decoder.c_str());
-  if (!o.no_checksum) std::printf("checksum: crc32c:%s\n", crc_text);
+  if (!o.no_checksum) std::printf("checksum: %s\n", crc_text.c_str());
   return 0;
 }
 
@@ -173,16 +144,19 @@ Command add_read_command(CLI::App& app) {
                                  "Read a whole level into CPU or GPU memory; print time, "
                                  "path and checksum");
   sub->add_option("slide", o->slide, "Slide file")->required();
-  sub->add_option("--level", o->level, "Pyramid level (0 = full resolution)");
+  sub->add_option("--level", o->level, "Pyramid level (0 = full resolution)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--device", o->device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda", "gpu"}));
-  sub->add_option("--threads", o->threads, "CPU threads (0: all hardware threads)");
+  add_threads_option(sub, o->threads, "CPU threads");
   sub->add_option("--io", o->io, "I/O backend for GPU reads")
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));
-  sub->add_option("--repeat", o->repeat, "Read the level this many times; report the median");
+  sub->add_option("--repeat", o->repeat, "Read the level this many times; report the median")
+      ->check(CLI::Range(1, 100000));
   sub->add_flag("--drop-cache", o->drop_cache,
                 "Drop the file's pages from the page cache before each read (cold reads)");
-  sub->add_option("--task-bytes", o->task_bytes, "Coalesced read size for GPU reads (0: default)");
+  sub->add_option("--task-bytes", o->task_bytes, "Coalesced read size for GPU reads (0: default)")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 30));
   sub->add_flag("--json", o->json, "One JSON object instead of text");
   sub->add_flag("--no-checksum", o->no_checksum, "Skip the checksum");
   sub->add_flag("--gpu-jpeg,!--no-gpu-jpeg", o->gpu_jpeg,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "cli/image_writers.hpp"
 #include "slidestream/error.hpp"
@@ -73,8 +74,7 @@ Command add_region_command(CLI::App& app) {
   sub->add_option("-o,--output", options->output,
                   "Output file: .png (8/16-bit grey or RGB) or .tif (any sample type)")
       ->required();
-  sub->add_option("--threads", options->threads, "Decoding threads (0: all hardware threads)")
-      ->check(CLI::NonNegativeNumber);
+  add_threads_option(sub, options->threads, "Decoding threads");
   sub->add_option("--fill", options->fill, "Value for pixels outside the level (0-255)")
       ->check(CLI::Range(0, 255));
   return {sub, [options] { return run_region(*options); }};

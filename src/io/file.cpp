@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "slidestream/error.hpp"
+#include "slidestream/system.hpp"
 
 namespace slidestream::io {
 namespace {
@@ -37,19 +38,41 @@ int open_flags(File::Mode mode) {
   return O_RDONLY;
 }
 
+// What a path that is not a regular file is, for the error that refuses it.
+const char* not_a_file(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory, not a file";
+  if (S_ISFIFO(mode)) return "is a FIFO (named pipe), not a regular file";
+  if (S_ISSOCK(mode)) return "is a socket, not a regular file";
+  if (S_ISCHR(mode)) return "is a character device, not a regular file";
+  if (S_ISBLK(mode)) return "is a block device, not a regular file";
+  return "is not a regular file";
+}
+
 }  // namespace
 
 File::File(const std::filesystem::path& path, Mode mode, bool direct) : path_(path) {
-  int flags = open_flags(mode) | O_CLOEXEC | (direct ? O_DIRECT : 0);
+  // Reads open non-blocking: opening a FIFO for reading would otherwise wait for a writer
+  // forever. Anything but a regular file is refused before a byte is read (a FIFO or device would
+  // hang or stream forever); for a regular file O_NONBLOCK changes nothing, and it is cleared.
+  const int nonblock = mode == Mode::read ? O_NONBLOCK : 0;
+  int flags = open_flags(mode) | O_CLOEXEC | nonblock | (direct ? O_DIRECT : 0);
   fd_ = ::open(path.c_str(), flags, 0644);
   if (fd_ < 0) throw errno_error(errno, "cannot open", path);
   if (mode == Mode::read) {
     struct stat st {};
-    if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (::fstat(fd_, &st) != 0) {
+      const int err = errno;
       ::close(fd_);
       fd_ = -1;
-      throw Error(ErrorKind::format, "is a directory, not a file", {.file = path.string()});
+      throw errno_error(err, "cannot stat", path);
     }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd_);
+      fd_ = -1;
+      throw Error(S_ISDIR(st.st_mode) ? ErrorKind::format : ErrorKind::invalid_argument,
+                  not_a_file(st.st_mode), {.file = path.string()});
+    }
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
   }
 }
 
@@ -164,6 +187,18 @@ void File::truncate(uint64_t size) const {
 void File::advise_dont_need() const noexcept {
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
 }
+
+}  // namespace slidestream::io
+
+namespace slidestream {
+
+void evict_from_page_cache(const std::filesystem::path& path) {
+  io::File(path, io::File::Mode::read).advise_dont_need();
+}
+
+}  // namespace slidestream
+
+namespace slidestream::io {
 
 void sync_directory(const std::filesystem::path& directory) {
   int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
