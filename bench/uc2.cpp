@@ -13,7 +13,9 @@
 //
 // --serial: chunk sizes also written with 1 thread and 1 file in flight (the sharded case too);
 // --cufile: chunk sizes also written with io=cufile (an error where cuFile cannot write: recorded);
-// --sweep: in-flight depths tried on uint8 256² / 512² and float32 1024² (which default is best).
+// --sweep: in-flight depths tried on uint8 256² / 512² and float32 1024² (which default is best);
+// --yxc: chunk sizes also written as the seed's own arrays, (H, W, 3) with (n, n, 3) chunks and no
+// transpose, v2 (role "v2-yxc") and v3 (role "yxc"); every other case is (3, H, W) as the peers.
 // bench/uc2.py runs this and the peers (tensorstore, zarr-python) and writes the tables.
 #include <fcntl.h>
 #include <unistd.h>
@@ -58,6 +60,7 @@ struct Args {
   std::vector<std::pair<int, int>> raw_configs{{1, 64}, {4, 16}, {4, 64}, {8, 64}};
   int raw_rounds = 3;
   std::vector<int64_t> serial{512, 2048};
+  std::vector<int64_t> yxc{512, 1024, 2048};
   std::vector<int64_t> cufile{512, 2048};
   std::vector<int> sweep;
   bool quick = false;
@@ -108,8 +111,11 @@ Args parse(int argc, char** argv) {
         auto x = c.find('x');
         a.raw_configs.emplace_back(std::stoi(c.substr(0, x)), std::stoi(c.substr(x + 1)));
       }
-    } else if (k == "--chunks" || k == "--serial" || k == "--cufile") {
-      auto& list = k == "--chunks" ? a.chunks : k == "--serial" ? a.serial : a.cufile;
+    } else if (k == "--chunks" || k == "--serial" || k == "--cufile" || k == "--yxc") {
+      auto& list = k == "--chunks"   ? a.chunks
+                   : k == "--serial" ? a.serial
+                   : k == "--yxc"    ? a.yxc
+                                     : a.cufile;
       list.clear();
       for (auto& c : split(v())) list.push_back(std::stoll(c));
     } else if (k == "--sweep") {
@@ -214,7 +220,8 @@ struct Case {
   int threads;
   int io_depth;  // 0: the library's default
   std::string io;
-  std::string role;  // "main", "serial", "cufile", "v2", "sweep"
+  std::string role;  // "main", "serial", "cufile", "v2", "sweep", "v2-yxc", "yxc"
+  zarr::ChannelLayout layout = zarr::ChannelLayout::cyx;
 };
 
 IoBackend backend_of(const std::string& io) {
@@ -296,6 +303,13 @@ int main(int argc, char** argv) try {
       if (chunk == 512)
         cases.push_back({dtype_name, chunk, 0, 2, a.threads, a.io_depth, "auto", "v2"});
     }
+    // The seed's own layout: chunks go out as the source holds them.
+    for (int64_t chunk : a.yxc) {
+      for (int format : {2, 3}) {
+        cases.push_back({dtype_name, chunk, 0, format, a.threads, a.io_depth, "auto",
+                         format == 2 ? "v2-yxc" : "yxc", zarr::ChannelLayout::yxc});
+      }
+    }
     if (a.shard) {
       cases.push_back({dtype_name, 256, a.shard, 3, a.threads, a.io_depth, "auto", "main"});
       if (!a.serial.empty()) {
@@ -332,6 +346,7 @@ int main(int argc, char** argv) try {
                                            {.height = warm_side,
                                             .width = warm_side,
                                             .channels = 3,
+                                            .layout = c.layout,
                                             .dtype = dtype,
                                             .chunk_height = c.chunk,
                                             .chunk_width = c.chunk,
@@ -364,6 +379,7 @@ int main(int argc, char** argv) try {
       zarr::ArraySpec spec{.height = side,
                            .width = side,
                            .channels = 3,
+                           .layout = c.layout,
                            .dtype = dtype,
                            .chunk_height = c.chunk,
                            .chunk_width = c.chunk,
@@ -379,7 +395,9 @@ int main(int argc, char** argv) try {
       json r = {{"who", "slidestream"},
                 {"role", c.role},
                 {"dtype", dtype_name},
-                {"shape", {3, side, side}},
+                {"shape",
+                 c.layout == zarr::ChannelLayout::yxc ? json{side, side, 3} : json{3, side, side}},
+                {"layout", zarr::to_string(c.layout)},
                 {"gb", gb},
                 {"chunk", c.chunk},
                 {"shard", c.shard},

@@ -18,6 +18,10 @@ inside their timing, as ours is); without cupy they start from host memory, whic
 and the table says so. All writers produce the same Zarr v3 layout: shape (3, H, W), chunks
 (3, c, c), codecs [transpose [1,2,0], bytes] (sharded: the same inside sharding_indexed with a
 crc32c index).
+A second table holds the seed's own layout, the interleaved (H, W, 3) array with (c, c, 3) chunks
+and no transpose (ours: roles "v2-yxc" and "yxc", chunk sizes from --yxc), against kvikio writing
+the same v2 array chunk by chunk (one kvikio.CuFile write per chunk file from the GPU array, the
+seed's own way of writing it), with the disk's limit from the same call.
 
   python3 bench/uc2.py --build build --out bench/results/uc2 [--dir SCRATCH] [--size-mb 1600]
                        [--device cuda|cpu] [--threads N] [--sweep 8,16,32,64,128] [--quick]
@@ -103,13 +107,39 @@ def write_zarr_kvikio(path, data, dtype, chunk, shard):
         a[...] = data.transpose(2, 0, 1)
 
 
+def write_kvikio_chunks(path, data, dtype, chunk):
+    """The seed's own writer: a Zarr v2 (H, W, 3) array, (chunk, chunk, 3) chunks, uncompressed,
+    each chunk one file written by kvikio.CuFile from a contiguous copy of the (GPU) array."""
+    import kvikio
+    try:
+        import cupy as xp
+    except ImportError:
+        import numpy as xp
+    side = data.shape[0]
+    path.mkdir(parents=True)
+    (path / ".zarray").write_text(json.dumps({
+        "zarr_format": 2, "shape": [side, side, 3], "chunks": [chunk, chunk, 3],
+        "dtype": "|u1" if dtype == "uint8" else "<f4", "compressor": None, "fill_value": 0,
+        "order": "C", "filters": None, "dimension_separator": "."}))
+    n = -(-side // chunk)
+    for iy in range(n):
+        for ix in range(n):
+            block = data[iy * chunk:(iy + 1) * chunk, ix * chunk:(ix + 1) * chunk]
+            if block.shape[:2] != (chunk, chunk):  # edge chunks are stored whole
+                full = xp.zeros((chunk, chunk, 3), dtype=data.dtype)
+                full[:block.shape[0], :block.shape[1]] = block
+                block = full
+            with kvikio.CuFile(path / f"{iy}.{ix}.0", "w") as f:
+                f.write(xp.ascontiguousarray(block))
+
+
 PEERS = {"tensorstore": write_tensorstore, "zarr-python": write_zarr_python,
          "zarr-python+kvikio": write_zarr_kvikio}
 
 
 def peer_available(name, have_cupy):
     modules = {"tensorstore": ["tensorstore"], "zarr-python": ["zarr"],
-               "zarr-python+kvikio": ["zarr", "kvikio.zarr"]}[name]
+               "zarr-python+kvikio": ["zarr", "kvikio.zarr"], "kvikio-chunks": ["kvikio"]}[name]
     if name == "zarr-python+kvikio" and not have_cupy:
         return False, f"{name} skipped: needs cupy"
     try:
@@ -170,6 +200,83 @@ def run_peers(args, scratch, cases, notes):
     return results
 
 
+def run_kvikio_chunks(args, scratch, ours, notes):
+    """kvikio's per-chunk v2 write of the interleaved array, on every (dtype, chunk) of our
+    v2-yxc rows."""
+    results = []
+    rows = sorted({(r["dtype"], r["chunk"]) for r in ours if r.get("role") == "v2-yxc"})
+    if not rows:
+        return results
+    try:
+        import cupy
+    except ImportError:
+        cupy = None
+    ok, why = peer_available("kvikio-chunks", cupy is not None)
+    if not ok:
+        notes.append(why)
+        return results
+    if cupy is None:
+        notes.append("kvikio-chunks starts from host memory (no cupy)")
+    import numpy as np
+    for dtype in sorted({d for d, _ in rows}):
+        host = make_host(side_for(args.size_mb, np.dtype(dtype).itemsize), dtype)
+        source = cupy.asarray(host) if cupy is not None else host
+        for chunk in sorted(c for d, c in rows if d == dtype):
+            path = scratch / "peer-kvikio-chunks.zarr"
+            shutil.rmtree(path, ignore_errors=True)
+            os.sync()
+            t0 = time.perf_counter()
+            r = {"who": "kvikio-chunks", "dtype": dtype, "chunk": chunk, "shard": 0,
+                 "layout": "yxc", "zarr_format": 2, "from_gpu": cupy is not None}
+            try:
+                write_kvikio_chunks(path, source, dtype, chunk)
+                os.sync()
+                seconds = time.perf_counter() - t0
+                r.update({"seconds": seconds, "gb": host.nbytes / 1e9,
+                          "gb_per_s": host.nbytes / 1e9 / seconds})
+                print(f"kvikio-chunks {dtype} chunk {chunk}: {seconds:.3f} s "
+                      f"{r['gb_per_s']:.2f} GB/s", file=sys.stderr)
+            except Exception as ex:  # noqa: BLE001 - a failing peer is a result
+                r["error"] = f"{type(ex).__name__}: {ex}"
+                print(f"kvikio-chunks failed: {ex}", file=sys.stderr)
+            results.append(r)
+            shutil.rmtree(path, ignore_errors=True)
+    return results
+
+
+def yxc_table(ours, peers, raw):
+    """The seed's own layout: ours (v2 and v3) against kvikio's per-chunk v2 write and the
+    limit. Goal (issue 16): v2 at least 1.3x kvikio and at least 90% of the limit."""
+    limit = raw["limit_median"]
+
+    def find(rows, **want):
+        m = [r for r in rows if all(r.get(k) == v for k, v in want.items()) and "gb_per_s" in r]
+        return m[0] if m else None
+
+    keys = sorted({(r["dtype"], r["chunk"]) for r in ours if r.get("role") == "v2-yxc"})
+    if not keys:
+        return []
+    lines = ["", "Interleaved (H, W, 3) arrays, chunks (c, c, 3), no transpose (the seed's layout); "
+             "kvikio-chunks: one kvikio.CuFile write per v2 chunk file, same call:", "",
+             "| dtype | chunk | ours v2 | ours v3 | kvikio-chunks v2 | ours v2 × kvikio | "
+             "ours v2 / limit | on disk / limit | goal (≥ 1.3×, ≥ 90%) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for dtype, chunk in keys:
+        v2 = find(ours, dtype=dtype, chunk=chunk, role="v2-yxc")
+        v3 = find(ours, dtype=dtype, chunk=chunk, role="yxc")
+        kv = find(peers, who="kvikio-chunks", dtype=dtype, chunk=chunk)
+        cell = (lambda r: f"{r['gb_per_s']:.2f}" if r else "—")
+        x = v2["gb_per_s"] / kv["gb_per_s"] if v2 and kv else None
+        frac = v2["gb_per_s"] / limit if v2 and limit else None
+        disk = stored_bytes(v2) / v2["seconds"] / 1e9 / limit if v2 and limit else None
+        goal = "—" if x is None or frac is None else (
+            "met" if x >= 1.3 and frac >= 0.9 else "missed")
+        lines.append(f"| {dtype} | {chunk}² | {cell(v2)} | {cell(v3)} | {cell(kv)} | "
+                     f"{f'{x:.2f}×' if x else '—'} | {f'{frac:.0%}' if frac else '—'} | "
+                     f"{f'{disk:.0%}' if disk else '—'} | {goal} |")
+    return lines
+
+
 def stored_bytes(r):
     """Bytes our writer put on disk for a case: bytes_written where bench_uc2 recorded it, else
     from the geometry (edge chunks are stored whole; a shard holds its present inner chunks and
@@ -177,7 +284,7 @@ def stored_bytes(r):
     if "bytes_written" in r:
         return r["bytes_written"]
     c, s = r["chunk"], r["shard"]
-    _, h, w = r["shape"]
+    h, w = sorted(r["shape"])[1:]  # (3, H, W) or (H, W, 3)
     chunk_bytes = c * c * 3 * (1 if r["dtype"] == "uint8" else 4)
     inner = math.ceil(h / c) * math.ceil(w / c)
     if not s:
@@ -270,6 +377,7 @@ def table(ours, peers, raw, notes, device):
                      r["io_depth_requested"] == d]
                 cells.append(f"{m[0]['gb_per_s']:.2f} ({m[0]['io_depth']})" if m else "—")
             lines.append(f"| {dtype} | {chunk}² | " + " | ".join(cells) + " |")
+    lines += yxc_table(ours, peers, raw)
     paths = sorted({r["io_path"] for r in ours if "io_path" in r})
     lines += ["", "I/O paths reported by our writer: " + "; ".join(f"`{p}`" for p in paths)]
     refusals = sorted({r["error"] for r in ours if "error" in r})
@@ -349,6 +457,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--chunks", default="256,512,1024,2048")
     ap.add_argument("--sweep", default="", help="in-flight depths to try, e.g. 8,16,32,64,128")
+    ap.add_argument("--yxc", default="512,1024,2048",
+                    help="chunk sizes also written as interleaved (H, W, 3) arrays, v2 and v3, "
+                    "against kvikio's per-chunk v2 write (empty: none)")
     ap.add_argument("--raw-rounds", type=int, default=3)
     ap.add_argument("--zarr-cases", default="512/0,2048/0,256/4096",
                     help="chunk/shard cases the two zarr-python peers run (tensorstore runs all)")
@@ -385,6 +496,8 @@ def main() -> int:
         cmd += ["--threads", str(args.threads)]
     if args.sweep:
         cmd += ["--sweep", args.sweep]
+    if args.yxc:
+        cmd += ["--yxc", args.yxc]
     if args.quick:
         cmd += ["--quick"]
     t0 = time.perf_counter()
@@ -401,6 +514,8 @@ def main() -> int:
              for (d, c, s) in sorted({(r["dtype"], r["chunk"], r["shard"]) for r in ours
                                       if r.get("role", "main") == "main"})]
     peers = [] if args.skip_peers else run_peers(args, scratch, cases, notes)
+    if not args.skip_peers:
+        peers += run_kvikio_chunks(args, scratch, ours, notes)
     shutil.rmtree(scratch, ignore_errors=True)
     doc = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": args.device,
            "size_mb": args.size_mb, "raw": raw, "raw_limit_gb_per_s": raw["limit_median"],

@@ -66,6 +66,7 @@ struct GpuCase {
   Codec codec;
   DataType dtype;
   int channels;
+  ChannelLayout layout = ChannelLayout::cyx;
 };
 
 TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
@@ -83,6 +84,11 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
       {Format::v3, 256, Codec::zstd, DataType::uint16, 1},
       {Format::v2, 0, Codec::none, DataType::uint8, 3},  // planar
       {Format::v2, 0, Codec::blosc_lz4, DataType::float32, 1},
+      // (y, x, c): the seed's own files, chunks going out as the GPU holds them.
+      {Format::v2, 0, Codec::none, DataType::uint8, 3, ChannelLayout::yxc},
+      {Format::v2, 0, Codec::zstd, DataType::float32, 3, ChannelLayout::yxc},
+      {Format::v3, 0, Codec::none, DataType::uint8, 3, ChannelLayout::yxc},
+      {Format::v3, 256, Codec::none, DataType::uint16, 3, ChannelLayout::yxc},
   };
   int n = 0;
   for (const auto& k : cases) {
@@ -100,6 +106,7 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
     ArraySpec spec{.height = H,
                    .width = W,
                    .channels = k.channels,
+                   .layout = k.layout,
                    .dtype = k.dtype,
                    .chunk_height = 128,
                    .chunk_width = 128,
@@ -112,8 +119,9 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
     writer.write(src);
     WriteReport report = writer.finish();
     // auto: cuFile where it can write here (uncompressed interleaved chunks), POSIX otherwise.
-    const bool cufile_expected =
-        cufile_usable && (k.format == Format::v3 || k.channels == 1) && k.codec == Codec::none;
+    const bool interleaved =
+        k.format == Format::v3 || k.channels == 1 || k.layout == ChannelLayout::yxc;
+    const bool cufile_expected = cufile_usable && interleaved && k.codec == Codec::none;
     EXPECT_EQ(report.io_path.rfind(cufile_expected ? "cufile" : "posix", 0), 0u) << report.io_path;
     // Our reader, to the host and to a GPU view.
     auto reader = ArrayReader::open(gpu_path);
@@ -147,6 +155,8 @@ TEST(GpuZarrWrite, DeviceSourcesWriteTheSameArraysAsHostSources) {
                         {"height", H},
                         {"width", W},
                         {"channels", k.channels},
+                        {"layout", to_string(k.layout)},
+                        {"chunk", {128, 128}},
                         {"fill_value", 0}});
   }
   std::ofstream(dir / "manifest.json") << manifest.dump();

@@ -52,6 +52,40 @@ INSTANTIATE_TEST_SUITE_P(
         ConvertCase{"v2_float32", "tf-float32-none-256.tif", "--chunk 100 --zarr-format 2", "0"}),
     [](const ::testing::TestParamInfo<ConvertCase>& info) { return info.param.name; });
 
+// --layout yxc: the seed's own files, (H, W, C) arrays with (n, n, C) chunks and no transpose,
+// v2 and v3, sharded too; one level is a plain array, several a plain group.
+struct YxcCase {
+  std::string name;
+  std::string flags;
+  std::string levels;
+  std::string chunk;
+};
+
+class ZarrConvertYxc : public ::testing::TestWithParam<YxcCase> {};
+
+TEST_P(ZarrConvertYxc, ArraysAreHeightWidthChannelsInZarrPythonAndTensorstore) {
+  const auto& c = GetParam();
+  auto slide = test::fixture("vips-lzw-512.tif");
+  auto out = test::scratch_dir("zarr_convert_yxc_" + c.name) / "out.zarr";
+  std::string output;
+  int rc = test::run_command(test::cli_path() + " convert '" + slide.string() + "' '" +
+                                 out.string() + "' --layout yxc --levels " + c.levels +
+                                 " --chunk " + c.chunk + " " + c.flags,
+                             &output);
+  ASSERT_EQ(rc, 0) << output;
+  rc = test::run_python("zarr_yxc_check.py", {out.string(), slide.string(), c.levels, c.chunk},
+                        &output);
+  EXPECT_EQ(rc, 0) << output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, ZarrConvertYxc,
+    ::testing::Values(YxcCase{"v2_one_level", "--zarr-format 2", "0", "256"},
+                      YxcCase{"v2_levels_zstd", "--zarr-format 2 --codec zstd", "0,1", "200"},
+                      YxcCase{"v3_one_level", "--zarr-format 3", "0", "256"},
+                      YxcCase{"v3_sharded_levels", "--zarr-format 3 --shard 512", "0,1", "128"}),
+    [](const ::testing::TestParamInfo<YxcCase>& info) { return info.param.name; });
+
 TEST(ZarrConvertCli, RefusesAnExistingOutputWithoutOverwrite) {
   auto slide = test::fixture("vips-none-256.tif");
   auto dir = test::scratch_dir("zarr_convert_exists");

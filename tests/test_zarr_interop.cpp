@@ -68,10 +68,12 @@ struct Variant {
   Codec codec;
   DataType dtype;
   int channels;
+  ChannelLayout layout = ChannelLayout::yxc;
   std::string name() const {
     std::string s = format == Format::v2 ? "v2" : (sharded ? "v3shard" : "v3");
     s += "_" + to_string(codec) + "_" + std::string(to_string(dtype)) + "_c" +
          std::to_string(channels);
+    if (channels > 1) s += "_" + to_string(layout);
     return s;
   }
 };
@@ -82,7 +84,10 @@ std::vector<Variant> all_variants() {
        {std::pair{Format::v2, false}, std::pair{Format::v3, false}, std::pair{Format::v3, true}}) {
     for (Codec codec : {Codec::none, Codec::zstd, Codec::blosc_lz4}) {
       for (DataType t : {DataType::uint8, DataType::uint16, DataType::float32}) {
-        for (int c : {1, 3}) out.push_back({format, sharded, codec, t, c});
+        out.push_back({format, sharded, codec, t, 1});
+        for (ChannelLayout layout : {ChannelLayout::yxc, ChannelLayout::cyx}) {
+          out.push_back({format, sharded, codec, t, 3, layout});
+        }
       }
     }
   }
@@ -106,6 +111,7 @@ TEST(ZarrInterop, EveryVariantReadsBackInZarrPythonTensorstoreAndOurReader) {
     ArraySpec spec{.height = H,
                    .width = W,
                    .channels = v.channels,
+                   .layout = v.layout,
                    .dtype = v.dtype,
                    .chunk_height = 64,
                    .chunk_width = 48,
@@ -129,6 +135,8 @@ TEST(ZarrInterop, EveryVariantReadsBackInZarrPythonTensorstoreAndOurReader) {
                         {"height", H},
                         {"width", W},
                         {"channels", v.channels},
+                        {"layout", to_string(v.layout)},
+                        {"chunk", {64, 48}},
                         {"fill_value", spec.fill_value}});
 
     // Our reader: the whole array, and an unaligned window crossing chunk and shard borders.
@@ -136,6 +144,7 @@ TEST(ZarrInterop, EveryVariantReadsBackInZarrPythonTensorstoreAndOurReader) {
     EXPECT_EQ(reader.info().spec.height, H);
     EXPECT_EQ(reader.info().spec.codec, v.codec);
     EXPECT_EQ(reader.info().spec.shard_height, spec.shard_height);
+    if (v.channels > 1) EXPECT_EQ(reader.info().spec.layout, v.layout);
     Image back = reader.read({.threads = 2});
     EXPECT_TRUE(same_bytes(img, back));
     Image window = Image::allocate(101, 77, v.channels, v.dtype);

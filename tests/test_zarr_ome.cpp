@@ -110,8 +110,18 @@ TEST(ZarrOme, RefusesAnExistingOutputUnlessOverwrite) {
     EXPECT_NE(std::string(e.what()).find(root.string()), std::string::npos) << e.what();
   }
   EXPECT_TRUE(std::filesystem::exists(root / "keep.txt"));
-  OmeZarrWriter::create(root, {.overwrite = true});
+  // Not a Zarr: overwrite alone refuses it too; overwrite_any replaces it, but only at finish().
+  EXPECT_THROW(OmeZarrWriter::create(root, {.overwrite = true}), Error);
+  EXPECT_TRUE(std::filesystem::exists(root / "keep.txt"));
+  auto writer = OmeZarrWriter::create(root, {.overwrite = true, .overwrite_any = true});
+  auto level =
+      writer.add_level(0, 1.0, {.height = 8, .width = 8, .chunk_height = 8, .chunk_width = 8});
+  level.write(Image::allocate(8, 8, 1, DataType::uint8).view());
+  level.finish();
+  EXPECT_TRUE(std::filesystem::exists(root / "keep.txt"));
+  writer.finish();
   EXPECT_FALSE(std::filesystem::exists(root / "keep.txt"));
+  EXPECT_TRUE(std::filesystem::exists(root / "zarr.json"));
 }
 
 }  // namespace

@@ -4,9 +4,14 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "slidestream/error.hpp"
 #include "slidestream/zarr.hpp"
@@ -37,6 +42,31 @@ std::vector<std::string> leftovers(const fs::path& root) {
     }
   }
   return found;
+}
+
+std::string contents(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Names directly under `dir`, sorted.
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Every entry under `dir` ("<dir>" for directories) with the bytes of every file.
+std::map<std::string, std::string> tree(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    out[fs::relative(entry.path(), dir).string()] =
+        entry.is_directory() ? "<dir>" : contents(entry.path());
+  }
+  return out;
 }
 
 // A small tmpfs, unmounted when the test ends.
@@ -123,7 +153,7 @@ TEST(ZarrSafety, InjectedIoErrorLeavesNoMetadataAndNoTemporaries) {
   EXPECT_TRUE(leftovers(path).empty());
 }
 
-TEST(ZarrSafety, DestroyedWithoutFinishLeavesNoMetadata) {
+TEST(ZarrSafety, DestroyedWithoutFinishLeavesNothing) {
   auto dir = test::scratch_dir("zarr_unfinished");
   Image img = noise(64, 64, 1);
   {
@@ -132,7 +162,9 @@ TEST(ZarrSafety, DestroyedWithoutFinishLeavesNoMetadata) {
         {.height = 64, .width = 64, .chunk_height = 32, .chunk_width = 32, .format = Format::v2});
     writer.write(img.view());
   }
-  EXPECT_TRUE(leftovers(dir / "a.zarr").empty());
+  // What the abandoned write made is gone, metadata or not.
+  EXPECT_FALSE(fs::exists(dir / "a.zarr"));
+  EXPECT_TRUE(leftovers(dir).empty());
 }
 
 TEST(ZarrSafety, RefusesToOverwriteUnlessAsked) {
@@ -151,10 +183,108 @@ TEST(ZarrSafety, RefusesToOverwriteUnlessAsked) {
     EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos);
   }
   EXPECT_TRUE(fs::exists(path / "zarr.json"));  // untouched
-  auto second = ArrayWriter::create(path, spec, {.overwrite = true});
-  EXPECT_FALSE(fs::exists(path / "zarr.json"));  // replaced: nothing complete until finish
+  const std::string old_metadata = contents(path / "zarr.json");
+  ArraySpec zstd_spec = spec;
+  zstd_spec.codec = Codec::zstd;
+  auto second = ArrayWriter::create(path, zstd_spec, {.overwrite = true});
   second.write(img.view());
+  EXPECT_EQ(contents(path / "zarr.json"), old_metadata);  // the old array until finish
   second.finish();
+  EXPECT_NE(contents(path / "zarr.json"), old_metadata);  // then the new one, and nothing else
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"a.zarr"});
+}
+
+// What a failed overwrite must leave: the old output byte for byte and nothing of its own.
+class ZarrOverwriteFailure : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test::scratch_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+  void TearDown() override { detail::set_chunk_write_hook(nullptr); }
+  // An old array at dir/a.zarr (v2, 3 channels), remembered byte for byte.
+  fs::path make_old_array(const fs::path& where) {
+    const fs::path path = where / "a.zarr";
+    auto w = ArrayWriter::create(path, {.height = 64,
+                                        .width = 64,
+                                        .channels = 3,
+                                        .chunk_height = 32,
+                                        .chunk_width = 32,
+                                        .format = Format::v2});
+    w.write(noise(64, 64, 3).view());
+    w.finish();
+    before_ = tree(where);
+    return path;
+  }
+  fs::path dir_;
+  std::map<std::string, std::string> before_;
+};
+
+TEST_F(ZarrOverwriteFailure, AnIoErrorLeavesTheOldArrayByteForByte) {
+  const fs::path path = make_old_array(dir_);
+  std::atomic<int> calls{0};
+  detail::set_chunk_write_hook([&](const fs::path& file) {
+    if (++calls == 5) throw Error(ErrorKind::io, "injected EIO", {.file = file.string()});
+  });
+  {
+    auto writer = ArrayWriter::create(
+        path, {.height = 256, .width = 256, .chunk_height = 64, .chunk_width = 64},
+        {.threads = 2, .overwrite = true});
+    EXPECT_THROW(writer.write(noise(256, 256, 1).view()), Error);
+    EXPECT_THROW(writer.finish(), Error);
+  }
+  EXPECT_TRUE(tree(dir_) == before_);
+}
+
+TEST_F(ZarrOverwriteFailure, AnAbandonedOmeZarrLeavesTheOldOutputByteForByte) {
+  const fs::path path = make_old_array(dir_);
+  {
+    auto group = OmeZarrWriter::create(path, {.overwrite = true});
+    auto level = group.add_level(
+        0, 1.0, {.height = 64, .width = 64, .channels = 3, .chunk_height = 32, .chunk_width = 32});
+    level.write(noise(64, 64, 3).view());
+    level.finish();
+    // The run fails here (a bad tile, say): the group is never finished.
+  }
+  EXPECT_TRUE(tree(dir_) == before_);
+}
+
+TEST_F(ZarrOverwriteFailure, AFullDiskLeavesTheOldArrayByteForByte) {
+  SmallTmpfs disk(dir_ / "mnt", "256k");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (not root?)";
+  const fs::path path = make_old_array(dir_ / "mnt");
+  {
+    auto writer = ArrayWriter::create(
+        path, {.height = 512, .width = 512, .channels = 3, .chunk_height = 128, .chunk_width = 128},
+        {.threads = 4, .overwrite = true});
+    try {
+      writer.write(noise(512, 512, 3).view());  // 768 KiB: three times the file system
+      ADD_FAILURE() << "expected disk_full";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::disk_full) << e.what();
+    }
+  }
+  EXPECT_TRUE(tree(dir_ / "mnt") == before_);
+}
+
+TEST_F(ZarrOverwriteFailure, OnlyAZarrIsReplacedUnlessOverwriteAny) {
+  const fs::path path = dir_ / "a.zarr";
+  fs::create_directories(path);
+  std::ofstream(path / "notes.txt") << "mine";
+  before_ = tree(dir_);
+  const ArraySpec spec{.height = 8, .width = 8, .chunk_height = 8, .chunk_width = 8};
+  try {
+    ArrayWriter::create(path, spec, {.overwrite = true});
+    ADD_FAILURE() << "expected a refusal";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_argument) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not a Zarr"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(OmeZarrWriter::create(path, {.overwrite = true}), Error);
+  EXPECT_TRUE(tree(dir_) == before_);
+  auto w = ArrayWriter::create(path, spec, {.overwrite = true, .overwrite_any = true});
+  w.write(noise(8, 8, 1).view());
+  w.finish();
+  EXPECT_FALSE(fs::exists(path / "notes.txt"));
   EXPECT_TRUE(fs::exists(path / "zarr.json"));
 }
 
@@ -186,6 +316,7 @@ TEST(ZarrSafety, DamagedShardIndexChunkAndMetadataAreErrorsNamingTheFile) {
     auto w = ArrayWriter::create(path, {.height = 128,
                                         .width = 128,
                                         .channels = 3,
+                                        .layout = ChannelLayout::cyx,
                                         .chunk_height = 64,
                                         .chunk_width = 64,
                                         .shard_height = shard,

@@ -205,10 +205,12 @@ TEST(ZarrChunkFile, FileSystemSyncNamesAMissingDirectory) {
   }
 }
 
-detail::Layout layout_of(Format format, int channels, Codec codec, int64_t shard) {
+detail::Layout layout_of(Format format, int channels, Codec codec, int64_t shard,
+                         ChannelLayout layout = ChannelLayout::cyx) {
   return detail::Layout::from_spec({.height = 64,
                                     .width = 64,
                                     .channels = channels,
+                                    .layout = layout,
                                     .chunk_height = 32,
                                     .chunk_width = 32,
                                     .shard_height = shard,
@@ -224,6 +226,11 @@ TEST(ZarrWritePath, OnlyPlainInterleavedChunksCanGoStraightFromTheGpu) {
   EXPECT_FALSE(detail::cufile_can_write(layout_of(Format::v3, 3, Codec::zstd, 0)));
   EXPECT_FALSE(detail::cufile_can_write(layout_of(Format::v3, 1, Codec::blosc_lz4, 64)));
   EXPECT_FALSE(detail::cufile_can_write(layout_of(Format::v2, 3, Codec::none, 0)));  // planar
+  // (y, x, c): chunks are the pixels as they are, v2 and v3.
+  EXPECT_TRUE(
+      detail::cufile_can_write(layout_of(Format::v2, 3, Codec::none, 0, ChannelLayout::yxc)));
+  EXPECT_TRUE(
+      detail::cufile_can_write(layout_of(Format::v3, 3, Codec::none, 64, ChannelLayout::yxc)));
 }
 
 TEST(ZarrWritePath, AutoFallsBackAndSaysWhyCufileFailsClearlyPosixNeverAsks) {

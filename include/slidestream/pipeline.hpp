@@ -41,6 +41,8 @@ struct Options {
   int64_t shard = 0;     // v3 shard edge in pixels; 0: none
   bool pyramid = false;  // also write 2×-downsampled levels until the smaller side < tile
   bool overwrite = false;
+  // With overwrite: replace whatever is at the output, not only a Zarr (zarr::MultiscaleOptions).
+  bool overwrite_any = false;
   std::function<void(const Progress&)> on_progress;  // called from one thread at a time
 };
 

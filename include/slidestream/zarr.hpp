@@ -2,8 +2,11 @@
 // memory, read back into host or GPU memory.
 //
 // Images are given and returned interleaved, (height, width, channels). On disk a multi-channel
-// array is the logical (c, y, x) array that OME-NGFF requires: on v3 a `transpose` codec
-// (order [1, 2, 0]) keeps the bytes of each chunk interleaved; on v2 each chunk is stored planar.
+// array is, by its ArraySpec::layout, either the interleaved (y, x, c) array (shape (H, W, C),
+// chunks (n, n, C): the bytes of a chunk are the pixels as they are in memory, no transpose; the
+// default for plain arrays) or the logical (c, y, x) array that OME-NGFF requires (OME-Zarr
+// levels): on v3 a `transpose` codec (order [1, 2, 0]) keeps the bytes of each chunk interleaved;
+// on v2 each chunk is stored planar.
 #pragma once
 
 #include <cstdint>
@@ -24,10 +27,18 @@ enum class Codec { none, zstd, blosc_lz4 };
 std::string to_string(Codec codec);
 Codec parse_codec(const std::string& text);  // "none" | "zstd" | "blosc-lz4"
 
+// Axis order of a multi-channel array on disk (single-channel arrays are (y, x) either way).
+// yxc: channels last and interleaved, chunk keys "y.x.0" (v2) / "c.y.x.0" (v3); cyx: channels
+// first (OME-NGFF), chunk keys "0/y/x" / "c/0/y/x".
+enum class ChannelLayout { yxc, cyx };
+std::string to_string(ChannelLayout layout);
+ChannelLayout parse_channel_layout(const std::string& text);  // "yxc" | "cyx"
+
 struct ArraySpec {
   int64_t height = 0;
   int64_t width = 0;
-  int channels = 1;  // 1: a (y, x) array; >1: (c, y, x) with all channels in each chunk
+  int channels = 1;  // 1: a (y, x) array; >1: (y, x, c) or (c, y, x), all channels in each chunk
+  ChannelLayout layout = ChannelLayout::yxc;
   DataType dtype = DataType::uint8;
   int64_t chunk_height = 512;
   int64_t chunk_width = 512;
@@ -47,8 +58,14 @@ struct WriteOptions {
   // where it can and otherwise stages through pinned memory and POSIX writes, saying why in
   // WriteReport.io_path. Host sources are written with POSIX (`cufile` refuses them).
   IoBackend io = IoBackend::automatic;
-  bool overwrite = false;  // refuse an existing path otherwise (Error already_exists)
-  bool durable = true;     // chunks synced (syncfs), then metadata, then directories
+  // An existing path is refused (Error already_exists) unless overwrite; even then only a Zarr
+  // (zarr.json, .zgroup or .zarray at its top) or an empty directory is replaced, anything else
+  // only with overwrite_any too. The old output stays, byte for byte, until the new one is
+  // complete: the new one is written beside it ("<path>.partial-XXXXXX") and swapped in by
+  // finish(); a failed or abandoned write (destroyed without finish()) removes what it wrote.
+  bool overwrite = false;
+  bool overwrite_any = false;
+  bool durable = true;  // chunks synced (syncfs), then metadata, then directories
   // The 4 KiB-aligned body of large chunk files bypasses the page cache (O_DIRECT) where the file
   // system allows; the unaligned rest is written through the cache.
   bool direct_io = true;
@@ -71,14 +88,17 @@ struct WriteReport {
 
 // Writes one array. Chunks may be written from many threads at once as long as no two calls
 // touch the same chunk (or, sharded, the same shard). The array's metadata is written by
-// finish(), after every chunk has landed; an ArrayWriter destroyed without finish() leaves no
-// metadata, so no reader mistakes a partial array for a complete one.
+// finish(), after every chunk has landed; an ArrayWriter destroyed without finish() (or
+// finish_chunks()) removes what it wrote (and leaves any old output it was to replace), so no
+// reader mistakes a partial array for a complete one.
 //
 // Many processes, one array (Dask workers, possibly on other machines over a shared file system):
 // one process create()s the array; every process that writes chunks attach()es to it with the
 // same spec, writes its own units (no unit by two writers) and calls finish_chunks(), which makes
 // its chunks durable and writes no metadata; once every finish_chunks() has returned, one process
-// calls finish() (on the creating writer, or on a fresh attach()) and the metadata appears.
+// calls finish() (on the creating writer, or on a fresh attach()) and the metadata appears. (An
+// array that replaces an old one (overwrite) is written beside it until finish(): attach to a
+// fresh path.)
 class ArrayWriter {
  public:
   static ArrayWriter create(const std::filesystem::path& path, const ArraySpec& spec,
@@ -146,8 +166,15 @@ struct MultiscaleOptions {
   Format format = Format::v3;
   std::string name = "image";
   std::optional<double> mpp_x, mpp_y;  // microns per pixel of level 0; scale 1 without
+  // As WriteOptions: replace an existing Zarr (overwrite) or anything (overwrite_any too). The
+  // group is always written beside its path ("<root>.partial-XXXXXX") and appears there whole at
+  // finish(); destroyed without finish(), it removes what it wrote and leaves the old output.
   bool overwrite = false;
+  bool overwrite_any = false;
   bool durable = true;
+  // cyx: an OME-Zarr image. yxc: the same group of levels "0", "1", ... as (y, x, c) arrays, but
+  // a plain Zarr group without OME-NGFF metadata (NGFF puts channels before space).
+  ChannelLayout layout = ChannelLayout::cyx;
 };
 
 class OmeZarrWriter {

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <future>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cli/arguments.hpp"
 #include "cli/commands.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"
@@ -29,8 +32,11 @@ struct ConvertOptions {
   std::string device = "cpu";
   std::string io = "auto";
   bool overwrite = false;
+  bool overwrite_any = false;
   int threads = 0;
   int io_depth = 0;
+  uint64_t max_chunk_files = kDefaultMaxChunkFiles;
+  std::string layout = "cyx";
 };
 
 // Host memory per block being read or written (two blocks are in flight).
@@ -89,143 +95,184 @@ class Progress {
   bool enabled_;
 };
 
-int run_convert(const ConvertOptions& o) {
-  Slide slide = Slide::open(o.slide);
-  if (o.zarr_format != 2 && o.zarr_format != 3) {
-    throw Error(ErrorKind::invalid_argument, "--zarr-format must be 2 or 3");
-  }
-  if (o.chunk < 1) throw Error(ErrorKind::invalid_argument, "--chunk must be positive");
+// Everything decided before the output is touched: the arguments checked against the slide, the
+// device usable, the first tile of every level decoded.
+struct ConvertPlan {
+  std::vector<int> levels;
+  Device device = Device::cpu;
+  zarr::Codec codec = zarr::Codec::none;
+  IoBackend io = IoBackend::automatic;
+  zarr::Format format = zarr::Format::v3;
+  zarr::ChannelLayout layout = zarr::ChannelLayout::cyx;
+  uint64_t pixel_bytes = 0;
+};
+
+ConvertPlan plan_convert(const ConvertOptions& o, const Slide& slide) {
+  ConvertPlan p;
   if (o.shard && o.zarr_format == 2) {
     throw Error(ErrorKind::invalid_argument, "--shard needs --zarr-format 3");
   }
   if (o.shard && o.shard % o.chunk) {
     throw Error(ErrorKind::invalid_argument, "--shard must be a multiple of --chunk");
   }
-  Device device = Device::cpu;
-  if (o.device == "cuda" || o.device == "gpu") {
-    device = Device::cuda;
-  } else if (o.device != "cpu") {
-    throw Error(ErrorKind::invalid_argument, "--device must be cpu or cuda");
-  }
-  const zarr::Codec codec = zarr::parse_codec(o.codec);
-  const IoBackend io = parse_io_backend(o.io);
-  if (io == IoBackend::cufile && device != Device::cuda) {
+  p.device = (o.device == "cuda" || o.device == "gpu") ? Device::cuda : Device::cpu;
+  p.codec = zarr::parse_codec(o.codec);
+  p.io = parse_io_backend(o.io);
+  p.format = o.zarr_format == 2 ? zarr::Format::v2 : zarr::Format::v3;
+  p.layout = zarr::parse_channel_layout(o.layout);
+  if (p.io == IoBackend::cufile && p.device != Device::cuda) {
     throw Error(
         ErrorKind::invalid_argument,
         "--io cufile moves pixels between GPU memory and the files: it needs --device cuda");
   }
-  if (o.io_depth < 0) throw Error(ErrorKind::invalid_argument, "--io-depth must be >= 0");
-  const auto levels = parse_levels(o.levels, static_cast<int>(slide.levels().size()));
-
-  // Fail before creating the output when the device cannot be used at all.
-  if (device == Device::cuda) (void)Image::allocate(1, 1, 1, DataType::uint8, Device::cuda);
-
-  zarr::MultiscaleOptions mo;
-  mo.format = o.zarr_format == 2 ? zarr::Format::v2 : zarr::Format::v3;
-  mo.name = std::filesystem::path(o.slide).stem().string();
-  mo.mpp_x = slide.mpp_x();
-  mo.mpp_y = slide.mpp_y();
-  mo.overwrite = o.overwrite;
-  auto group = zarr::OmeZarrWriter::create(o.out, mo);
-
-  uint64_t total = 0;
-  for (int index : levels) {
+  p.levels = parse_levels(o.levels, static_cast<int>(slide.levels().size()));
+  uint64_t unit_count = 0;
+  for (int index : p.levels) {
     const Level& l = slide.level(index);
-    total += static_cast<uint64_t>(l.width * l.height) * l.channels * size_of(l.dtype);
+    unit_count += unit_files(l.height, l.width, o.shard ? o.shard : o.chunk);
+    p.pixel_bytes += static_cast<uint64_t>(l.width * l.height) * l.channels * size_of(l.dtype);
   }
-  Progress progress(total);
+  check_chunk_file_count(unit_count, o.max_chunk_files, "--chunk");
+  // The device works and the input decodes (the first tile of every level) before the output is
+  // created; the old output is replaced only once the new one is complete, in any case.
+  if (p.device == Device::cuda) (void)Image::allocate(1, 1, 1, DataType::uint8, Device::cuda);
+  for (int index : p.levels) (void)slide.read_tile(index, 0, 0);
+  return p;
+}
+
+// Where the levels go: an OME-Zarr group (cyx), a plain group of (y, x, c) arrays (yxc, several
+// levels), or, for one yxc level, the plain array itself: the seed's own file.
+class ConvertOutput {
+ public:
+  ConvertOutput(const ConvertOptions& o, const ConvertPlan& p, const Slide& slide)
+      : out_(o.out), plain_array_(p.layout == zarr::ChannelLayout::yxc && p.levels.size() == 1) {
+    options_ = {.threads = o.threads,
+                .io = p.io,
+                .overwrite = o.overwrite || o.overwrite_any,
+                .overwrite_any = o.overwrite_any,
+                .io_depth = o.io_depth};
+    if (plain_array_) return;
+    zarr::MultiscaleOptions mo;
+    mo.format = p.format;
+    mo.name = std::filesystem::path(o.slide).stem().string();
+    mo.mpp_x = slide.mpp_x();
+    mo.mpp_y = slide.mpp_y();
+    mo.overwrite = options_.overwrite;
+    mo.overwrite_any = options_.overwrite_any;
+    mo.layout = p.layout;
+    group_.emplace(zarr::OmeZarrWriter::create(out_, mo));
+  }
+  // Levels are renumbered 0, 1, ... in the output; the downsample keeps the true scale.
+  zarr::ArrayWriter add_level(int out_index, double downsample, const zarr::ArraySpec& spec) {
+    if (plain_array_) return zarr::ArrayWriter::create(out_, spec, options_);
+    return group_->add_level(out_index, downsample, spec, options_);
+  }
+  void finish() {
+    if (group_) group_->finish();
+  }
+
+ private:
+  std::string out_;
+  bool plain_array_;
+  zarr::WriteOptions options_;
+  std::optional<zarr::OmeZarrWriter> group_;
+};
+
+// One level, block by block: one row of units (chunks or shards), split across when a row is too
+// wide; the next block is read while this one is written.
+zarr::WriteReport convert_level(const ConvertOptions& o, const Slide& slide, int level,
+                                zarr::ArrayWriter& writer, const ConvertPlan& plan,
+                                Progress& progress, const std::function<double()>& elapsed) {
+  const Level& l = slide.level(level);
+  const int64_t unit = o.shard ? o.shard : o.chunk;
+  const size_t px = static_cast<size_t>(l.channels) * size_of(l.dtype);
+  const int64_t unit_cols = (l.width + unit - 1) / unit;
+  const size_t row_of_unit_bytes = static_cast<size_t>(unit * unit) * px;
+  const int64_t cols_per_block = std::clamp<int64_t>(
+      static_cast<int64_t>(kBlockBudget / std::max<size_t>(row_of_unit_bytes, 1)), 1, unit_cols);
+  const int64_t block_w = std::min(l.width, cols_per_block * unit);
+  const int64_t block_h = std::min(l.height, unit);
+  struct Block {
+    int64_t x, y, w, h;
+  };
+  std::vector<Block> blocks;
+  for (int64_t y = 0; y < l.height; y += unit) {
+    for (int64_t x = 0; x < l.width; x += block_w) {
+      blocks.push_back({x, y, std::min(block_w, l.width - x), std::min(unit, l.height - y)});
+    }
+  }
+  Image buffers[2] = {Image::allocate(block_w, block_h, l.channels, l.dtype, plan.device),
+                      Image::allocate(block_w, block_h, l.channels, l.dtype, plan.device)};
+  auto view_for = [&](int slot, const Block& b) {
+    return buffers[slot].view().crop(0, 0, b.w, b.h);
+  };
+  const ReadOptions read_options{.device = plan.device, .threads = o.threads, .io = plan.io};
+  auto read_block = [&](int slot, const Block& b) {
+    slide.read_region(level, b.x, b.y, b.w, b.h, view_for(slot, b), read_options);
+  };
+  const std::string label = "level " + std::to_string(level);
+  if (!blocks.empty()) read_block(0, blocks[0]);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const int slot = static_cast<int>(i % 2);
+    std::future<void> next;
+    if (i + 1 < blocks.size()) {
+      next = std::async(std::launch::async, read_block, 1 - slot, blocks[i + 1]);
+    }
+    try {
+      writer.write_region(blocks[i].y, blocks[i].x, view_for(slot, blocks[i]));
+    } catch (...) {
+      if (next.valid()) next.wait();  // never leave a read running into a freed buffer
+      throw;
+    }
+    if (next.valid()) next.get();
+    progress.add(view_for(slot, blocks[i]).tight_bytes(), label, elapsed());
+  }
+  return writer.finish();
+}
+
+int run_convert(const ConvertOptions& o) {
+  Slide slide = Slide::open(o.slide);
+  const ConvertPlan plan = plan_convert(o, slide);
+  ConvertOutput output(o, plan, slide);
+  Progress progress(plan.pixel_bytes);
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   uint64_t files = 0, bytes_written = 0;
   std::string io_path;
-  ReadOptions read_options{.device = device, .threads = o.threads, .io = io};
-
-  for (size_t out_index = 0; out_index < levels.size(); ++out_index) {
-    const Level& l = slide.level(levels[out_index]);
+  for (size_t out_index = 0; out_index < plan.levels.size(); ++out_index) {
+    const Level& l = slide.level(plan.levels[out_index]);
     zarr::ArraySpec spec{.height = l.height,
                          .width = l.width,
                          .channels = l.channels,
+                         .layout = plan.layout,
                          .dtype = l.dtype,
                          .chunk_height = o.chunk,
                          .chunk_width = o.chunk,
                          .shard_height = o.shard,
                          .shard_width = o.shard,
-                         .format = mo.format,
-                         .codec = codec};
-    // Levels are renumbered 0, 1, ... in the output; the downsample keeps the true scale.
-    auto writer = [&] {
-      try {
-        return group.add_level(static_cast<int>(out_index), l.downsample, spec,
-                               {.threads = o.threads, .io = io, .io_depth = o.io_depth});
-      } catch (const Error&) {
-        // A refused level (cuFile asked for and unusable) leaves no empty output behind; remove()
-        // takes only an empty directory, so nothing written is ever lost here.
-        std::error_code ec;
-        if (out_index == 0) std::filesystem::remove(o.out, ec);
-        throw;
-      }
-    }();
-    // Blocks: one row of units (chunks or shards), split across when a row is too wide.
-    const int64_t unit = o.shard ? o.shard : o.chunk;
-    const size_t px = static_cast<size_t>(l.channels) * size_of(l.dtype);
-    const int64_t unit_cols = (l.width + unit - 1) / unit;
-    const size_t row_of_unit_bytes = static_cast<size_t>(unit * unit) * px;
-    const int64_t cols_per_block = std::clamp<int64_t>(
-        static_cast<int64_t>(kBlockBudget / std::max<size_t>(row_of_unit_bytes, 1)), 1, unit_cols);
-    const int64_t block_w = std::min(l.width, cols_per_block * unit);
-    const int64_t block_h = std::min(l.height, unit);
-    struct Block {
-      int64_t x, y, w, h;
-    };
-    std::vector<Block> blocks;
-    for (int64_t y = 0; y < l.height; y += unit) {
-      for (int64_t x = 0; x < l.width; x += block_w) {
-        blocks.push_back({x, y, std::min(block_w, l.width - x), std::min(unit, l.height - y)});
-      }
-    }
-    Image buffers[2] = {Image::allocate(block_w, block_h, l.channels, l.dtype, device),
-                        Image::allocate(block_w, block_h, l.channels, l.dtype, device)};
-    auto view_for = [&](int slot, const Block& b) {
-      return buffers[slot].view().crop(0, 0, b.w, b.h);
-    };
-    auto read_block = [&](int slot, const Block& b) {
-      slide.read_region(levels[out_index], b.x, b.y, b.w, b.h, view_for(slot, b), read_options);
-    };
-    const std::string label = "level " + std::to_string(levels[out_index]);
-    if (!blocks.empty()) read_block(0, blocks[0]);
-    for (size_t i = 0; i < blocks.size(); ++i) {
-      const int slot = static_cast<int>(i % 2);
-      std::future<void> next;
-      if (i + 1 < blocks.size()) {
-        next = std::async(std::launch::async, read_block, 1 - slot, blocks[i + 1]);
-      }
-      try {
-        writer.write_region(blocks[i].y, blocks[i].x, view_for(slot, blocks[i]));
-      } catch (...) {
-        if (next.valid()) next.wait();  // never leave a read running into a freed buffer
-        throw;
-      }
-      if (next.valid()) next.get();
-      progress.add(view_for(slot, blocks[i]).tight_bytes(), label, elapsed());
-    }
-    zarr::WriteReport report = writer.finish();
+                         .format = plan.format,
+                         .codec = plan.codec};
+    // A failure anywhere leaves the old output as it was: it is replaced by finish() only.
+    zarr::ArrayWriter writer = output.add_level(static_cast<int>(out_index), l.downsample, spec);
+    zarr::WriteReport report =
+        convert_level(o, slide, plan.levels[out_index], writer, plan, progress, elapsed);
     files += report.chunks_written;
     bytes_written += report.bytes_written;
     io_path = report.io_path;
   }
-  group.finish();
+  output.finish();
   progress.end();
   const double seconds = elapsed();
   std::printf(
-      "converted %s: %zu level(s), %.3f GB of pixels -> %s (Zarr v%d%s, %s), %llu files, "
+      "converted %s: %zu level(s), %.3f GB of pixels -> %s (Zarr v%d%s, %s, %s), %llu files, "
       "%.3f GB written in %.2f s (%.2f GB/s), device %s, io %s\n",
-      o.slide.c_str(), levels.size(), static_cast<double>(total) / 1e9, o.out.c_str(),
-      o.zarr_format, o.shard ? (", shards " + std::to_string(o.shard)).c_str() : "",
-      zarr::to_string(codec).c_str(), static_cast<unsigned long long>(files),
+      o.slide.c_str(), plan.levels.size(), static_cast<double>(plan.pixel_bytes) / 1e9,
+      o.out.c_str(), o.zarr_format, o.shard ? (", shards " + std::to_string(o.shard)).c_str() : "",
+      zarr::to_string(plan.codec).c_str(), o.layout.c_str(), static_cast<unsigned long long>(files),
       static_cast<double>(bytes_written) / 1e9, seconds,
-      seconds > 0 ? static_cast<double>(total) / seconds / 1e9 : 0.0, o.device.c_str(),
+      seconds > 0 ? static_cast<double>(plan.pixel_bytes) / seconds / 1e9 : 0.0, o.device.c_str(),
       io_path.c_str());
   return 0;
 }
@@ -238,21 +285,31 @@ Command add_convert_command(CLI::App& app) {
   sub->add_option("slide", o->slide, "Slide file")->required();
   sub->add_option("out", o->out, "Output OME-Zarr directory (e.g. slide.ome.zarr)")->required();
   sub->add_option("--levels", o->levels, "Levels to write: all, or a list such as 0,2");
-  sub->add_option("--chunk", o->chunk, "Chunk edge in pixels");
+  add_edge_option(sub, "--chunk", o->chunk, "Chunk edge in pixels");
   sub->add_option("--zarr-format", o->zarr_format, "2 (NGFF 0.4) or 3 (NGFF 0.5)")
       ->check(CLI::IsMember({2, 3}));
-  sub->add_option("--shard", o->shard, "Shard edge in pixels (Zarr v3; 0: no sharding)");
+  sub->add_option("--shard", o->shard, "Shard edge in pixels (Zarr v3; 0: no sharding)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("--codec", o->codec, "none, zstd or blosc-lz4")
       ->check(CLI::IsMember({"none", "zstd", "blosc-lz4"}));
   sub->add_option("--device", o->device, "Where pixels pass between read and write: cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda", "gpu"}));
   sub->add_option("--io", o->io, "I/O backend: auto, posix or cufile")
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));
-  sub->add_flag("--overwrite", o->overwrite, "Replace an existing output");
-  sub->add_option("--threads", o->threads, "Threads (0: all hardware threads)");
-  sub->add_option("--io-depth", o->io_depth,
-                  "Chunk (shard) files written at once (0: the library's default, " +
-                      std::to_string(zarr::kDefaultIoDepth) + ")");
+  sub->add_flag("--overwrite", o->overwrite,
+                "Replace an existing Zarr output (kept as it was until the new one is complete)");
+  sub->add_flag("--overwrite-any", o->overwrite_any,
+                "Replace whatever is at the output path, even if it is not a Zarr");
+  add_threads_option(sub, o->threads, "Threads");
+  add_depth_option(sub, "--io-depth", o->io_depth,
+                   "Chunk (shard) files written at once (0: the library's default, " +
+                       std::to_string(zarr::kDefaultIoDepth) + ")");
+  add_max_chunk_files_option(sub, o->max_chunk_files);
+  sub->add_option("--layout", o->layout,
+                  "cyx: OME-Zarr, channels first (default). yxc: channels last and interleaved, "
+                  "shape (H, W, C), chunks (n, n, C), no transpose; one level is a plain array at "
+                  "OUT, several a plain Zarr group of arrays 0, 1, ... (no OME metadata)")
+      ->check(CLI::IsMember({"yxc", "cyx"}));
   return {sub, [o] { return run_convert(*o); }};
 }
 

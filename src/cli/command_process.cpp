@@ -3,12 +3,14 @@
 // summary line at the end (or a JSON object with --json, for scripts and benchmarks).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "cli/arguments.hpp"
 #include "cli/command_process_batch.hpp"
 #include "cli/commands.hpp"
 #include "slidestream/error.hpp"
@@ -31,11 +33,27 @@ struct ProcessArgs {
   std::string codec = "none";
   int64_t shard = 0;
   bool overwrite = false;
+  bool overwrite_any = false;
   int threads = 0;
   int slots = 0;
   std::string io = "auto";
   bool json = false;
+  uint64_t max_chunk_files = kDefaultMaxChunkFiles;
 };
+
+// Chunk (shard) files the run will write: level 0 and, with --pyramid, the halvings the pipeline
+// adds while the smaller side is at least a tile (pipeline::pyramid_sizes).
+uint64_t planned_unit_files(const ProcessArgs& args, const Level& level) {
+  const int64_t unit = args.shard ? args.shard : args.tile;
+  int64_t w = level.width, h = level.height;
+  uint64_t files = unit_files(h, w, unit);
+  while (args.pyramid && std::min(w, h) >= args.tile && w / 2 >= 1 && h / 2 >= 1) {
+    w /= 2;
+    h /= 2;
+    files += unit_files(h, w, unit);
+  }
+  return files;
+}
 
 std::string human_bytes(double bytes) {
   const char* units[] = {"B", "kB", "MB", "GB", "TB"};
@@ -78,6 +96,8 @@ class ProgressBar {
 
 int run_process(const ProcessArgs& args) {
   Slide slide = Slide::open(args.slide);
+  check_chunk_file_count(planned_unit_files(args, slide.level(args.level)), args.max_chunk_files,
+                         "--tile");
   std::vector<ops::Op> chain;
   for (const auto& name : args.ops) chain.push_back(ops::parse_op(name));
   chain = pipeline::fit_stains(slide, std::move(chain));
@@ -94,7 +114,10 @@ int run_process(const ProcessArgs& args) {
   options.codec = zarr::parse_codec(args.codec);
   options.shard = args.shard;
   options.pyramid = args.pyramid;
-  options.overwrite = args.overwrite;
+  options.overwrite = args.overwrite || args.overwrite_any;
+  options.overwrite_any = args.overwrite_any;
+  // The input decodes before anything is written (the output is swapped in only when complete).
+  (void)slide.read_tile(args.level, 0, 0);
   if (isatty(STDERR_FILENO) && !args.json) options.on_progress = ProgressBar{};
 
   pipeline::Summary s = pipeline::process(slide, chain, args.output, options);
@@ -163,8 +186,7 @@ Command add_process_command(CLI::App& app) {
   sub->add_option("--level", args->level, "Slide level to process")->check(CLI::NonNegativeNumber);
   sub->add_option("--mode", args->mode, "tiled (bounded memory) or global (whole level at once)")
       ->check(CLI::IsMember({"tiled", "global"}));
-  sub->add_option("--tile", args->tile, "Tile edge in pixels; also the Zarr chunk edge")
-      ->check(CLI::PositiveNumber);
+  add_edge_option(sub, "--tile", args->tile, "Tile edge in pixels; also the Zarr chunk edge");
   sub->add_option("--device", args->device, "Where kernels run")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   sub->add_flag("--pyramid", args->pyramid, "Also write 2x-downsampled OME-Zarr levels");
@@ -172,12 +194,14 @@ Command add_process_command(CLI::App& app) {
   sub->add_option("--codec", args->codec, "Chunk codec")
       ->check(CLI::IsMember({"none", "zstd", "blosc-lz4"}));
   sub->add_option("--shard", args->shard, "Zarr v3 shard edge in pixels (multiple of --tile)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_flag("--overwrite", args->overwrite, "Replace an existing output");
-  sub->add_option("--threads", args->threads, "CPU threads for I/O and codecs (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--slots", args->slots, "Tiles in flight (0: automatic)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  sub->add_flag("--overwrite", args->overwrite,
+                "Replace an existing Zarr output (kept as it was until the new one is complete)");
+  sub->add_flag("--overwrite-any", args->overwrite_any,
+                "Replace whatever is at the output path, even if it is not a Zarr");
+  add_threads_option(sub, args->threads, "CPU threads for I/O and codecs");
+  add_depth_option(sub, "--slots", args->slots, "Tiles in flight (0: automatic)");
+  add_max_chunk_files_option(sub, args->max_chunk_files);
   sub->add_option("--io", args->io, "I/O backend")
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));
   sub->add_flag("--json", args->json, "Print the summary as one JSON object");
@@ -187,7 +211,11 @@ Command add_process_command(CLI::App& app) {
               ProcessArgs one = *args;
               one.slide = slide;
               one.output = out;
-              one.overwrite = true;  // only partial outputs get here: complete ones are skipped
+              // Only partial outputs get here (complete ones are skipped), at names the batch
+              // derives in its own --out-dir: a partial one has no root metadata, so it is not
+              // recognisably a Zarr, and is replaced all the same (still only once complete).
+              one.overwrite = true;
+              one.overwrite_any = true;
               run_process(one);
             });
           }};

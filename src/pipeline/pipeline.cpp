@@ -614,6 +614,7 @@ Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
   if (slide.mpp_x()) multiscale.mpp_x = *slide.mpp_x() * downsample;
   if (slide.mpp_y()) multiscale.mpp_y = *slide.mpp_y() * downsample;
   multiscale.overwrite = options.overwrite;
+  multiscale.overwrite_any = options.overwrite_any;
   zarr::WriteOptions write_options;
   write_options.threads = options.threads;
   write_options.io = options.io;

@@ -450,18 +450,9 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
         layout_ok ? device::cufile_write_problem(existing_ancestor(path)) : std::string(),
         device::cufile_compat_mode(), path);
   }
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec) || std::filesystem::is_symlink(path, ec)) {
-    if (!options.overwrite) {
-      throw Error(ErrorKind::already_exists, "output exists (pass overwrite to replace it)",
-                  {.file = path.string()});
-    }
-    std::filesystem::remove_all(path, ec);
-    if (ec) {
-      throw Error(ErrorKind::io, "cannot remove the existing output: " + ec.message(),
-                  {.file = path.string()});
-    }
-  }
+  // Nothing at `path` changes before finish(): an existing output is replaced only then.
+  impl->output = detail::OutputDir::create(path, options.overwrite, options.overwrite_any, false);
+  impl->path = impl->output.write_dir();
   auto make_dir = [](const std::filesystem::path& dir) {
     std::error_code e;
     std::filesystem::create_directories(dir, e);
@@ -470,13 +461,13 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
       throw Error(kind, "cannot create directory: " + e.message(), {.file = dir.string()});
     }
   };
-  make_dir(path);
   // Every chunk row's directory up front, so workers never race to create them.
   const Layout& l = impl->layout;
+  const std::filesystem::path& dir = impl->path;
   if (l.separator == '/') {
-    for (int64_t uy = 0; uy < l.units_down(); ++uy) make_dir(path / l.unit_row_dir(uy));
+    for (int64_t uy = 0; uy < l.units_down(); ++uy) make_dir(dir / l.unit_row_dir(uy));
   }
-  if (options.durable) impl->file_system = detail::FileSystemSync(path);
+  if (options.durable) impl->file_system = detail::FileSystemSync(dir);
   return ArrayWriter(std::move(impl));
 }
 
@@ -619,10 +610,9 @@ WriteReport ArrayWriter::finish() {
       meta += detail::write_small_file_atomically(
           s.path / "zarr.json", detail::v3_array_metadata(s.layout, s.attributes).dump(2), durable);
     }
-    if (durable) {
-      io::sync_directory(s.path);
-      io::sync_directory(std::filesystem::absolute(s.path).parent_path());
-    }
+    if (durable) io::sync_directory(s.path);
+    // Complete: it takes the place of the old output (if any), which is removed only now.
+    s.output.commit(durable);
   } catch (...) {
     s.failed = true;
     throw;
@@ -652,6 +642,7 @@ WriteReport ArrayWriter::finish_chunks() {
     }
   }
   s.chunks_finished = true;
+  s.output.keep();  // another writer finishes the array: what this one created stays
   return s.report(0);
 }
 

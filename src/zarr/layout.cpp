@@ -23,6 +23,16 @@ std::string to_string(Codec codec) {
   return "unknown";
 }
 
+std::string to_string(ChannelLayout layout) {
+  return layout == ChannelLayout::yxc ? "yxc" : "cyx";
+}
+
+ChannelLayout parse_channel_layout(const std::string& text) {
+  if (text == "yxc") return ChannelLayout::yxc;
+  if (text == "cyx") return ChannelLayout::cyx;
+  throw Error(ErrorKind::invalid_argument, "unknown layout '" + text + "' (expected yxc or cyx)");
+}
+
 Codec parse_codec(const std::string& text) {
   if (text == "none" || text == "raw") return Codec::none;
   if (text == "zstd") return Codec::zstd;
@@ -111,13 +121,14 @@ std::array<std::byte, 8> fill_sample_of(DataType t, double v) {
 }
 
 json shape_json(const Layout& l, int64_t h, int64_t w) {
+  if (l.channels > 1 && l.channels_last) return json::array({h, w, l.channels});
   if (l.channels > 1) return json::array({l.channels, h, w});
   return json::array({h, w});
 }
 
 json v3_inner_codecs(const Layout& l) {
   json codecs = json::array();
-  if (l.channels > 1 && l.encoding.interleaved) {
+  if (l.channels > 1 && l.encoding.interleaved && !l.channels_last) {
     codecs.push_back({{"name", "transpose"}, {"configuration", {{"order", {1, 2, 0}}}}});
   }
   codecs.push_back({{"name", "bytes"}, {"configuration", {{"endian", "little"}}}});
@@ -176,23 +187,40 @@ int int_field(const json& obj, const char* key, int fallback, const std::filesys
   return static_cast<int>(v);
 }
 
-// Shape and chunk shape of 2 or 3 dimensions → layout fields. 3-D arrays are (c, y, x) with all
-// channels in one chunk.
+// Whether a 3-D array is (y, x, c): its dimension_names say so where it has them (v3);
+// otherwise the axis whose chunk holds the whole extent is the channel axis, the smaller one where
+// both do (a (3, 3, 3) array without names is taken as (c, y, x), as before).
+bool channels_last_of(const json& shape, const json& chunks, const json& names) {
+  if (names.is_array() && names.size() == 3) {
+    if (names == json::array({"y", "x", "c"})) return true;
+    if (names == json::array({"c", "y", "x"})) return false;
+  }
+  const bool first = shape[0] == chunks[0], last = shape[2] == chunks[2];
+  if (first && last) return shape[2].is_number() && shape[0].is_number() && shape[2] < shape[0];
+  return last;
+}
+
+// Shape and chunk shape of 2 or 3 dimensions → layout fields. 3-D arrays are (c, y, x) or
+// (y, x, c) with all channels in one chunk.
 void set_geometry(Layout& l, const json& shape, const json& chunks,
-                  const std::filesystem::path& file) {
+                  const std::filesystem::path& file, const json& names = json()) {
   if (!shape.is_array() || !chunks.is_array() || shape.size() != chunks.size() ||
       (shape.size() != 2 && shape.size() != 3)) {
-    bad(ErrorKind::unsupported, file, "only 2-D (y, x) and 3-D (c, y, x) arrays are supported");
+    bad(ErrorKind::unsupported, file,
+        "only 2-D (y, x) and 3-D (c, y, x) or (y, x, c) arrays are supported");
   }
-  size_t off = shape.size() == 3 ? 1 : 0;
-  if (off) {
-    int64_t c = get_extent(shape[0], file, "channel count");
-    int64_t cc = get_extent(chunks[0], file, "channel chunk");
+  size_t off = 0;
+  l.channels = 1;
+  l.channels_last = false;
+  if (shape.size() == 3) {
+    l.channels_last = channels_last_of(shape, chunks, names);
+    const size_t ci = l.channels_last ? 2 : 0;
+    off = l.channels_last ? 0 : 1;
+    int64_t c = get_extent(shape[ci], file, "channel count");
+    int64_t cc = get_extent(chunks[ci], file, "channel chunk");
     if (c < 1 || c > kMaxChannels) bad(ErrorKind::limit, file, "channel count out of range");
     if (cc != c) bad(ErrorKind::unsupported, file, "chunks that split the channel axis");
     l.channels = static_cast<int>(c);
-  } else {
-    l.channels = 1;
   }
   l.height = get_extent(shape[off], file, "height");
   l.width = get_extent(shape[off + 1], file, "width");
@@ -265,7 +293,7 @@ void parse_v3_codecs(Layout& l, const json& codecs, const std::filesystem::path&
   if (!codecs.is_array()) bad(ErrorKind::format, file, "codecs is not a list");
   bool seen_bytes = false;
   l.encoding = ChunkEncoding{};
-  l.encoding.interleaved = l.channels == 1;
+  l.encoding.interleaved = l.channels == 1 || l.channels_last;
   for (const auto& c : codecs) {
     std::string name = c.is_string() ? c.get<std::string>() : c.value("name", "");
     json conf = c.is_object() ? c.value("configuration", json::object()) : json::object();
@@ -273,7 +301,7 @@ void parse_v3_codecs(Layout& l, const json& codecs, const std::filesystem::path&
       if (seen_bytes) bad(ErrorKind::format, file, "transpose after bytes");
       json order = conf.value("order", json());
       if (order == json::array({0, 1, 2}) || order == json::array({0, 1})) continue;
-      if (order == json::array({1, 2, 0})) {
+      if (order == json::array({1, 2, 0}) && !l.channels_last) {
         l.encoding.interleaved = true;
         continue;
       }
@@ -322,7 +350,8 @@ Layout parse_v3(const std::filesystem::path& file, json* attributes) {
   json grid = doc.value("chunk_grid", json::object());
   if (grid.value("name", "") != "regular") bad(ErrorKind::unsupported, file, "chunk grid");
   set_geometry(l, doc.value("shape", json()),
-               grid.value("configuration", json::object()).value("chunk_shape", json()), file);
+               grid.value("configuration", json::object()).value("chunk_shape", json()), file,
+               doc.value("dimension_names", json()));
   json keys = doc.value("chunk_key_encoding", json::object());
   std::string key_name = keys.value("name", "default");
   std::string sep =
@@ -342,11 +371,13 @@ Layout parse_v3(const std::filesystem::path& file, json* attributes) {
       codecs[0].value("name", "") == "sharding_indexed") {
     json conf = codecs[0].value("configuration", json::object());
     json inner = conf.value("chunk_shape", json());
-    size_t off = l.channels > 1 ? 1 : 0;
-    if (!inner.is_array() || inner.size() != off + 2) {
+    const bool three_d = doc.value("shape", json()).size() == 3;
+    size_t off = three_d && !l.channels_last ? 1 : 0;
+    if (!inner.is_array() || inner.size() != (three_d ? 3u : 2u)) {
       bad(ErrorKind::format, file, "sharding chunk_shape does not match the array rank");
     }
-    if (off && get_extent(inner[0], file, "inner channel chunk") != l.channels) {
+    if (three_d &&
+        get_extent(inner[l.channels_last ? 2 : 0], file, "inner channel chunk") != l.channels) {
       bad(ErrorKind::unsupported, file, "inner chunks that split the channel axis");
     }
     l.sharded = true;
@@ -396,7 +427,8 @@ Layout parse_v2(const std::filesystem::path& dir, json* attributes) {
   if (sep != "/" && sep != ".") bad(ErrorKind::format, file, "dimension_separator " + sep);
   l.separator = sep[0];
   l.fill_value = parse_fill(doc.value("fill_value", json()), l.dtype, file);
-  l.encoding.interleaved = l.channels == 1;  // v2 chunks are C order over (c, y, x): planar
+  // v2 chunks are C order over the array's axes: planar for (c, y, x), interleaved for (y, x, c).
+  l.encoding.interleaved = l.channels == 1 || l.channels_last;
   json comp = doc.value("compressor", json());
   if (!comp.is_null()) {
     std::string id = comp.value("id", "");
@@ -436,13 +468,15 @@ std::string Layout::unit_row_dir(int64_t uy) const {
     if (!key.empty()) key += separator;
     key += std::to_string(v);
   };
-  if (channels > 1) add(0);
+  if (channels > 1 && !channels_last) add(0);
   add(uy);
   return key;
 }
 
 std::string Layout::unit_key(int64_t uy, int64_t ux) const {
-  return unit_row_dir(uy) + separator + std::to_string(ux);
+  std::string key = unit_row_dir(uy) + separator + std::to_string(ux);
+  if (channels > 1 && channels_last) key += separator + std::string("0");
+  return key;
 }
 
 Layout Layout::from_spec(const ArraySpec& s) {
@@ -475,9 +509,13 @@ Layout Layout::from_spec(const ArraySpec& s) {
   l.fill_value = s.fill_value;
   l.fill_sample = fill_sample_of(s.dtype, s.fill_value);
   l.key_prefix = s.format == Format::v3 ? "c" : "";
-  l.separator = '/';
-  // v3 keeps chunk bytes interleaved through the transpose codec; v2 chunks are planar.
-  l.encoding.interleaved = s.format == Format::v3 || s.channels == 1;
+  l.channels_last = s.layout == ChannelLayout::yxc && s.channels > 1;
+  // (y, x, c) keys end in the channel index: "." keeps them flat files in one directory (zarr's
+  // own default for v2) instead of one directory per chunk.
+  l.separator = l.channels_last ? '.' : '/';
+  // (y, x, c) chunks are the pixels as they are; v3 keeps (c, y, x) chunk bytes interleaved
+  // through the transpose codec; v2 (c, y, x) chunks are planar.
+  l.encoding.interleaved = s.format == Format::v3 || s.channels == 1 || l.channels_last;
   switch (s.codec) {
     case Codec::none:
       l.encoding.compressor = Compressor::none;
@@ -506,6 +544,7 @@ ArraySpec Layout::to_spec() const {
   s.height = height;
   s.width = width;
   s.channels = channels;
+  s.layout = channels_last ? ChannelLayout::yxc : ChannelLayout::cyx;
   s.dtype = dtype;
   s.chunk_height = chunk_h;
   s.chunk_width = chunk_w;
@@ -579,7 +618,9 @@ nlohmann::json v3_array_metadata(const Layout& l, const nlohmann::json& attribut
   doc["fill_value"] = fill_json(l);
   doc["codecs"] = codecs;
   doc["attributes"] = attributes.is_object() ? attributes : json::object();
-  doc["dimension_names"] = l.channels > 1 ? json::array({"c", "y", "x"}) : json::array({"y", "x"});
+  doc["dimension_names"] = l.channels <= 1   ? json::array({"y", "x"})
+                           : l.channels_last ? json::array({"y", "x", "c"})
+                                             : json::array({"c", "y", "x"});
   return doc;
 }
 

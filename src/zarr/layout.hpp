@@ -31,6 +31,8 @@ struct Layout {
   Format format = Format::v3;
   int64_t height = 0, width = 0;
   int channels = 1;
+  // A multi-channel array whose dimensions are (y, x, c) (ChannelLayout::yxc); else (c, y, x).
+  bool channels_last = false;
   DataType dtype = DataType::uint8;
   int64_t chunk_h = 0, chunk_w = 0;  // the (inner) chunk
   int64_t unit_h = 0, unit_w = 0;    // what one file holds: the shard when sharded, else a chunk
@@ -41,7 +43,8 @@ struct Layout {
   double fill_value = 0;
   std::array<std::byte, 8> fill_sample{};  // fill_value as one little-endian sample of dtype
   // Chunk keys: v3 default encoding is "c" + sep + indices; v2 (and v3's "v2" encoding) has no
-  // prefix. The leading channel index (always 0) is included for (c, y, x) arrays.
+  // prefix. The channel index (always 0) is included for 3-D arrays: leading for (c, y, x),
+  // trailing for (y, x, c).
   std::string key_prefix = "c";
   char separator = '/';
 

@@ -16,11 +16,15 @@
 #include "zarr/chunk_file.hpp"
 #include "zarr/device_staging.hpp"
 #include "zarr/layout.hpp"
+#include "zarr/output_dir.hpp"
 
 namespace slidestream::zarr {
 
 struct ArrayWriter::Impl {
-  std::filesystem::path path;
+  // First, so destroyed last: an unfinished write's files are removed after every other member
+  // (pool, descriptors) is gone.
+  detail::OutputDir output;
+  std::filesystem::path path;  // where chunks go: output.write_dir()
   ArraySpec spec;
   detail::Layout layout;
   WriteOptions options;

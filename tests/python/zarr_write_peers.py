@@ -2,7 +2,8 @@
 
 Usage: zarr_write_peers.py OUTDIR
 Writes OUTDIR/<name>.zarr and OUTDIR/<name>.raw (the pixels, interleaved (y, x, c)) and
-OUTDIR/manifest.json: [{"name", "path", "raw", "dtype", "height", "width", "channels"}].
+OUTDIR/manifest.json: [{"name", "path", "raw", "dtype", "height", "width", "channels", "layout"}]
+("layout": "cyx" for (c, y, x) arrays, "yxc" for (y, x, c) ones, as the seed wrote them).
 """
 import json
 import pathlib
@@ -33,12 +34,12 @@ def main() -> int:
     rng = np.random.default_rng(1234)
     manifest = []
 
-    def record(name, img):
+    def record(name, img, layout="cyx"):
         raw = out / f"{name}.raw"
         np.ascontiguousarray(img).tofile(raw)
         manifest.append({"name": name, "path": str(out / f"{name}.zarr"), "raw": str(raw),
                          "dtype": str(img.dtype.name), "height": H, "width": W,
-                         "channels": int(img.shape[2])})
+                         "channels": int(img.shape[2]), "layout": layout})
 
     # zarr-python, Zarr v2: planar chunks, both key separators, each compressor.
     for name, comp, sep, dtype, c in [
@@ -107,6 +108,36 @@ def main() -> int:
                  "create": True, "delete_existing": True}).result()
     t.write(logical(img)).result()
     record(name, img)
+
+    # (y, x, c) arrays, channels last and interleaved: zarr-python's own defaults for an (H, W, 3)
+    # image (v2: "." keys, the seed's files; v3: "c/y/x/0" keys, no dimension names), and
+    # tensorstore v3 sharded with dimension names.
+    for name, fmt, dtype, comp in [("zp_v2_yxc_u8_c3", 2, "uint8", None),
+                                   ("zp_v2_yxc_zstd_f32_c3", 2, "float32", Zstd(level=3)),
+                                   ("zp_v3_yxc_u16_c3", 3, "uint16", None)]:
+        img = pixels(rng, dtype, 3)
+        a = zarr.create_array(str(out / f"{name}.zarr"), shape=img.shape, chunks=(64, 48, 3),
+                              dtype=img.dtype, zarr_format=fmt, compressors=comp, fill_value=0)
+        a[...] = img
+        record(name, img, "yxc")
+    img = pixels(rng, "uint8", 3)
+    name = "ts_v3_yxc_shard_u8_c3"
+    t = ts.open({"driver": "zarr3",
+                 "kvstore": {"driver": "file", "path": str(out / f"{name}.zarr")},
+                 "metadata": {
+                     "shape": [H, W, 3], "data_type": "uint8", "dimension_names": ["y", "x", "c"],
+                     "chunk_grid": {"name": "regular",
+                                    "configuration": {"chunk_shape": [128, 128, 3]}},
+                     "codecs": [{"name": "sharding_indexed", "configuration": {
+                         "chunk_shape": [64, 64, 3],
+                         "codecs": [{"name": "bytes", "configuration": {}}],
+                         "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                                          {"name": "crc32c"}],
+                         "index_location": "end"}}],
+                     "fill_value": 0},
+                 "create": True, "delete_existing": True}).result()
+    t.write(img).result()
+    record(name, img, "yxc")
 
     json.dump(manifest, open(out / "manifest.json", "w"), indent=1)
     print(f"wrote {len(manifest)} arrays")
