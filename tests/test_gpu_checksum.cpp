@@ -22,7 +22,7 @@ TEST(GpuChecksum, AGpuLevelHasTheChecksumOfTheHostLevel) {
     SCOPED_TRACE(name);
     Slide slide = Slide::open(test::fixture(name));
     Image host = slide.read_level(0);
-    Image dev = slide.read_level(0, {.device = Device::cuda});
+    Image dev = slide.read_level(0, ReadOptions{.device = Device::cuda});
     const uint32_t want = checksum_crc32c(host.view(), 1);
     EXPECT_EQ(checksum_crc32c(dev.view()), want);
     // A pitched GPU view of the same pixels: a crop of a wider image.

@@ -613,6 +613,9 @@ WriteReport ArrayWriter::finish() {
     if (durable) io::sync_directory(s.path);
     // Complete: it takes the place of the old output (if any), which is removed only now.
     s.output.commit(durable);
+    if (durable && s.output.path().empty()) {
+      io::sync_directory(std::filesystem::absolute(s.path).parent_path());
+    }
   } catch (...) {
     s.failed = true;
     throw;

@@ -121,9 +121,8 @@ void OutputDir::discard() noexcept {
 }
 
 void OutputDir::commit(bool durable) {
-  if (kept_)
-    throw Error(ErrorKind::invalid_argument, "output committed twice", {.file = path_.string()});
-  if (staged()) {
+  if (path_.empty()) return;  // nothing owned (a writer attached to another's output)
+  if (!kept_ && staged()) {
     std::error_code ec;
     const bool replacing = fs::exists(fs::symlink_status(path_, ec));
     if (!replacing) {

@@ -37,7 +37,8 @@ class OutputDir {
   bool staged() const noexcept { return write_dir_ != path_; }
 
   // The written output takes the path's place (the old one is then removed); durable: the parent
-  // directory is synced after. Throws Error(io) naming both paths when the swap fails.
+  // directory is synced after. Throws Error(io) naming the path when the swap fails. Nothing for
+  // a default-constructed OutputDir (a writer that owns no output).
   void commit(bool durable);
   // Leaves what was written where it is (no removal at destruction): for writers whose output is
   // finished by another writer (another process).
