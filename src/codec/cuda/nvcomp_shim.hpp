@@ -2,9 +2,11 @@
 // nvidia-libnvcomp-cu13): the build never links it, and a machine without it decodes deflate
 // and zstd tiles on CPU threads. The only file that knows libnvcomp's symbols.
 //
-// nvCOMP's documentation says a corrupt stream is undefined behaviour for its decompressors;
-// callers therefore check every output they keep (status, size, and the stream's own checksum
-// where it has one) and hand anything doubtful to the CPU decoder, whose verdict stands.
+// nvCOMP's documentation says a corrupt stream is undefined behaviour for its decompressors
+// (and it did decode a damaged checksum-less zstd frame to other pixels than libzstd); callers
+// therefore give it only streams whose output can be checked (codec/nvcomp_route.hpp: zlib,
+// zstd with a content checksum), check every output they keep (status, size, that checksum) and
+// hand anything doubtful to the CPU decoder, whose verdict stands.
 #pragma once
 
 #include <cuda_runtime_api.h>
