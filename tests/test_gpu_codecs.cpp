@@ -4,9 +4,9 @@
 //    and that the GPU decoder really decoded it (the read's report names it; with one thread no
 //    CPU helper takes tiles, so a silent fallback to the CPU fails the test), except zstd
 //    frames without a content checksum, which must stay on the CPU (test_gpu_codecs_corrupt
-//    has the damaged tiles). zstd goes to nvCOMP only on request (ReadOptions::gpu_zstd: nvCOMP
-//    can fault on a damaged frame): these reads ask for it, on intact or checksum-damaged
-//    fixtures only;
+//    has the damaged tiles). deflate and zstd go to nvCOMP only on request
+//    (ReadOptions::gpu_byte_codecs: nvCOMP can fault on a damaged stream): these reads ask for it,
+//    on intact fixtures or ones whose damage only the checksum shows;
 //  - switching a decoder off, or a level it does not cover, gives the CPU path's bytes;
 //  - a damaged tile fails the GPU read with the host read's error (file, level, tile, offset),
 //    including damage that only the stream's checksum shows (nvCOMP does not check it);
@@ -123,7 +123,7 @@ GpuRead read_level_on_gpu(const Slide& slide, int level, int threads) {
   ReadOptions options;
   options.device = Device::cuda;
   options.threads = threads;
-  options.gpu_zstd = true;
+  options.gpu_byte_codecs = true;
   GpuRead r;
   slide.read_level(level, gpu.view(), options, &r.report);
   r.pixels = to_host(gpu.view());
@@ -312,7 +312,7 @@ TEST(GpuCodecs, RegionsCuttingTilesIntoAPitchedBufferEqualTheHostRead) {
     ReadOptions options = host_options;
     options.device = Device::cuda;
     options.threads = 1;
-    options.gpu_zstd = true;
+    options.gpu_byte_codecs = true;
     ReadReport report;
     slide.read_region(0, x, y, w, h, view, options, &report);
     EXPECT_TRUE(to_host(view) == want) << report.decoder;
@@ -407,7 +407,7 @@ TEST(GpuCodecs, DamagedTilesFailWithTheHostReadsError) {
       ReadOptions options;
       options.device = Device::cuda;
       options.threads = threads;
-      options.gpu_zstd = true;
+      options.gpu_byte_codecs = true;
       try {
         slide.read_level(0, gpu.view(), options);
         ADD_FAILURE() << "the GPU read accepted the damaged tile (threads " << threads << ")";

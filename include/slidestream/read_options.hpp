@@ -31,13 +31,15 @@ struct ReadOptions {
   // converts them as libjpeg-turbo does, so the pixels equal a host read bit for bit (tested);
   // GPUs without JPEG engines, and streams the engines cannot take, decode on the CPU threads.
   bool gpu_jpeg = true;
-  // GPU reads: let nvCOMP decode zstd tiles whose frames carry a content checksum (checked on
-  // the GPU). Off by default: nvCOMP 6.0 faulted with an illegal memory access on a damaged
-  // zstd frame that carried one (H200, 2026-12-04), and such a fault ends the process's CUDA
-  // context, where libzstd reports the damage as an error. libtiff, libvips and tifffile write
-  // no checksum anyway, so their zstd tiles always decode on the CPU threads. Deflate tiles
-  // (zlib: Adler-32) go to nvCOMP whenever it is loaded.
-  bool gpu_zstd = false;
+  // GPU reads: let nvCOMP decode deflate (zlib) tiles, and zstd tiles whose frames carry a
+  // content checksum, each checked on the GPU (Adler-32 / XXH64) against the CPU decoder's
+  // result. Off by default: on the H200 nvCOMP 6.0 faulted with an illegal memory access on
+  // damaged streams (a zlib tile cut short, a zstd frame with one bit flipped; 2026-12-04,
+  // tests/test_gpu_codecs_corrupt.cpp), and such a fault ends the process's CUDA context where
+  // libdeflate and libzstd report an error. So by default these tiles decode on the CPU threads
+  // and the GPU read gives the CPU read's pixels or error on every input; ask for nvCOMP only
+  // for slides you trust (about 1.7x faster deflate/zstd GPU reads, bench/RESULTS.md).
+  bool gpu_byte_codecs = false;
 };
 
 // What a read actually did, for the CLI and benchmarks.

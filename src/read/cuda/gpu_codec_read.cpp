@@ -260,12 +260,14 @@ Engine choose(const source::LevelSource& tiles, const ReadOptions& options, std:
       reason = "photometric " + std::to_string(l.photometric);
       return Engine::none;
     }
-    if (!codec::nvcomp::enabled(&reason)) return Engine::none;
-    if (l.compression != Compression::zstd) return Engine::nvcomp_deflate;
-    if (!options.gpu_zstd) {
-      reason = "zstd tiles decode on the CPU unless ReadOptions::gpu_zstd asks for nvCOMP";
+    if (!options.gpu_byte_codecs) {
+      reason =
+          "deflate and zstd tiles decode on the CPU unless ReadOptions::gpu_byte_codecs "
+          "asks for nvCOMP";
       return Engine::none;
     }
+    if (!codec::nvcomp::enabled(&reason)) return Engine::none;
+    if (l.compression != Compression::zstd) return Engine::nvcomp_deflate;
     // Frames nvCOMP may not take (libtiff, libvips and tifffile write no content checksum) go
     // to the CPU tile by tile anyway; the first one's header spares the GPU workers a level of
     // them.

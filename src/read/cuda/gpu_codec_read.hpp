@@ -24,9 +24,9 @@ enum class Engine { none, nvcomp_deflate, nvcomp_zstd, nvjpeg2k };
 
 // The GPU decoder that takes this level's tiles, or none (and *why): the library loaded and
 // not switched off (SLIDESTREAM_NVCOMP=0, SLIDESTREAM_NVJPEG2K=0), a layout the kernels handle
-// (interleaved samples the size of the level's type, predictor 1 or 2 for byte codecs), zstd
-// only where options.gpu_zstd asks for it, and for JPEG 2000 a first tile whose stream
-// nvJPEG2000 may decode (reversible, unless SLIDESTREAM_NVJPEG2K=lossy).
+// (interleaved samples the size of the level's type, predictor 1 or 2 for byte codecs), deflate
+// and zstd only where options.gpu_byte_codecs asks for nvCOMP, and for JPEG 2000 a first tile whose
+// stream nvJPEG2000 may decode (reversible, unless SLIDESTREAM_NVJPEG2K=lossy).
 Engine choose(const source::LevelSource& tiles, const ReadOptions& options,
               std::string* why = nullptr);
 
