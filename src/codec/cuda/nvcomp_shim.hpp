@@ -5,9 +5,9 @@
 // nvCOMP's documentation says a corrupt stream is undefined behaviour for its decompressors
 // (and it did decode a damaged checksum-less zstd frame to other pixels than libzstd); callers
 // therefore give it only streams whose output can be checked (codec/nvcomp_route.hpp: zlib;
-// zstd with a content checksum, on request: ReadOptions::gpu_zstd), check every output they
-// keep (status, size, that checksum) and hand anything doubtful to the CPU decoder, whose
-// verdict stands. (On request because nvCOMP 6.0 also faulted on a damaged checksummed frame.)
+// zstd with a content checksum), and only on request (ReadOptions::gpu_byte_codecs: nvCOMP 6.0
+// faulted on damaged zlib and checksummed zstd streams), check every output they keep (status,
+// size, that checksum) and hand anything doubtful to the CPU decoder, whose verdict stands.
 #pragma once
 
 #include <cuda_runtime_api.h>
