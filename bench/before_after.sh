@@ -63,7 +63,6 @@ build_both() {
   for side in before after; do
     grep -E "error|FAILED" "$LOGS/build-$side.log" | head -20
   done
-  cp "$LOGS"/build-*.log "$OUT/" 2>/dev/null
   [ $before_rc = 0 ] && [ $after_rc = 0 ]
 }
 
