@@ -297,6 +297,34 @@ Engine choose(const source::LevelSource& tiles, const ReadOptions& options, std:
   return Engine::none;
 }
 
+// The nvCOMP slot's host and device twins share one layout: the per-chunk arrays, then the data.
+// Arrays nvCOMP reads (pointers, sizes) are copied up with the data; those the GPU writes
+// (actual sizes, statuses, verdicts) are only ever read back (the verdicts) or used there.
+struct NvcompLayout {
+  size_t in_ptrs, in_sizes, capacities, out_ptrs, actual, status, kind, expected, ok, data;
+};
+
+NvcompLayout nvcomp_layout(size_t batch, size_t input_align) {
+  NvcompLayout at{};
+  size_t offset = 0;
+  auto reserve = [&](size_t bytes) {
+    size_t here = offset;
+    offset = align_up(offset + bytes, 256);
+    return here;
+  };
+  at.in_ptrs = reserve(batch * sizeof(void*));
+  at.in_sizes = reserve(batch * sizeof(size_t));
+  at.capacities = reserve(batch * sizeof(size_t));
+  at.out_ptrs = reserve(batch * sizeof(void*));
+  at.actual = reserve(batch * sizeof(size_t));
+  at.status = reserve(batch * sizeof(int));
+  at.kind = reserve(batch * sizeof(uint32_t));
+  at.expected = reserve(batch * sizeof(uint32_t));
+  at.ok = reserve(batch * sizeof(uint32_t));
+  at.data = align_up(offset, std::max<size_t>(input_align, 256));
+  return at;
+}
+
 struct LevelDecode::Impl {
   Impl(Engine engine_, const source::LevelSource& tiles_, const std::string& file_,
        int level_index_, const ImageView& out_, const ReadOptions& options_, int threads_)
@@ -396,6 +424,37 @@ struct LevelDecode::Impl {
     codec::cuda::place(staging, slot.device_placements(), count, max_rows, stream);
   }
 
+  // One nvCOMP batch in a slot: its chunks' descriptors at `at`, their bytes [at.data, used).
+  struct NvcompBatch {
+    codec::nvcomp::Codec codec;
+    const NvcompLayout& at;
+    StagingSlot& slot;
+    size_t used;
+    int chunks;
+    std::byte* temp;
+    size_t temp_size;
+    std::byte* output;  // chunk c decodes to output + c × stride
+  };
+  // The batch's input bytes for this read: the largest tile fits, small reads stay small.
+  size_t nvcomp_input_bytes(size_t batch, size_t input_align) const {
+    // SLIDESTREAM_NVCOMP_INPUT_BYTES caps a batch's compressed bytes (tests: many small batches).
+    size_t batch_input = kBatchInputBytes;
+    if (const char* v = std::getenv("SLIDESTREAM_NVCOMP_INPUT_BYTES"); v && *v) {
+      batch_input = std::max<size_t>(std::strtoull(v, nullptr, 10), 1);
+    }
+    return std::max<size_t>(largest + 2 * input_align,
+                            std::min<size_t>(batch_input, total + 2 * input_align * batch));
+  }
+  // Copies the batch up, decompresses, verifies every chunk and finishes (byte order,
+  // predictor) the verified ones on the GPU; verdict[c] says whether chunk c was verified.
+  void decompress_batch(const NvcompBatch& b, StreamWait& wait, uint32_t* verdict) const;
+
+  // Decodes each (tile, spot) on the CPU and copies it to output + spot × stride on `stream`
+  // (ordered after the batch's finish kernel, which skips those spots), through `fallback`.
+  void decode_spots_on_cpu(const std::vector<std::pair<size_t, size_t>>& on_cpu,
+                           StagingSlot& fallback, std::byte* output, cudaStream_t stream,
+                           StreamWait& wait);
+
   void cpu_helper(const std::atomic<bool>& stop);
   void nvcomp_worker(const std::atomic<bool>& stop);
   void nvjpeg2k_worker(const std::atomic<bool>& stop);
@@ -434,6 +493,56 @@ void LevelDecode::Impl::cpu_helper(const std::atomic<bool>& stop) {
   slots[1]->wait_idle();
 }
 
+void LevelDecode::Impl::decompress_batch(const NvcompBatch& b, StreamWait& wait,
+                                         uint32_t* verdict) const {
+  const NvcompLayout& at = b.at;
+  std::byte* host = b.slot.host.data();
+  std::byte* dev = b.slot.staging.data();
+  cudaStream_t stream = b.slot.stream.get();
+  const bool swap = size_of(level.dtype) > 1 && format.big_endian;  // little-endian host
+  const bool horizontal = level.predictor == 2;
+  const size_t chunks = static_cast<size_t>(b.chunks);
+  cuda::check(cudaMemcpyAsync(dev, host, b.used, cudaMemcpyHostToDevice, stream),
+              "cudaMemcpyAsync (compressed tiles)");
+  codec::nvcomp::decompress_async(b.codec, reinterpret_cast<const void* const*>(dev + at.in_ptrs),
+                                  reinterpret_cast<const size_t*>(dev + at.in_sizes),
+                                  reinterpret_cast<const size_t*>(dev + at.capacities),
+                                  reinterpret_cast<size_t*>(dev + at.actual), chunks, b.temp,
+                                  b.temp_size, reinterpret_cast<void* const*>(dev + at.out_ptrs),
+                                  reinterpret_cast<int*>(dev + at.status), stream);
+  codec::cuda::ChunkChecks checks;
+  checks.status = reinterpret_cast<const int*>(dev + at.status);
+  checks.actual = reinterpret_cast<const size_t*>(dev + at.actual);
+  checks.kind = reinterpret_cast<const uint32_t*>(dev + at.kind);
+  checks.expected = reinterpret_cast<const uint32_t*>(dev + at.expected);
+  checks.ok = reinterpret_cast<uint32_t*>(dev + at.ok);
+  codec::cuda::verify_chunks(b.output, stride, tile_bytes, b.chunks, checks, stream);
+  codec::cuda::finish_tiles(b.output, stride, b.chunks, checks.ok, level.tile_width,
+                            level.tile_height, level.channels,
+                            static_cast<int>(size_of(level.dtype)), swap, horizontal, stream);
+  cuda::check(cudaMemcpyAsync(host + at.ok, dev + at.ok, chunks * sizeof(uint32_t),
+                              cudaMemcpyDeviceToHost, stream),
+              "cudaMemcpyAsync (verdicts)");
+  wait(stream, "cudaEventSynchronize (nvCOMP batch)");
+  std::memcpy(verdict, host + at.ok, chunks * sizeof(uint32_t));
+}
+
+void LevelDecode::Impl::decode_spots_on_cpu(const std::vector<std::pair<size_t, size_t>>& on_cpu,
+                                            StagingSlot& f, std::byte* output, cudaStream_t stream,
+                                            StreamWait& wait) {
+  for (size_t k = 0; k < on_cpu.size(); k += kHelperTiles) {
+    const size_t n = std::min<size_t>(kHelperTiles, on_cpu.size() - k);
+    for (size_t j = 0; j < n; ++j) {
+      const auto [tile, spot] = on_cpu[k + j];
+      decode_on_cpu(tiles[tile], f.host.data() + j * stride);
+      cuda::check(cudaMemcpyAsync(output + spot * stride, f.host.data() + j * stride, tile_bytes,
+                                  cudaMemcpyHostToDevice, stream),
+                  "cudaMemcpyAsync (CPU-decoded tile)");
+    }
+    wait(stream, "cudaEventSynchronize (CPU-decoded tiles)");
+  }
+}
+
 void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
   const auto codec =
       engine == Engine::nvcomp_zstd ? codec::nvcomp::Codec::zstd : codec::nvcomp::Codec::deflate;
@@ -443,36 +552,9 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
   const size_t share = (tiles.size() + gpu_workers - 1) / static_cast<size_t>(gpu_workers);
   const size_t batch =
       std::clamp<size_t>(std::min(kBatchOutputBytes / stride, share), 1, kMaxBatch);
-  // SLIDESTREAM_NVCOMP_INPUT_BYTES caps a batch's compressed bytes (tests: many small batches).
-  size_t batch_input = kBatchInputBytes;
-  if (const char* v = std::getenv("SLIDESTREAM_NVCOMP_INPUT_BYTES"); v && *v) {
-    batch_input = std::max<size_t>(std::strtoull(v, nullptr, 10), 1);
-  }
-  const size_t input_bytes = std::max<size_t>(
-      largest + 2 * align.input, std::min<size_t>(batch_input, total + 2 * align.input * batch));
+  const size_t input_bytes = nvcomp_input_bytes(batch, align.input);
 
-  // The slot's host and device twins share one layout: the per-chunk arrays, then the data.
-  // Arrays nvCOMP reads (pointers, sizes) are copied up with the data; those the GPU writes
-  // (actual sizes, statuses, verdicts) are only ever read back (the verdicts) or used there.
-  struct Layout {
-    size_t in_ptrs, in_sizes, capacities, out_ptrs, actual, status, kind, expected, ok, data;
-  } at{};
-  size_t offset = 0;
-  auto reserve = [&](size_t bytes) {
-    size_t here = offset;
-    offset = align_up(offset + bytes, 256);
-    return here;
-  };
-  at.in_ptrs = reserve(batch * sizeof(void*));
-  at.in_sizes = reserve(batch * sizeof(size_t));
-  at.capacities = reserve(batch * sizeof(size_t));
-  at.out_ptrs = reserve(batch * sizeof(void*));
-  at.actual = reserve(batch * sizeof(size_t));
-  at.status = reserve(batch * sizeof(int));
-  at.kind = reserve(batch * sizeof(uint32_t));
-  at.expected = reserve(batch * sizeof(uint32_t));
-  at.ok = reserve(batch * sizeof(uint32_t));
-  at.data = align_up(offset, std::max<size_t>(align.input, 256));
+  const NvcompLayout at = nvcomp_layout(batch, align.input);
 
   SlotLease in = io::cuda::acquire_slot(device, at.data + input_bytes);
   Scratch output(device, batch * stride);
@@ -486,8 +568,6 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
   std::byte* host = in->host.data();
   std::byte* dev = in->staging.data();
   auto host_array = [&](size_t where) { return host + where; };
-  const bool swap = size_of(level.dtype) > 1 && format.big_endian;  // little-endian host
-  const bool horizontal = level.predictor == 2;
 
   std::optional<size_t> carried;               // a tile taken that did not fit the last batch
   std::vector<size_t> chunk_tiles, cpu_tiles;  // indices into `tiles`
@@ -545,30 +625,8 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
     const int chunks = static_cast<int>(chunk_tiles.size());
     std::vector<uint32_t> verdict(chunk_tiles.size(), 0);
     if (chunks > 0) {
-      cuda::check(cudaMemcpyAsync(dev, host, used, cudaMemcpyHostToDevice, stream),
-                  "cudaMemcpyAsync (compressed tiles)");
-      codec::nvcomp::decompress_async(codec, reinterpret_cast<const void* const*>(dev + at.in_ptrs),
-                                      reinterpret_cast<const size_t*>(dev + at.in_sizes),
-                                      reinterpret_cast<const size_t*>(dev + at.capacities),
-                                      reinterpret_cast<size_t*>(dev + at.actual),
-                                      chunk_tiles.size(), temp.data(), temp_size,
-                                      reinterpret_cast<void* const*>(dev + at.out_ptrs),
-                                      reinterpret_cast<int*>(dev + at.status), stream);
-      codec::cuda::ChunkChecks checks;
-      checks.status = reinterpret_cast<const int*>(dev + at.status);
-      checks.actual = reinterpret_cast<const size_t*>(dev + at.actual);
-      checks.kind = reinterpret_cast<const uint32_t*>(dev + at.kind);
-      checks.expected = reinterpret_cast<const uint32_t*>(dev + at.expected);
-      checks.ok = reinterpret_cast<uint32_t*>(dev + at.ok);
-      codec::cuda::verify_chunks(output.data(), stride, tile_bytes, chunks, checks, stream);
-      codec::cuda::finish_tiles(output.data(), stride, chunks, checks.ok, level.tile_width,
-                                level.tile_height, level.channels,
-                                static_cast<int>(size_of(level.dtype)), swap, horizontal, stream);
-      cuda::check(cudaMemcpyAsync(host + at.ok, dev + at.ok, chunk_tiles.size() * sizeof(uint32_t),
-                                  cudaMemcpyDeviceToHost, stream),
-                  "cudaMemcpyAsync (verdicts)");
-      wait(stream, "cudaEventSynchronize (nvCOMP batch)");
-      std::memcpy(verdict.data(), host + at.ok, chunk_tiles.size() * sizeof(uint32_t));
+      NvcompBatch b{codec, at, *in, used, chunks, temp.data(), temp_size, output.data()};
+      decompress_batch(b, wait, verdict.data());
     }
 
     // Every tile of the batch has a spot in `output`: chunks at their index, the CPU's after.
@@ -593,20 +651,8 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
     }
     if (!on_cpu.empty()) {
       if (!fallback) fallback = io::cuda::acquire_slot(device, kHelperTiles * stride);
-      StagingSlot& f = **fallback;
-      for (size_t k = 0; k < on_cpu.size(); k += kHelperTiles) {
-        const size_t n = std::min<size_t>(kHelperTiles, on_cpu.size() - k);
-        for (size_t j = 0; j < n; ++j) {
-          const auto [tile, spot] = on_cpu[k + j];
-          decode_on_cpu(tiles[tile], f.host.data() + j * stride);
-          // Ordered after the finish kernel on the same stream, which skips these spots.
-          cuda::check(cudaMemcpyAsync(output.data() + spot * stride, f.host.data() + j * stride,
-                                      tile_bytes, cudaMemcpyHostToDevice, stream),
-                      "cudaMemcpyAsync (CPU-decoded tile)");
-          add_placement(tiles[tile], spot);
-        }
-        wait(stream, "cudaEventSynchronize (CPU-decoded tiles)");
-      }
+      decode_spots_on_cpu(on_cpu, **fallback, output.data(), stream, wait);
+      for (const auto& [tile, spot] : on_cpu) add_placement(tiles[tile], spot);
     }
     place(*in, output.data(), count, max_rows);
     in->idle.record(stream);

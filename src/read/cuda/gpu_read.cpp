@@ -550,8 +550,299 @@ std::optional<io::cufile::FileHandle> choose_cufile(const io::File& file, IoBack
   return std::nullopt;
 }
 
+// The region clipped to the level: [x0, x1) × [y0, y1) in level coordinates.
+struct RegionClip {
+  int64_t x = 0, y = 0, width = 0, height = 0;  // as asked
+  int64_t x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  RegionClip(const Level& l, int64_t x_, int64_t y_, int64_t width_, int64_t height_)
+      : x(x_),
+        y(y_),
+        width(width_),
+        height(height_),
+        x0(std::clamp<int64_t>(x_, 0, l.width)),
+        x1(std::clamp<int64_t>(x_ + width_, 0, l.width)),
+        y0(std::clamp<int64_t>(y_, 0, l.height)),
+        y1(std::clamp<int64_t>(y_ + height_, 0, l.height)) {}
+  bool any_tile() const { return x0 < x1 && y0 < y1; }
+  bool inside() const { return x0 == x && y0 == y && x1 == x + width && y1 == y + height; }
+};
+
+// Out-of-level pixels: the whole view is filled first (the GPU sets memory at ~TB/s), then the
+// tiles overwrite their part. The workers' streams are not ordered after this one: wait here.
+void fill_view_on_gpu(const ImageView& out, DataType dtype, uint8_t fill) {
+  // The fill value itself in the sample type (255 stays 255 in uint16; 7 is 7.0f in float32),
+  // as the host path writes it.
+  std::byte sample[4] = {};
+  const size_t sample_bytes = size_of(dtype);
+  if (dtype == DataType::uint8) {
+    sample[0] = std::byte{fill};
+  } else if (dtype == DataType::uint16) {
+    uint16_t v = fill;
+    std::memcpy(sample, &v, 2);
+  } else if (dtype == DataType::uint32) {
+    uint32_t v = fill;
+    std::memcpy(sample, &v, 4);
+  } else {
+    float v = fill;
+    std::memcpy(sample, &v, 4);
+  }
+  cuda::Stream fill_stream;
+  if (sample_bytes == 1) {
+    cuda::check(cudaMemset2DAsync(out.data, out.row_pitch, fill, out.row_bytes(),
+                                  static_cast<size_t>(out.height), fill_stream.get()),
+                "cudaMemset2DAsync (fill)");
+  } else {
+    codec::cuda::fill_samples(out.data, out.row_pitch, out.row_bytes(),
+                              static_cast<size_t>(out.height), sample, sample_bytes,
+                              fill_stream.get());
+  }
+  fill_stream.synchronize();
+}
+
+// Which decoder takes the region's tiles besides the CPU threads.
+struct DecoderChoice {
+  bool raw = false;                                  // coalesced raw ranges
+  bool use_nvjpeg = false;                           // nvJPEG's hardware engines
+  std::optional<gpu_codecs::LevelDecode> gpu_codec;  // nvCOMP / nvJPEG2000
+};
+
+void choose_decoders(const Shared& s, const RegionClip& r, DecoderChoice& d) {
+  const source::LevelSource& tiles = s.tiles;
+  // Coalesced raw ranges need the level in one file; other sources' raw tiles are read one by
+  // one through the host path.
+  d.raw = is_plain_raw(tiles) && s.file != nullptr;
+  // nvJPEG is loaded (and its backends probed, which takes a while) only for levels it can take.
+  static const codec::nvjpeg::Availability no_nvjpeg{};
+  const auto& nv =
+      s.options.gpu_jpeg && nvjpeg_can_take(s.level) ? codec::nvjpeg::availability() : no_nvjpeg;
+  d.use_nvjpeg = nv.loaded && nv.hardware_backend;
+  // Deflate, zstd and JPEG 2000 levels: nvCOMP / nvJPEG2000 where they cover the level.
+  if (!d.raw && !d.use_nvjpeg && r.any_tile()) {
+    if (auto engine = gpu_codecs::choose(tiles, s.options); engine != gpu_codecs::Engine::none) {
+      d.gpu_codec.emplace(engine, tiles, s.slide.path.native(), s.level_index, s.out, s.options,
+                          s.options.threads > 0 ? s.options.threads : io::hardware_threads());
+    }
+  }
+}
+
+// Every tile the region touches, to the queue of the decoder that takes it.
+void plan_tiles(Shared& s, const RegionClip& r, DecoderChoice& d) {
+  if (!r.any_tile()) return;
+  const source::LevelSource& tiles = s.tiles;
+  const int64_t tw = s.level.tile_width, th = s.level.tile_height;
+  for (int64_t ty = r.y0 / th; ty <= (r.y1 - 1) / th; ++ty) {
+    for (int64_t tx = r.x0 / tw; tx <= (r.x1 - 1) / tw; ++tx) {
+      TileJob t;
+      t.tx = tx;
+      t.ty = ty;
+      // Planar levels have several stored tiles per tile: the host path reads them.
+      if (tiles.planes() == 1) {
+        t.encoded = tiles.tile(tx, ty);
+        t.offset = t.encoded.front().offset;
+        t.bytes = t.encoded.size();
+      }
+      const int64_t ax0 = std::max(tx * tw, r.x0), ax1 = std::min(tx * tw + tw, r.x1);
+      const int64_t ay0 = std::max(ty * th, r.y0), ay1 = std::min(ty * th + th, r.y1);
+      t.src_x = ax0 - tx * tw;
+      t.src_y = ay0 - ty * th;
+      t.dst_x = ax0 - r.x;
+      t.dst_y = ay0 - r.y;
+      t.width = ax1 - ax0;
+      t.height = ay1 - ay0;
+      t.whole = t.src_x == 0 && t.src_y == 0 && t.width == tw && t.height == th;
+      const bool raw_ok = d.raw && t.encoded.single() && t.bytes >= s.tile_bytes &&
+                          t.offset <= s.file_size && s.tile_bytes <= s.file_size - t.offset;
+      if (raw_ok) {
+        s.raw.push_back(t);
+      } else if (d.use_nvjpeg && t.bytes > 0) {
+        s.jpeg.push_back(t);
+      } else if (d.gpu_codec && t.bytes > 0) {
+        d.gpu_codec->add({t.tx, t.ty, t.encoded, t.offset, t.bytes, t.src_x, t.src_y, t.dst_x,
+                          t.dst_y, t.width, t.height});
+      } else {
+        s.decode.push_back(t);  // absent, damaged or other codecs: the host path decides
+      }
+    }
+  }
+  s.jpeg_back = s.jpeg.size();
+}
+
+// The descriptors the raw ranges are read through, held for the read.
+struct RangeIo {
+  std::optional<io::cufile::FileHandle> cufile;
+  io::File direct;
+  const std::byte* mapped = nullptr;
+  size_t mapped_size = 0;
+  std::string note;  // why `automatic` did not take cuFile
+  RangeIo() = default;
+  RangeIo(const RangeIo&) = delete;
+  RangeIo& operator=(const RangeIo&) = delete;
+  ~RangeIo() {
+    if (mapped) ::munmap(const_cast<std::byte*>(mapped), mapped_size);
+  }
+};
+
+void open_range_io(Shared& s, RangeIo& io) {
+  const IoBackend backend = s.options.io;
+  if (!s.raw.empty()) {
+    io.cufile = choose_cufile(*s.file, backend, &io.note);
+    if (io.cufile) {
+      s.cufile = &*io.cufile;
+      return;
+    }
+    io.direct = io::File::open_direct_or_empty(s.file->path(), io::File::Mode::read);
+    if (io.direct.is_open()) s.direct = &io.direct;
+    void* m = ::mmap(nullptr, s.file_size, PROT_READ, MAP_SHARED, s.file->fd(), 0);
+    if (m != MAP_FAILED) {
+      io.mapped = static_cast<const std::byte*>(m);
+      io.mapped_size = static_cast<size_t>(s.file_size);
+    }
+    s.mapped = io.mapped;
+  } else if (backend == IoBackend::cufile) {
+    // Compressed tiles go through the CPU or nvJPEG; still honour an explicit request's check.
+    if (s.file == nullptr) {
+      throw Error(ErrorKind::cufile, "cuFile was requested but the level is not in one file",
+                  s.where());
+    }
+    io.cufile = choose_cufile(*s.file, backend, &io.note);
+  }
+}
+
+// Coalesces the uncompressed tiles into ranges in file order; returns the range size used.
+// From the page cache, many ranges keep every thread busy; from the disk, fewer and larger
+// direct reads come closer to its limit (bench/uc1_sweep.py, H100, 2026-11-25: cold level in
+// 0.98 s with 32 MiB ranges, 1.05 s with 8 MiB; the 4 × 64 MiB pread limit 0.97 s).
+size_t plan_raw_ranges(Shared& s) {
+  size_t default_task = kDefaultTaskBytes;
+  if (!s.raw.empty() && s.direct != nullptr) {
+    uint64_t begin = UINT64_MAX, end = 0;
+    for (const TileJob& t : s.raw) {
+      begin = std::min(begin, t.offset);
+      end = std::max(end, t.offset + s.tile_bytes);
+    }
+    begin = begin / kPage * kPage;
+    end = std::min<uint64_t>(align_up(end), align_up(s.file_size));
+    if (begin < end && mostly_uncached(s, begin, end)) default_task = kColdTaskBytes;
+  }
+  const size_t task_bytes =
+      std::max<size_t>(s.options.task_bytes ? s.options.task_bytes : default_task,
+                       align_up(s.tile_bytes) + 2 * kPage);
+  if (!s.raw.empty()) {
+    std::vector<uint64_t> offsets(s.raw.size());
+    for (size_t i = 0; i < s.raw.size(); ++i) offsets[i] = s.raw[i].offset;
+    RangePlanLimits limits{.page = kPage,
+                           .task_bytes = task_bytes,
+                           .max_gap = kMaxGap,
+                           .max_tiles = StagingSlot::kMaxPlacements};
+    for (PlannedRange& p : plan_ranges(offsets, s.tile_bytes, limits)) {
+      s.ranges.push_back(RawRange{p.begin, p.end, std::move(p.tiles)});
+    }
+  }
+  return task_bytes;
+}
+
+// The CPU workers this read gets, with each one's staging sized to this read, not to the
+// largest possible one: a pipeline reading small regions from many threads must not hold
+// task-sized pinned and device buffers for each.
+int size_cpu_workers(Shared& s, size_t task_bytes) {
+  const int threads = s.options.threads > 0 ? s.options.threads : io::hardware_threads();
+  const size_t cpu_work = s.ranges.size() + s.decode.size() + s.jpeg.size();
+  const int cpu_workers =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), cpu_work));
+  for (const RawRange& r : s.ranges) s.slot_bytes = std::max<size_t>(s.slot_bytes, r.end - r.begin);
+  if (const size_t decoded = s.decode.size() + s.jpeg.size(); decoded > 0 && cpu_workers > 0) {
+    const size_t per_worker = (decoded + cpu_workers - 1) / static_cast<size_t>(cpu_workers);
+    s.slot_bytes = std::max<size_t>(
+        s.slot_bytes, std::min<size_t>(task_bytes, per_worker * align_up(s.tile_bytes)));
+    s.slot_bytes = std::max<size_t>(s.slot_bytes, align_up(s.tile_bytes));
+  }
+  return cpu_workers;
+}
+
+// nvJPEG decoders lent by the process-wide pool for one read (making them costs far more than a
+// read), given back when the lease ends.
+struct NvjpegLease {
+  std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>> decoders;
+  int device = 0;
+  NvjpegLease(Shared& s, int device_) : device(device_) {
+    if (s.jpeg.size() < static_cast<size_t>(nvjpeg_batch())) return;
+    decoders = codec::nvjpeg::DecoderPool::instance().acquire(
+        device,
+        static_cast<int>(std::min<size_t>(nvjpeg_workers(), s.jpeg.size() / nvjpeg_batch())));
+    if (!decoders.empty()) s.nv_name = decoders.front()->name();
+  }
+  NvjpegLease(const NvjpegLease&) = delete;
+  NvjpegLease& operator=(const NvjpegLease&) = delete;
+  ~NvjpegLease() {
+    for (auto& d : decoders) codec::nvjpeg::DecoderPool::instance().release(device, std::move(d));
+  }
+};
+
+// Runs every worker (nvJPEG feeders, GPU codec workers, CPU workers; the calling thread is one
+// of the CPU workers) until the queues are empty or one fails; rethrows the first failure.
+// Every worker waits for its own streams before ending (leases wait too when unwinding), so no
+// GPU work of this read is in flight afterwards, failed or not.
+void run_workers(Shared& s, NvjpegLease& nvjpeg, std::optional<gpu_codecs::LevelDecode>& gpu_codec,
+                 int cpu_workers) {
+  {
+    std::vector<std::jthread> workers;
+    auto guarded = [&s](auto&& body) {
+      return [&s, body] {
+        try {
+          body();
+        } catch (...) {
+          s.record(std::current_exception());
+        }
+      };
+    };
+    for (auto& d : nvjpeg.decoders) {
+      codec::nvjpeg::BatchDecoder* decoder = d.get();
+      workers.emplace_back(guarded([&s, decoder] { nvjpeg_worker(s, *decoder); }));
+    }
+    for (int i = 0; gpu_codec && i < gpu_codec->workers(); ++i) {
+      workers.emplace_back(guarded([&s, &gpu_codec, i] { gpu_codec->work(i, s.failed); }));
+    }
+    for (int i = 1; i < cpu_workers; ++i) workers.emplace_back(guarded([&s] { cpu_worker(s); }));
+    if (cpu_workers > 0) guarded([&s] { cpu_worker(s); })();
+  }
+  if (s.error) std::rethrow_exception(s.error);
+  if (gpu_codec) {
+    s.file_bytes += gpu_codec->file_bytes();
+    s.cpu_decoded += gpu_codec->cpu_tiles();
+  }
+}
+
+void write_report(const Shared& s, const std::optional<gpu_codecs::LevelDecode>& gpu_codec,
+                  const std::string& io_note, ReadReport& report) {
+  report.file_bytes += s.file_bytes.load();
+  report.pixel_bytes += s.out.tight_bytes();
+  std::string io;
+  if (!s.ranges.empty()) {
+    io = s.cufile ? "cufile" : "posix+pinned";
+    if (s.direct_bytes > 0) io += " (O_DIRECT for uncached ranges)";
+  } else {
+    io = "posix";
+  }
+  report.io_path = io;
+  report.io_note = io_note;
+  std::string decoder;
+  auto add = [&decoder](const std::string& part) {
+    decoder += (decoder.empty() ? "" : "+") + part;
+  };
+  if (!s.ranges.empty()) add("none");
+  if (s.nv_decoded > 0) add(s.nv_name);
+  if (gpu_codec && gpu_codec->gpu_tiles() > 0) add(gpu_codec->gpu_name());
+  if (s.cpu_decoded > 0) {
+    const Compression c = s.level.compression;
+    add(c == Compression::jpeg ? "libjpeg-turbo" : "cpu-" + to_string(c));
+  }
+  report.decoder = decoder.empty() ? "none" : decoder;
+}
+
 }  // namespace
 
+// The read: check, fill what lies outside the level, give each tile to a decoder, open the
+// descriptors the raw ranges need, plan the ranges, run the workers, report.
 void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, int64_t width,
                      int64_t height, const ImageView& out, const ReadOptions& options,
                      ReadReport* report) {
@@ -584,241 +875,18 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   s.tile_row_bytes = static_cast<size_t>(l.tile_width) * s.pixel;
   s.tile_bytes = s.tile_row_bytes * l.tile_height;
 
-  const int64_t tw = l.tile_width, th = l.tile_height;
-  const int64_t x0 = std::clamp<int64_t>(x, 0, l.width),
-                x1 = std::clamp<int64_t>(x + width, 0, l.width);
-  const int64_t y0 = std::clamp<int64_t>(y, 0, l.height),
-                y1 = std::clamp<int64_t>(y + height, 0, l.height);
-  const bool inside = x0 == x && y0 == y && x1 == x + width && y1 == y + height;
-  // Out-of-level pixels: fill the whole view first (the GPU sets memory at ~TB/s), then the
-  // tiles overwrite their part. The workers' streams are not ordered after this one: wait here.
-  if (!inside) {
-    // The fill value itself in the sample type (255 stays 255 in uint16; 7 is 7.0f in float32),
-    // as the host path writes it.
-    std::byte sample[4] = {};
-    const size_t sample_bytes = size_of(l.dtype);
-    if (l.dtype == DataType::uint8) {
-      sample[0] = std::byte{options.fill};
-    } else if (l.dtype == DataType::uint16) {
-      uint16_t v = options.fill;
-      std::memcpy(sample, &v, 2);
-    } else if (l.dtype == DataType::uint32) {
-      uint32_t v = options.fill;
-      std::memcpy(sample, &v, 4);
-    } else {
-      float v = options.fill;
-      std::memcpy(sample, &v, 4);
-    }
-    cuda::Stream fill_stream;
-    if (sample_bytes == 1) {
-      cuda::check(cudaMemset2DAsync(s.out.data, s.out.row_pitch, options.fill, s.out.row_bytes(),
-                                    static_cast<size_t>(height), fill_stream.get()),
-                  "cudaMemset2DAsync (fill)");
-    } else {
-      codec::cuda::fill_samples(s.out.data, s.out.row_pitch, s.out.row_bytes(),
-                                static_cast<size_t>(height), sample, sample_bytes,
-                                fill_stream.get());
-    }
-    fill_stream.synchronize();
-  }
-
-  // Coalesced raw ranges need the level in one file; other sources' raw tiles are read one by
-  // one through the host path.
-  const bool raw = is_plain_raw(tiles) && s.file != nullptr;
-  // nvJPEG is loaded (and its backends probed, which takes a while) only for levels it can take.
-  static const codec::nvjpeg::Availability no_nvjpeg{};
-  const auto& nv =
-      options.gpu_jpeg && nvjpeg_can_take(l) ? codec::nvjpeg::availability() : no_nvjpeg;
-  const bool use_nvjpeg = nv.loaded && nv.hardware_backend;
-  // Deflate, zstd and JPEG 2000 levels: nvCOMP / nvJPEG2000 where they cover the level.
-  std::optional<gpu_codecs::LevelDecode> gpu_codec;
-  if (!raw && !use_nvjpeg && x0 < x1 && y0 < y1) {
-    if (auto engine = gpu_codecs::choose(tiles, options); engine != gpu_codecs::Engine::none) {
-      gpu_codec.emplace(engine, tiles, slide.path.native(), level, s.out, options,
-                        options.threads > 0 ? options.threads : io::hardware_threads());
-    }
-  }
-
-  if (x0 < x1 && y0 < y1) {
-    for (int64_t ty = y0 / th; ty <= (y1 - 1) / th; ++ty) {
-      for (int64_t tx = x0 / tw; tx <= (x1 - 1) / tw; ++tx) {
-        TileJob t;
-        t.tx = tx;
-        t.ty = ty;
-        // Planar levels have several stored tiles per tile: the host path reads them.
-        if (tiles.planes() == 1) {
-          t.encoded = tiles.tile(tx, ty);
-          t.offset = t.encoded.front().offset;
-          t.bytes = t.encoded.size();
-        }
-        const int64_t ax0 = std::max(tx * tw, x0), ax1 = std::min(tx * tw + tw, x1);
-        const int64_t ay0 = std::max(ty * th, y0), ay1 = std::min(ty * th + th, y1);
-        t.src_x = ax0 - tx * tw;
-        t.src_y = ay0 - ty * th;
-        t.dst_x = ax0 - x;
-        t.dst_y = ay0 - y;
-        t.width = ax1 - ax0;
-        t.height = ay1 - ay0;
-        t.whole = t.src_x == 0 && t.src_y == 0 && t.width == tw && t.height == th;
-        const bool raw_ok = raw && t.encoded.single() && t.bytes >= s.tile_bytes &&
-                            t.offset <= s.file_size && s.tile_bytes <= s.file_size - t.offset;
-        if (raw_ok) {
-          s.raw.push_back(t);
-        } else if (use_nvjpeg && t.bytes > 0) {
-          s.jpeg.push_back(t);
-        } else if (gpu_codec && t.bytes > 0) {
-          gpu_codec->add({t.tx, t.ty, t.encoded, t.offset, t.bytes, t.src_x, t.src_y, t.dst_x,
-                          t.dst_y, t.width, t.height});
-        } else {
-          s.decode.push_back(t);  // absent, damaged or other codecs: the host path decides
-        }
-      }
-    }
-  }
-
-  s.jpeg_back = s.jpeg.size();
-
-  std::string io_note;
-  std::optional<io::cufile::FileHandle> cufile;
-  io::File direct;
-  const std::byte* mapped = nullptr;
-  struct Unmap {
-    const std::byte*& p;
-    size_t size;
-    ~Unmap() {
-      if (p) ::munmap(const_cast<std::byte*>(p), size);
-    }
-  } unmap{mapped, static_cast<size_t>(s.file_size)};
-  if (!s.raw.empty()) {
-    cufile = choose_cufile(*s.file, options.io, &io_note);
-    if (cufile) {
-      s.cufile = &*cufile;
-    } else {
-      direct = io::File::open_direct_or_empty(s.file->path(), io::File::Mode::read);
-      if (direct.is_open()) s.direct = &direct;
-      void* m = ::mmap(nullptr, s.file_size, PROT_READ, MAP_SHARED, s.file->fd(), 0);
-      if (m != MAP_FAILED) mapped = static_cast<const std::byte*>(m);
-      s.mapped = mapped;
-    }
-  } else if (options.io == IoBackend::cufile) {
-    // Compressed tiles go through the CPU or nvJPEG; still honour an explicit request's check.
-    if (s.file == nullptr) {
-      throw Error(ErrorKind::cufile, "cuFile was requested but the level is not in one file",
-                  {slide.path.string(), level});
-    }
-    cufile = choose_cufile(*s.file, options.io, &io_note);
-  }
-
-  // Coalesce uncompressed tiles into ranges in file order.
-  // From the page cache, many ranges keep every thread busy; from the disk, fewer and larger
-  // direct reads come closer to its limit (bench/uc1_sweep.py, H100, 2026-11-25: cold level in
-  // 0.98 s with 32 MiB ranges, 1.05 s with 8 MiB; the 4 × 64 MiB pread limit 0.97 s).
-  size_t default_task = kDefaultTaskBytes;
-  if (!s.raw.empty() && s.direct != nullptr) {
-    uint64_t begin = UINT64_MAX, end = 0;
-    for (const TileJob& t : s.raw) {
-      begin = std::min(begin, t.offset);
-      end = std::max(end, t.offset + s.tile_bytes);
-    }
-    begin = begin / kPage * kPage;
-    end = std::min<uint64_t>(align_up(end), align_up(s.file_size));
-    if (begin < end && mostly_uncached(s, begin, end)) default_task = kColdTaskBytes;
-  }
-  const size_t task_bytes = std::max<size_t>(options.task_bytes ? options.task_bytes : default_task,
-                                             align_up(s.tile_bytes) + 2 * kPage);
-  if (!s.raw.empty()) {
-    std::vector<uint64_t> offsets(s.raw.size());
-    for (size_t i = 0; i < s.raw.size(); ++i) offsets[i] = s.raw[i].offset;
-    RangePlanLimits limits{.page = kPage,
-                           .task_bytes = task_bytes,
-                           .max_gap = kMaxGap,
-                           .max_tiles = StagingSlot::kMaxPlacements};
-    for (PlannedRange& p : plan_ranges(offsets, s.tile_bytes, limits)) {
-      s.ranges.push_back(RawRange{p.begin, p.end, std::move(p.tiles)});
-    }
-  }
-
-  int threads = options.threads > 0 ? options.threads : io::hardware_threads();
-  const size_t cpu_work = s.ranges.size() + s.decode.size() + s.jpeg.size();
-  int cpu_workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), cpu_work));
-  // Staging sized to this read, not to the largest possible one: a pipeline reading small
-  // regions from many threads must not hold task-sized pinned and device buffers for each.
-  for (const RawRange& r : s.ranges) s.slot_bytes = std::max<size_t>(s.slot_bytes, r.end - r.begin);
-  if (const size_t decoded = s.decode.size() + s.jpeg.size(); decoded > 0 && cpu_workers > 0) {
-    const size_t per_worker = (decoded + cpu_workers - 1) / static_cast<size_t>(cpu_workers);
-    s.slot_bytes = std::max<size_t>(
-        s.slot_bytes, std::min<size_t>(task_bytes, per_worker * align_up(s.tile_bytes)));
-    s.slot_bytes = std::max<size_t>(s.slot_bytes, align_up(s.tile_bytes));
-  }
-  // nvJPEG decoders come from a process-wide pool (making them costs far more than a read).
-  std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>> decoders;
-  if (s.jpeg.size() >= static_cast<size_t>(nvjpeg_batch())) {
-    decoders = codec::nvjpeg::DecoderPool::instance().acquire(
-        out.cuda_device,
-        static_cast<int>(std::min<size_t>(nvjpeg_workers(), s.jpeg.size() / nvjpeg_batch())));
-    if (!decoders.empty()) s.nv_name = decoders.front()->name();
-  }
-  struct ReturnDecoders {
-    std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>>& list;
-    int device;
-    ~ReturnDecoders() {
-      for (auto& d : list) codec::nvjpeg::DecoderPool::instance().release(device, std::move(d));
-    }
-  } return_decoders{decoders, out.cuda_device};
-  {
-    std::vector<std::jthread> workers;
-    auto guarded = [&s](auto&& body) {
-      return [&s, body] {
-        try {
-          body();
-        } catch (...) {
-          s.record(std::current_exception());
-        }
-      };
-    };
-    for (auto& d : decoders) {
-      codec::nvjpeg::BatchDecoder* decoder = d.get();
-      workers.emplace_back(guarded([&s, decoder] { nvjpeg_worker(s, *decoder); }));
-    }
-    for (int i = 0; gpu_codec && i < gpu_codec->workers(); ++i) {
-      workers.emplace_back(guarded([&s, &gpu_codec, i] { gpu_codec->work(i, s.failed); }));
-    }
-    // The calling thread is one of the CPU workers.
-    for (int i = 1; i < cpu_workers; ++i) workers.emplace_back(guarded([&s] { cpu_worker(s); }));
-    if (cpu_workers > 0) guarded([&s] { cpu_worker(s); })();
-  }
-  // Every worker waited for its own streams before ending (leases wait too when unwinding), so
-  // no GPU work of this read is in flight here, failed or not.
-  if (s.error) std::rethrow_exception(s.error);
-  if (gpu_codec) {
-    s.file_bytes += gpu_codec->file_bytes();
-    s.cpu_decoded += gpu_codec->cpu_tiles();
-  }
-
-  if (report) {
-    report->file_bytes += s.file_bytes.load();
-    report->pixel_bytes += s.out.tight_bytes();
-    std::string io;
-    if (!s.ranges.empty()) {
-      io = s.cufile ? "cufile" : "posix+pinned";
-      if (s.direct_bytes > 0) io += " (O_DIRECT for uncached ranges)";
-    } else {
-      io = "posix";
-    }
-    report->io_path = io;
-    report->io_note = io_note;
-    std::string decoder;
-    auto add = [&decoder](const std::string& part) {
-      decoder += (decoder.empty() ? "" : "+") + part;
-    };
-    if (!s.ranges.empty()) add("none");
-    if (s.nv_decoded > 0) add(s.nv_name);
-    if (gpu_codec && gpu_codec->gpu_tiles() > 0) add(gpu_codec->gpu_name());
-    if (s.cpu_decoded > 0) {
-      add(l.compression == Compression::jpeg ? "libjpeg-turbo" : "cpu-" + to_string(l.compression));
-    }
-    report->decoder = decoder.empty() ? "none" : decoder;
-  }
+  const RegionClip region(l, x, y, width, height);
+  if (!region.inside()) fill_view_on_gpu(s.out, l.dtype, options.fill);
+  DecoderChoice decoders;
+  choose_decoders(s, region, decoders);
+  plan_tiles(s, region, decoders);
+  RangeIo io;
+  open_range_io(s, io);
+  const size_t task_bytes = plan_raw_ranges(s);
+  const int cpu_workers = size_cpu_workers(s, task_bytes);
+  NvjpegLease nvjpeg(s, out.cuda_device);
+  run_workers(s, nvjpeg, decoders.gpu_codec, cpu_workers);
+  if (report) write_report(s, decoders.gpu_codec, io.note, *report);
 }
 
 }  // namespace slidestream::read
