@@ -60,6 +60,10 @@ void open_slide(Slide::Impl& s) {
   }
   // Every vendor today reads TIFF: a file that is not one keeps the parser's own error.
   if (tiff_error) std::rethrow_exception(tiff_error);
+  if (!probe.file) {
+    throw Error(ErrorKind::format,
+                "is a directory, and no vendor reads slide directories (" + reasons + ")");
+  }
   throw Error(ErrorKind::unsupported, "no slide format reads this TIFF (" + reasons + ")");
 }
 
