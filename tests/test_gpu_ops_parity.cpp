@@ -20,11 +20,18 @@ void cuda_ok(cudaError_t status, const char* what) {
   ASSERT_EQ(status, cudaSuccess) << what << ": " << cudaGetErrorString(status);
 }
 
+// The copy must have landed before any kernel reads it. cudaMemcpy from pageable host memory may
+// return while its DMA is still in flight (CUDA's "API synchronization behavior"), ordered only on
+// the legacy default stream, and the tests' kernels run on a cudaStreamNonBlocking stream, which
+// does not wait for that stream: without the device synchronisation the first kernels of a call
+// sometimes read the device image before the pixels arrive (the nondeterministic tiled failures
+// on the H200, first difference at (0, 0)).
 Image to_device(const Image& host) {
   Image d =
       Image::allocate(host.width(), host.height(), host.channels(), host.dtype(), Device::cuda);
   if (host.size_bytes()) {
     cuda_ok(cudaMemcpy(d.data(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice), "h2d");
+    cuda_ok(cudaDeviceSynchronize(), "h2d sync");
   }
   return d;
 }
