@@ -361,3 +361,29 @@ TEST(ZarrSafety, DamagedShardIndexChunkAndMetadataAreErrorsNamingTheFile) {
 
 }  // namespace
 }  // namespace slidestream::zarr
+
+namespace slidestream::zarr {
+namespace {
+
+// Dask's way: a process create()s an array and lets its writer go; other writers attach() to it by
+// path and one finish()es it. The untouched fresh array must stay, and with stage_overwrite off an
+// old output (even a partial one, overwrite_any) is replaced at create(), so attach finds the new.
+TEST(ZarrSafety, AnArrayCreatedForAttachedWritersStaysAndReplacesAtCreate) {
+  auto dir = test::scratch_dir("zarr_created_for_attach");
+  const fs::path path = dir / "a.zarr";
+  const ArraySpec spec{.height = 64, .width = 64, .chunk_height = 32, .chunk_width = 32};
+  fs::create_directories(path / "c" / "0");
+  std::ofstream(path / "c" / "0" / "0") << "a chunk of a killed run";
+  const WriteOptions options{.overwrite = true, .overwrite_any = true, .stage_overwrite = false};
+  (void)ArrayWriter::create(path, spec, options);  // let go at once
+  EXPECT_TRUE(fs::is_directory(path));
+  EXPECT_FALSE(fs::exists(path / "c" / "0" / "0"));  // the old one went at create()
+  auto attached = ArrayWriter::attach(path, spec);
+  attached.write(noise(64, 64, 1).view());
+  attached.finish();
+  EXPECT_TRUE(fs::exists(path / "zarr.json"));
+  EXPECT_EQ(entries(dir), std::vector<std::string>{"a.zarr"});
+}
+
+}  // namespace
+}  // namespace slidestream::zarr

@@ -65,6 +65,9 @@ struct WriteOptions {
   // finish(); a failed or abandoned write (destroyed without finish()) removes what it wrote.
   bool overwrite = false;
   bool overwrite_any = false;
+  // false: an existing output that overwrite allows is removed at create() and the array written
+  // in its place, for an array that other writers attach() to by its path (Dask).
+  bool stage_overwrite = true;
   bool durable = true;  // chunks synced (syncfs), then metadata, then directories
   // The 4 KiB-aligned body of large chunk files bypasses the page cache (O_DIRECT) where the file
   // system allows; the unaligned rest is written through the cache.

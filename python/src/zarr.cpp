@@ -45,6 +45,7 @@ zarr::ArraySpec make_spec(int64_t height, int64_t width, int channels, DataType 
   s.height = height;
   s.width = width;
   s.channels = channels;
+  s.layout = zarr::ChannelLayout::cyx;  // (c, y, x) on disk, as this package documents
   s.dtype = dtype;
   s.chunk_height = g.chunk_height;
   s.chunk_width = g.chunk_width;
@@ -206,7 +207,11 @@ std::unique_ptr<PyArrayWriter> open_writer(bool attach, const std::string& path,
                                            int io_depth) {
   const zarr::ArraySpec spec = make_spec(height, width, channels, parse_dtype(dtype), grid, format,
                                          codec, codec_level, fill_value);
-  const zarr::WriteOptions w = make_write_options(overwrite, durable, threads, io, io_depth, true);
+  zarr::WriteOptions w = make_write_options(overwrite, durable, threads, io, io_depth, true);
+  // Writers attach() to this array by its path (Dask): an output it replaces (a partial one
+  // included, which has no metadata yet) goes at create(), not at finish().
+  w.overwrite_any = overwrite;
+  w.stage_overwrite = false;
   nb::gil_scoped_release unlocked;
   return std::make_unique<PyArrayWriter>(attach ? zarr::ArrayWriter::attach(path, spec, w)
                                                 : zarr::ArrayWriter::create(path, spec, w));

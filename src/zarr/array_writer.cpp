@@ -451,7 +451,8 @@ ArrayWriter ArrayWriter::create(const std::filesystem::path& path, const ArraySp
         device::cufile_compat_mode(), path);
   }
   // Nothing at `path` changes before finish(): an existing output is replaced only then.
-  impl->output = detail::OutputDir::create(path, options.overwrite, options.overwrite_any, false);
+  impl->output = detail::OutputDir::create(path, options.overwrite, options.overwrite_any, false,
+                                           options.stage_overwrite);
   impl->path = impl->output.write_dir();
   auto make_dir = [](const std::filesystem::path& dir) {
     std::error_code e;
@@ -495,7 +496,14 @@ ArrayWriter ArrayWriter::attach(const std::filesystem::path& path, const ArraySp
 ArrayWriter::ArrayWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ArrayWriter::ArrayWriter(ArrayWriter&&) noexcept = default;
 ArrayWriter& ArrayWriter::operator=(ArrayWriter&&) noexcept = default;
-ArrayWriter::~ArrayWriter() = default;
+ArrayWriter::~ArrayWriter() {
+  // Unfinished: a failed write, or one that wrote chunks, removes what it made (OutputDir). A
+  // fresh array that no chunk was written to yet stays: other writers may attach() to it (Dask).
+  if (impl_ && !impl_->finished && !impl_->failed && impl_->stats.files.load() == 0 &&
+      !impl_->output.staged()) {
+    impl_->output.keep();
+  }
+}
 
 const ArraySpec& ArrayWriter::spec() const noexcept {
   return impl_->spec;

@@ -68,7 +68,7 @@ bool is_zarr_directory(const fs::path& path) {
 }
 
 OutputDir OutputDir::create(const fs::path& given, bool overwrite, bool overwrite_any,
-                            bool always_stage) {
+                            bool always_stage, bool stage_existing) {
   // "out.zarr/" is out.zarr: its staging sibling must not land inside it.
   const fs::path path = given.has_filename() ? given : given.parent_path();
   if (path.empty() || path.filename() == "." || path.filename() == "..") {
@@ -77,9 +77,13 @@ OutputDir OutputDir::create(const fs::path& given, bool overwrite, bool overwrit
   std::error_code ec;
   const bool exists = fs::exists(fs::symlink_status(path, ec));
   if (exists) check_replaceable(path, overwrite, overwrite_any);
+  if (exists && !stage_existing) {
+    fs::remove_all(path, ec);
+    if (ec) throw fs_error(ec, "cannot remove the existing output", path);
+  }
   OutputDir out;
   out.path_ = path;
-  if (exists || always_stage) {
+  if ((exists && stage_existing) || always_stage) {
     if (!path.parent_path().empty()) {
       fs::create_directories(path.parent_path(), ec);
       if (ec) throw fs_error(ec, "cannot create directory", path.parent_path());

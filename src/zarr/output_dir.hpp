@@ -24,8 +24,10 @@ class OutputDir {
   // Error(already_exists) for an existing path without overwrite, Error(invalid_argument) for one
   // that is not a Zarr without overwrite_any; nothing is touched then. always_stage: write beside
   // the path even when it is free (the output then appears whole, at commit()).
+  // stage_existing false: an existing path (allowed by the policy) is removed now and the output
+  // written in its place (for outputs that other writers attach to by path).
   static OutputDir create(const std::filesystem::path& path, bool overwrite, bool overwrite_any,
-                          bool always_stage);
+                          bool always_stage, bool stage_existing = true);
   OutputDir(OutputDir&& other) noexcept;
   OutputDir& operator=(OutputDir&& other) noexcept;
   OutputDir(const OutputDir&) = delete;
