@@ -30,8 +30,8 @@
 
 #include "codec/cuda/gpu_codec_kernels.hpp"
 #include "codec/cuda/j2k_codestream.hpp"
-#include "codec/cuda/nvcomp_shim.hpp"
-#include "codec/cuda/nvjpeg2k_shim.hpp"
+#include "shim/nvcomp.hpp"
+#include "shim/nvjpeg2k.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
@@ -96,11 +96,11 @@ bool libraries_required() {
 // Empty when the library is usable; otherwise why not.
 std::string nvcomp_missing() {
   std::string why;
-  return codec::nvcomp::enabled(&why) ? std::string() : "nvCOMP: " + why;
+  return shim::nvcomp::enabled(&why) ? std::string() : "nvCOMP: " + why;
 }
 std::string nvjpeg2k_missing() {
   std::string why;
-  return codec::nvjpeg2k::enabled(&why) ? std::string() : "nvJPEG2000: " + why;
+  return shim::nvjpeg2k::enabled(&why) ? std::string() : "nvJPEG2000: " + why;
 }
 
 #define REQUIRE_LIBRARY(missing)                                                               \

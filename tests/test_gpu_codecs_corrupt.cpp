@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "codec/cuda/nvcomp_shim.hpp"
+#include "shim/nvcomp.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
@@ -253,7 +253,7 @@ void expect_same(const Outcome& host, const Outcome& gpu, const std::string& whe
 }
 
 bool nvcomp_usable(std::string* why) {
-  return codec::nvcomp::enabled(why);
+  return shim::nvcomp::enabled(why);
 }
 
 TEST(GpuCodecsCorrupt, DamagedZstdAndDeflateTilesReadAsOnTheCpu) {

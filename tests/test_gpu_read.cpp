@@ -21,7 +21,7 @@
 #if SLIDESTREAM_HAVE_CUDA
 #include <cuda_runtime_api.h>
 
-#include "codec/cuda/nvjpeg_shim.hpp"
+#include "shim/nvjpeg.hpp"
 #include "support/gpu_images.hpp"
 #endif
 
@@ -197,7 +197,7 @@ TEST(GpuRead, JpegEnginesGiveLibjpegTurboPixels) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA
   ::setenv("SLIDESTREAM_NVJPEG", "sync", 0);
-  const auto& nvjpeg = codec::nvjpeg::availability();
+  const auto& nvjpeg = shim::nvjpeg::availability();
   if (!nvjpeg.hardware_backend) {
     GTEST_SKIP() << "this GPU has no nvJPEG hardware backend (" << nvjpeg.why
                  << "): JPEG tiles decode on CPU threads, covered by the test above";

@@ -11,11 +11,11 @@
 #include <csignal>
 #include <cstdlib>
 
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 
 namespace {
 
-using slidestream::io::ThreadPool;
+using slidestream::ThreadPool;
 
 // Sum of 0..n-1 through the shared pool, with every thread it has.
 long long pool_sum(size_t n) {

@@ -12,7 +12,7 @@
 #include <immintrin.h>
 #endif
 
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 #include "ops/kernels.hpp"
 #include "slidestream/error.hpp"
 
@@ -26,7 +26,7 @@ constexpr int64_t kSerialWork = int64_t{1} << 16;
 template <typename Body>
 void for_row_blocks(int64_t rows, int64_t values_per_row, const Body& body) {
   if (rows <= 0) return;
-  auto& pool = io::ThreadPool::shared();
+  auto& pool = ThreadPool::shared();
   if (rows * values_per_row < kSerialWork || pool.size() <= 1 || rows == 1) {
     body(int64_t{0}, rows);
     return;

@@ -15,7 +15,7 @@
 
 #if SLIDESTREAM_HAVE_CUDA
 #include "core/env_setting.hpp"
-#include "io/cuda/cufile_shim.hpp"
+#include "shim/cufile.hpp"
 #endif
 #include "pipeline/band.hpp"
 #include "pipeline/engine.hpp"
@@ -126,7 +126,7 @@ bool streaming_allowed(const Options& options) {
   const char* value = std::getenv("SLIDESTREAM_BAND_STREAM");
   if (value != nullptr && std::string(value) == "0") return false;
   if (options.io == IoBackend::cufile) return false;
-  return options.io == IoBackend::posix || !io::cufile::nvidia_fs_present();
+  return options.io == IoBackend::posix || !shim::cufile::nvidia_fs_present();
 }
 
 // The streamed reader's range size: 4 MiB (SLIDESTREAM_BAND_TASK_MIB overrides, for measuring).

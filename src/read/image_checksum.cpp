@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/crc32c.hpp"
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 #include "slidestream/error.hpp"
 
 #if SLIDESTREAM_HAVE_CUDA
@@ -34,7 +34,7 @@ uint32_t image_crc32c(const ImageView& view, uint32_t crc, int threads) {
     throw Error(ErrorKind::invalid_argument, "image_crc32c needs a host view");
   }
   if (view.width <= 0 || view.height <= 0) return crc;
-  const int n = threads > 0 ? threads : io::hardware_threads();
+  const int n = threads > 0 ? threads : hardware_threads();
   // Pieces of at least 8 MiB: below that, joining costs more than it saves.
   const size_t row = view.row_bytes();
   const int64_t rows_per_piece =
@@ -42,7 +42,7 @@ uint32_t image_crc32c(const ImageView& view, uint32_t crc, int threads) {
   const int64_t pieces = (view.height + rows_per_piece - 1) / rows_per_piece;
   if (n == 1 || pieces == 1) return rows_crc(view, 0, view.height, crc);
   std::vector<uint32_t> piece_crc(static_cast<size_t>(pieces));
-  io::ThreadPool::shared().parallel_for(
+  ThreadPool::shared().parallel_for(
       static_cast<size_t>(pieces),
       [&](size_t i) {
         int64_t first = static_cast<int64_t>(i) * rows_per_piece;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "codec/tile_decoder.hpp"
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::read {
@@ -371,11 +371,11 @@ void read_area(const RegionSource& s, int64_t x, int64_t y, int64_t width, int64
                     tile.row(yy - top) + static_cast<size_t>(ax0 - left) * pixel, bytes);
       }
     };
-    int threads = options.threads > 0 ? options.threads : io::hardware_threads();
+    int threads = options.threads > 0 ? options.threads : hardware_threads();
     if (threads == 1 || count == 1) {
       for (size_t i = 0; i < count; ++i) body(i);
     } else {
-      io::ThreadPool::shared().parallel_for(count, body, threads);
+      ThreadPool::shared().parallel_for(count, body, threads);
     }
   }
   if (report) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "codec/tile_decoder.hpp"
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 #include "read/region_reader.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"

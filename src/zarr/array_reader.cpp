@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "core/crc32c.hpp"
+#include "core/thread_pool.hpp"
 #include "io/file.hpp"
-#include "io/thread_pool.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/zarr.hpp"
 #include "zarr/chunk_codec.hpp"
@@ -176,8 +176,8 @@ void ArrayReader::read_region(int64_t y, int64_t x, const ImageView& out,
     impl_->read_unit(uy0 + static_cast<int64_t>(i) / na, ux0 + static_cast<int64_t>(i) % na, y, x,
                      out);
   };
-  int threads = options.threads > 0 ? options.threads : io::hardware_threads();
-  detail::run_parallel(threads > 1 ? &io::ThreadPool::shared() : nullptr, n, threads, body);
+  int threads = options.threads > 0 ? options.threads : hardware_threads();
+  detail::run_parallel(threads > 1 ? &ThreadPool::shared() : nullptr, n, threads, body);
 }
 
 Image ArrayReader::read(const ReadOptions& options) const {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "core/crc32c.hpp"
+#include "core/thread_pool.hpp"
 #include "io/file.hpp"
-#include "io/thread_pool.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/zarr.hpp"
 #include "zarr/chunk_codec.hpp"
@@ -33,7 +33,7 @@ constexpr size_t kStagingBudget = size_t{1} << 30;
 // encoded in parallel on `pool` (nested inside the per-shard task: a band of a few wide shards
 // would otherwise leave most threads idle).
 size_t encode_unit(const Layout& l, const ImageView& region, int64_t uy, int64_t ux,
-                   AlignedBuffer& out, io::ThreadPool* pool, int parallelism) {
+                   AlignedBuffer& out, ThreadPool* pool, int parallelism) {
   thread_local AlignedBuffer raw;
   const bool plain = l.encoding.compressor == detail::Compressor::none && !l.encoding.crc32c;
   if (!l.sharded) {
@@ -424,13 +424,13 @@ std::unique_ptr<ArrayWriter::Impl> make_impl(const std::filesystem::path& path,
                     std::to_string(options.io_depth),
                 {.file = path.string()});
   }
-  impl->threads = options.threads > 0 ? options.threads : io::hardware_threads();
+  impl->threads = options.threads > 0 ? options.threads : hardware_threads();
   impl->io_depth = options.io_depth > 0 ? options.io_depth : kDefaultIoDepth;
   // No more workers than units in flight can use: a small array gets a small pool.
   const Layout& layout = impl->layout;
   const size_t units = static_cast<size_t>(layout.units_down() * layout.units_across());
   const size_t workers = std::min(in_flight_limit(layout, impl->threads, impl->io_depth), units);
-  if (workers > 1) impl->pool = std::make_unique<io::ThreadPool>(static_cast<int>(workers - 1));
+  if (workers > 1) impl->pool = std::make_unique<ThreadPool>(static_cast<int>(workers - 1));
   impl->encoders = std::make_unique<std::counting_semaphore<>>(impl->threads);
   impl->file_options.allow_direct = options.direct_io;
   return impl;

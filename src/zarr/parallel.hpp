@@ -12,12 +12,12 @@
 #include <new>
 #include <optional>
 
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::zarr::detail {
 
-inline void run_parallel(io::ThreadPool* pool, size_t n, int parallelism,
+inline void run_parallel(ThreadPool* pool, size_t n, int parallelism,
                          const std::function<void(size_t)>& body) {
   std::mutex mutex;
   std::optional<Error> first;

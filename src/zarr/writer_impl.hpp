@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 #include "slidestream/zarr.hpp"
 #include "zarr/chunk_codec.hpp"
 #include "zarr/chunk_file.hpp"
@@ -31,7 +31,7 @@ struct ArrayWriter::Impl {
   int threads = 1;   // encoders at once
   int io_depth = 1;  // units in flight (before the memory cap)
   // threads + io_depth workers at most; the caller of write_region is one of them.
-  std::unique_ptr<io::ThreadPool> pool;
+  std::unique_ptr<ThreadPool> pool;
   // Bounds the CPU work (packing, compression) to `threads` while up to io_depth units wait on
   // the disk.
   std::unique_ptr<std::counting_semaphore<>> encoders;

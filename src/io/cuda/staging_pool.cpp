@@ -28,8 +28,8 @@ Pool& pool() {
 StagingSlot::StagingSlot(int device_, size_t capacity_)
     : device(device_),
       capacity(capacity_),
-      host(capacity_ + kPlacementBytes),
-      staging(device_, capacity_ + kPlacementBytes) {}
+      host(capacity_ + kDescriptorBytes),
+      staging(device_, capacity_ + kDescriptorBytes) {}
 
 void StagingSlot::wait_idle() {
   if (busy) {

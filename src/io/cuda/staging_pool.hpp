@@ -8,36 +8,28 @@
 #include <cstddef>
 #include <memory>
 
-#include "codec/cuda/placement.hpp"
 #include "cuda/resources.hpp"
-#include "io/cuda/cufile_shim.hpp"
+#include "shim/cufile.hpp"
 
 namespace slidestream::io::cuda {
 
 struct StagingSlot {
-  // Room for placement descriptors after the data, copied to the device with it.
-  static constexpr size_t kMaxPlacements = 2048;
-  static constexpr size_t kPlacementBytes = kMaxPlacements * sizeof(codec::cuda::Placement);
+  // Room after the data for the descriptors of the kernels that consume it (placements, colour
+  // conversion jobs...), copied to the device with it. Its layout is the caller's: io knows only
+  // its size (2048 placements of 40 bytes, read/cuda/placement.hpp).
+  static constexpr size_t kDescriptorBytes = 80 * 1024;
 
   StagingSlot(int device, size_t capacity);
 
   int device;
-  size_t capacity;                              // data bytes (placements come after)
-  slidestream::cuda::PinnedBuffer host;         // capacity + kPlacementBytes, page-aligned
-  slidestream::cuda::LazyDeviceBuffer staging;  // capacity + kPlacementBytes, on first use
+  size_t capacity;                              // data bytes (descriptors come after)
+  slidestream::cuda::PinnedBuffer host;         // capacity + kDescriptorBytes, page-aligned
+  slidestream::cuda::LazyDeviceBuffer staging;  // capacity + kDescriptorBytes, on first use
   slidestream::cuda::Stream stream;
-  slidestream::cuda::Event idle;                // recorded after the last work that reads `host`
-  bool busy = false;                            // `idle` was recorded and not yet waited for
-  io::cufile::BufferRegistration registration;  // of `staging`, made on first cuFile use
+  slidestream::cuda::Event idle;                  // recorded after the last work that reads `host`
+  bool busy = false;                              // `idle` was recorded and not yet waited for
+  shim::cufile::BufferRegistration registration;  // of `staging`, made on first cuFile use
 
-  codec::cuda::Placement* host_placements() const noexcept {
-    return reinterpret_cast<codec::cuda::Placement*>(host.data() + capacity);
-  }
-  codec::cuda::Placement* device_placements() const {
-    return reinterpret_cast<codec::cuda::Placement*>(staging.data() + capacity);
-  }
-  // The same room, for other kernels' descriptors (e.g. codec::cuda::YccTile).
-  static constexpr size_t kDescriptorBytes = kPlacementBytes;
   std::byte* host_descriptors() const noexcept { return host.data() + capacity; }
   std::byte* device_descriptors() const { return staging.data() + capacity; }
   // Waits until the GPU no longer reads this slot's host buffer.

@@ -30,24 +30,24 @@
 
 #include "codec/cuda/gpu_codec_kernels.hpp"
 #include "codec/cuda/j2k_codestream.hpp"
-#include "codec/cuda/nvcomp_shim.hpp"
-#include "codec/cuda/nvjpeg2k_shim.hpp"
-#include "codec/cuda/placement.hpp"
 #include "codec/nvcomp_route.hpp"
 #include "codec/tile_decoder.hpp"
 #include "core/env_setting.hpp"
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
 #include "io/cuda/staging_pool.hpp"
+#include "read/cuda/placement.hpp"
 #include "read/region_reader.hpp"
+#include "shim/nvcomp.hpp"
+#include "shim/nvjpeg2k.hpp"
 #include "slidestream/error.hpp"
 
 namespace slidestream::read::gpu_codecs {
 namespace {
 
-using codec::cuda::Placement;
 using io::cuda::SlotLease;
 using io::cuda::StagingSlot;
+using read::Placement;
 
 constexpr size_t kPage = 4096;
 // GPU feeders per read (SLIDESTREAM_NVCOMP_WORKERS / SLIDESTREAM_NVJPEG2K_WORKERS override them
@@ -60,7 +60,7 @@ constexpr int kNvjpeg2kWorkers = 8;
 constexpr size_t kBatchOutputBytes = size_t{96} << 20;
 constexpr size_t kBatchInputBytes = size_t{32} << 20;
 constexpr size_t kMaxBatch = 1024;
-static_assert(kMaxBatch <= StagingSlot::kMaxPlacements);
+static_assert(kMaxBatch <= kMaxPlacements);
 constexpr int kHelperTiles = 8;     // tiles a CPU helper decodes per copy
 constexpr int kNvjpeg2kTiles = 32;  // tiles an nvJPEG2000 worker places per launch
 // As in the host path (region_reader.cpp): a tile far larger than its decoded size is damaged.
@@ -185,7 +185,7 @@ bool nvjpeg2k_may_take(std::span<const std::byte> bytes, const Level& l, std::st
   } else if (f.components < l.channels || f.components > 4) {
     *why = std::to_string(f.components) + " components for " + std::to_string(l.channels) +
            " channels";
-  } else if (!f.reversible && !codec::nvjpeg2k::lossy_enabled()) {
+  } else if (!f.reversible && !shim::nvjpeg2k::lossy_enabled()) {
     *why =
         "irreversible (9/7) wavelet: OpenJPEG decodes it (SLIDESTREAM_NVJPEG2K=lossy for the GPU)";
   } else {
@@ -266,7 +266,7 @@ Engine choose(const source::LevelSource& tiles, const ReadOptions& options, std:
           "asks for nvCOMP";
       return Engine::none;
     }
-    if (!codec::nvcomp::enabled(&reason)) return Engine::none;
+    if (!shim::nvcomp::enabled(&reason)) return Engine::none;
     if (l.compression != Compression::zstd) return Engine::nvcomp_deflate;
     // Frames nvCOMP may not take (libtiff, libvips and tifffile write no content checksum) go
     // to the CPU tile by tile anyway; the first one's header spares the GPU workers a level of
@@ -284,7 +284,7 @@ Engine choose(const source::LevelSource& tiles, const ReadOptions& options, std:
       reason = "predictor or sample type";
       return Engine::none;
     }
-    if (!codec::nvjpeg2k::enabled(&reason)) return Engine::none;
+    if (!shim::nvjpeg2k::enabled(&reason)) return Engine::none;
     // The level's first stored tile decides: a lossy level must not hand every tile to the GPU
     // workers only to have each one sent back to the CPU.
     std::vector<std::byte> encoded;
@@ -346,7 +346,7 @@ struct LevelDecode::Impl {
                       : env_int("SLIDESTREAM_NVCOMP_WORKERS", kNvcompWorkers, 1, 64);
     // CPU helpers only where their bytes equal the GPU decoder's: always for nvCOMP (lossless),
     // for nvJPEG2000 unless lossy streams go to the GPU too.
-    const bool exact = engine != Engine::nvjpeg2k || !codec::nvjpeg2k::lossy_enabled();
+    const bool exact = engine != Engine::nvjpeg2k || !shim::nvjpeg2k::lossy_enabled();
     cpu_helpers = exact ? std::max(0, threads - gpu_workers) : 0;
   }
 
@@ -417,16 +417,16 @@ struct LevelDecode::Impl {
   void place(StagingSlot& slot, const std::byte* staging, int count, uint32_t max_rows) {
     if (count == 0) return;
     cudaStream_t stream = slot.stream.get();
-    cuda::check(cudaMemcpyAsync(slot.device_placements(), slot.host_placements(),
+    cuda::check(cudaMemcpyAsync(device_placements(slot), host_placements(slot),
                                 sizeof(Placement) * static_cast<size_t>(count),
                                 cudaMemcpyHostToDevice, stream),
                 "cudaMemcpyAsync (placements)");
-    codec::cuda::place(staging, slot.device_placements(), count, max_rows, stream);
+    read::place(staging, device_placements(slot), count, max_rows, stream);
   }
 
   // One nvCOMP batch in a slot: its chunks' descriptors at `at`, their bytes [at.data, used).
   struct NvcompBatch {
-    codec::nvcomp::Codec codec;
+    shim::nvcomp::Codec codec;
     const NvcompLayout& at;
     StagingSlot& slot;
     size_t used;
@@ -475,7 +475,7 @@ void LevelDecode::Impl::cpu_helper(const std::atomic<bool>& stop) {
       if (i >= tiles.size()) break;
       const Tile& t = tiles[i];
       decode_on_cpu(t, slot.host.data() + static_cast<size_t>(count) * stride);
-      slot.host_placements()[count] = placement_for(t, static_cast<size_t>(count) * stride);
+      host_placements(slot)[count] = placement_for(t, static_cast<size_t>(count) * stride);
       max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
       ++count;
     }
@@ -504,12 +504,12 @@ void LevelDecode::Impl::decompress_batch(const NvcompBatch& b, StreamWait& wait,
   const size_t chunks = static_cast<size_t>(b.chunks);
   cuda::check(cudaMemcpyAsync(dev, host, b.used, cudaMemcpyHostToDevice, stream),
               "cudaMemcpyAsync (compressed tiles)");
-  codec::nvcomp::decompress_async(b.codec, reinterpret_cast<const void* const*>(dev + at.in_ptrs),
-                                  reinterpret_cast<const size_t*>(dev + at.in_sizes),
-                                  reinterpret_cast<const size_t*>(dev + at.capacities),
-                                  reinterpret_cast<size_t*>(dev + at.actual), chunks, b.temp,
-                                  b.temp_size, reinterpret_cast<void* const*>(dev + at.out_ptrs),
-                                  reinterpret_cast<int*>(dev + at.status), stream);
+  shim::nvcomp::decompress_async(b.codec, reinterpret_cast<const void* const*>(dev + at.in_ptrs),
+                                 reinterpret_cast<const size_t*>(dev + at.in_sizes),
+                                 reinterpret_cast<const size_t*>(dev + at.capacities),
+                                 reinterpret_cast<size_t*>(dev + at.actual), chunks, b.temp,
+                                 b.temp_size, reinterpret_cast<void* const*>(dev + at.out_ptrs),
+                                 reinterpret_cast<int*>(dev + at.status), stream);
   codec::cuda::ChunkChecks checks;
   checks.status = reinterpret_cast<const int*>(dev + at.status);
   checks.actual = reinterpret_cast<const size_t*>(dev + at.actual);
@@ -545,8 +545,8 @@ void LevelDecode::Impl::decode_spots_on_cpu(const std::vector<std::pair<size_t, 
 
 void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
   const auto codec =
-      engine == Engine::nvcomp_zstd ? codec::nvcomp::Codec::zstd : codec::nvcomp::Codec::deflate;
-  const codec::nvcomp::Alignment align = codec::nvcomp::alignment(codec);
+      engine == Engine::nvcomp_zstd ? shim::nvcomp::Codec::zstd : shim::nvcomp::Codec::deflate;
+  const shim::nvcomp::Alignment align = shim::nvcomp::alignment(codec);
   const int device = out.cuda_device;
   // Batches sized to this read: a small region must not hold batch-sized buffers.
   const size_t share = (tiles.size() + gpu_workers - 1) / static_cast<size_t>(gpu_workers);
@@ -558,7 +558,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
 
   SlotLease in = io::cuda::acquire_slot(device, at.data + input_bytes);
   Scratch output(device, batch * stride);
-  const size_t temp_size = codec::nvcomp::temp_bytes(codec, batch, tile_bytes);
+  const size_t temp_size = shim::nvcomp::temp_bytes(codec, batch, tile_bytes);
   Scratch temp(device, temp_size);
   std::optional<SlotLease> fallback;  // CPU-decoded tiles on their way up, made when needed
   cudaStream_t stream = in->stream.get();
@@ -593,7 +593,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
       }
       // Place the stream so that the chunk nvCOMP reads (after a 2-byte zlib header for
       // deflate) starts aligned.
-      const size_t skip = codec == codec::nvcomp::Codec::deflate ? 2 : 0;
+      const size_t skip = codec == shim::nvcomp::Codec::deflate ? 2 : 0;
       const size_t start = align_up(used + skip, align.input) - skip;
       if (start + t.bytes > at.data + input_bytes) {
         carried = i;
@@ -603,7 +603,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
       // Only chunks whose output the GPU can prove equal to the CPU decoder's (nvcomp_route.hpp).
       const std::span<const std::byte> stored(host + start, t.bytes);
       const std::optional<codec::nvcomp_route::Chunk> chunk =
-          codec == codec::nvcomp::Codec::deflate
+          codec == shim::nvcomp::Codec::deflate
               ? codec::nvcomp_route::zlib_chunk(stored)
               : codec::nvcomp_route::zstd_chunk(stored, tile_bytes);
       if (!chunk) {
@@ -630,7 +630,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
     }
 
     // Every tile of the batch has a spot in `output`: chunks at their index, the CPU's after.
-    Placement* placements = in->host_placements();
+    Placement* placements = host_placements(*in);
     int count = 0;
     uint32_t max_rows = 0;
     auto add_placement = [&](const Tile& t, size_t spot) {
@@ -665,9 +665,9 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
   const int device = out.cuda_device;
   struct Lease {
     int device;
-    std::unique_ptr<codec::nvjpeg2k::Decoder> decoder;
-    ~Lease() { codec::nvjpeg2k::release_decoder(device, std::move(decoder)); }
-  } lease{device, codec::nvjpeg2k::acquire_decoder(device)};
+    std::unique_ptr<shim::nvjpeg2k::Decoder> decoder;
+    ~Lease() { shim::nvjpeg2k::release_decoder(device, std::move(decoder)); }
+  } lease{device, shim::nvjpeg2k::acquire_decoder(device)};
   const bool sixteen = level.dtype == DataType::uint16;
   const size_t sample = sixteen ? 2 : 1;
   const size_t plane_bytes =
@@ -690,7 +690,7 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
     cuda::check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (YCbCr tables)");
   }
   std::vector<std::byte> encoded;
-  std::vector<codec::nvjpeg2k::Component> components;
+  std::vector<shim::nvjpeg2k::Component> components;
 
   // Decodes tile t into `dst` (device, the tile's full size) with nvJPEG2000; false when it
   // refuses or the stream is one the CPU must decode.
@@ -756,7 +756,7 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
                                     tile_bytes, cudaMemcpyHostToDevice, stream),
                     "cudaMemcpyAsync (CPU-decoded tile)");
       }
-      slot->host_placements()[count] = placement_for(t, spot);
+      host_placements(*slot)[count] = placement_for(t, spot);
       max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
       ++count;
     }
@@ -815,9 +815,9 @@ int64_t LevelDecode::cpu_tiles() const {
 const char* LevelDecode::gpu_name() const {
   switch (impl_->engine) {
     case Engine::nvcomp_deflate:
-      return codec::nvcomp::name(codec::nvcomp::Codec::deflate);
+      return shim::nvcomp::name(shim::nvcomp::Codec::deflate);
     case Engine::nvcomp_zstd:
-      return codec::nvcomp::name(codec::nvcomp::Codec::zstd);
+      return shim::nvcomp::name(shim::nvcomp::Codec::zstd);
     case Engine::nvjpeg2k:
       return "nvjpeg2000";
     case Engine::none:

@@ -26,29 +26,29 @@
 #include <thread>
 #include <vector>
 
-#include "codec/cuda/nvjpeg_shim.hpp"
-#include "codec/cuda/placement.hpp"
 #include "codec/cuda/ycc_to_rgb.hpp"
 #include "codec/jpeg_frame.hpp"
 #include "codec/jpeg_ycc.hpp"
 #include "core/env_setting.hpp"
+#include "core/thread_pool.hpp"
 #include "cuda/check.hpp"
-#include "io/cuda/cufile_shim.hpp"
 #include "io/cuda/staging_pool.hpp"
 #include "io/file.hpp"
-#include "io/thread_pool.hpp"
 #include "read/cuda/gpu_codec_read.hpp"
+#include "read/cuda/placement.hpp"
 #include "read/cuda/range_plan.hpp"
 #include "read/region_reader.hpp"
+#include "shim/cufile.hpp"
+#include "shim/nvjpeg.hpp"
 #include "slidestream/error.hpp"
 #include "source/slide_impl.hpp"
 
 namespace slidestream::read {
 namespace {
 
-using codec::cuda::Placement;
 using io::cuda::SlotLease;
 using io::cuda::StagingSlot;
+using read::Placement;
 
 constexpr size_t kPage = 4096;
 constexpr size_t kDefaultTaskBytes = size_t{8} << 20;
@@ -142,7 +142,7 @@ struct Shared {
   uint64_t file_size = 0;
   const io::File* direct = nullptr;   // O_DIRECT descriptor, if the file system has one
   const std::byte* mapped = nullptr;  // for mincore (page-cache residency), if mmap worked
-  io::cufile::FileHandle* cufile = nullptr;
+  shim::cufile::FileHandle* cufile = nullptr;
 
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
@@ -202,11 +202,11 @@ void flush(StagingSlot& slot, size_t used, int placements, uint32_t max_rows, bo
                                 stream),
                 "cudaMemcpyAsync (staging)");
   }
-  cuda::check(cudaMemcpyAsync(slot.device_placements(), slot.host_placements(),
+  cuda::check(cudaMemcpyAsync(device_placements(slot), host_placements(slot),
                               sizeof(Placement) * static_cast<size_t>(placements),
                               cudaMemcpyHostToDevice, stream),
               "cudaMemcpyAsync (placements)");
-  codec::cuda::place(slot.staging.data(), slot.device_placements(), placements, max_rows, stream);
+  read::place(slot.staging.data(), device_placements(slot), placements, max_rows, stream);
   slot.idle.record(stream);
   slot.busy = true;
 }
@@ -236,7 +236,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
   try {
     if (s.cufile) {
       if (!slot.registration) {
-        slot.registration = io::cufile::BufferRegistration(slot.staging.data(), slot.capacity);
+        slot.registration = shim::cufile::BufferRegistration(slot.staging.data(), slot.capacity);
       }
       uint64_t want = std::min<uint64_t>(size, s.file_size - r.begin);
       s.cufile->read_exact(slot.staging.data(), want, r.begin, 0);
@@ -265,7 +265,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
     throw e.with_context(s.where(-1, static_cast<int64_t>(r.begin)));
   }
   s.file_bytes += size;
-  Placement* placements = slot.host_placements();
+  Placement* placements = host_placements(slot);
   int count = 0;
   uint32_t max_rows = 0;
   for (size_t i : r.tiles) {
@@ -281,7 +281,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
 bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra = nullptr) {
   slot.wait_idle();
   const RegionSource source{s.tiles, s.slide.path.native(), s.level_index};
-  Placement* placements = slot.host_placements();
+  Placement* placements = host_placements(slot);
   int count = 0;
   uint32_t max_rows = 0;
   size_t used = 0;
@@ -304,7 +304,7 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
   if (extra) {
     // Tiles another decoder gave back (nvJPEG refused a batch): all of them, in slot-fulls.
     for (const TileJob& t : *extra) {
-      if (used + s.tile_bytes > slot.capacity || count == int(StagingSlot::kMaxPlacements)) {
+      if (used + s.tile_bytes > slot.capacity || count == int(kMaxPlacements)) {
         flush(slot, used, count, max_rows, false);
         slot.wait_idle();
         count = 0;
@@ -314,8 +314,7 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
       decode_one(t);
     }
   } else {
-    while (used + s.tile_bytes <= slot.capacity && count < int(StagingSlot::kMaxPlacements) &&
-           !s.failed) {
+    while (used + s.tile_bytes <= slot.capacity && count < int(kMaxPlacements) && !s.failed) {
       size_t i = s.next_decode.fetch_add(1);
       if (i < s.decode.size()) {
         decode_one(s.decode[i]);
@@ -373,7 +372,7 @@ bool gpu_decodable(const Shared& s, std::span<const std::byte> stream, codec::yc
   return codec::ycc::supported(f->h[0], f->v[0], shape->c_width);
 }
 
-void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
+void nvjpeg_worker(Shared& s, shim::nvjpeg::BatchDecoder& decoder) {
   using codec::cuda::YccTile;
   static_assert(sizeof(YccTile) * kMaxNvjpegBatch <= StagingSlot::kDescriptorBytes);
   const int batch = nvjpeg_batch();
@@ -391,7 +390,7 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
     if (!claimed) break;
     const size_t first = *claimed, last = first + static_cast<size_t>(batch);
     std::vector<std::span<const std::byte>> streams;
-    std::vector<codec::nvjpeg::PlanarOutput> outputs;
+    std::vector<shim::nvjpeg::PlanarOutput> outputs;
     std::vector<TileJob> cpu_tiles;  // absent, odd or refused tiles: the CPU path fills them
     std::vector<TileJob> gpu_tiles;
     auto* descriptors = reinterpret_cast<YccTile*>(slot->host_descriptors());
@@ -412,7 +411,7 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
             s.where(t.ty * s.level.tiles_across + t.tx, static_cast<int64_t>(t.offset)));
       }
       auto& stream_bytes = bytes[streams.size()];
-      codec::nvjpeg::merge_jpeg_tables(tables, encoded, &stream_bytes);
+      shim::nvjpeg::merge_jpeg_tables(tables, encoded, &stream_bytes);
       codec::ycc::Planes planes;
       if (!gpu_decodable(s, stream_bytes, &planes)) {
         cpu_tiles.push_back(t);  // the CPU path reads it again (and counts its bytes)
@@ -420,7 +419,7 @@ void nvjpeg_worker(Shared& s, codec::nvjpeg::BatchDecoder& decoder) {
       }
       std::byte* base = slot->staging.data() + per_tile * streams.size();
       const size_t y_bytes = size_t{tw} * th, c_bytes = size_t{planes.c_width} * planes.c_height;
-      codec::nvjpeg::PlanarOutput output;
+      shim::nvjpeg::PlanarOutput output;
       output.plane[0] = base;
       output.plane[1] = base + y_bytes;
       output.plane[2] = base + y_bytes + c_bytes;
@@ -524,8 +523,8 @@ void check_gpu_output(const Slide::Impl& slide, const Level& l, int level, int64
 // The cuFile decision, made once per call: the handle, or nothing with *note saying why not.
 // Without nvidia-fs registration fails for every file, so the first failure is remembered and
 // `automatic` stops asking (each attempt costs milliseconds).
-std::optional<io::cufile::FileHandle> choose_cufile(const io::File& file, IoBackend backend,
-                                                    std::string* note) {
+std::optional<shim::cufile::FileHandle> choose_cufile(const io::File& file, IoBackend backend,
+                                                      std::string* note) {
   if (backend == IoBackend::posix) return std::nullopt;
   static std::mutex mutex;
   static std::string remembered;  // why registration cannot work on this machine
@@ -535,9 +534,9 @@ std::optional<io::cufile::FileHandle> choose_cufile(const io::File& file, IoBack
     why = remembered;
   }
   if (why.empty()) {
-    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(file.fd(), &why);
-    if (handle) return std::optional<io::cufile::FileHandle>(std::move(handle));
-    if (!io::cufile::availability().nvidia_fs) {
+    shim::cufile::FileHandle handle = shim::cufile::FileHandle::try_register(file.fd(), &why);
+    if (handle) return std::optional<shim::cufile::FileHandle>(std::move(handle));
+    if (!shim::cufile::availability().nvidia_fs) {
       std::lock_guard lock(mutex);
       remembered = why;
     }
@@ -592,9 +591,8 @@ void fill_view_on_gpu(const ImageView& out, DataType dtype, uint8_t fill) {
                                   static_cast<size_t>(out.height), fill_stream.get()),
                 "cudaMemset2DAsync (fill)");
   } else {
-    codec::cuda::fill_samples(out.data, out.row_pitch, out.row_bytes(),
-                              static_cast<size_t>(out.height), sample, sample_bytes,
-                              fill_stream.get());
+    read::fill_samples(out.data, out.row_pitch, out.row_bytes(), static_cast<size_t>(out.height),
+                       sample, sample_bytes, fill_stream.get());
   }
   fill_stream.synchronize();
 }
@@ -612,15 +610,15 @@ void choose_decoders(const Shared& s, const RegionClip& r, DecoderChoice& d) {
   // one through the host path.
   d.raw = is_plain_raw(tiles) && s.file != nullptr;
   // nvJPEG is loaded (and its backends probed, which takes a while) only for levels it can take.
-  static const codec::nvjpeg::Availability no_nvjpeg{};
+  static const shim::nvjpeg::Availability no_nvjpeg{};
   const auto& nv =
-      s.options.gpu_jpeg && nvjpeg_can_take(s.level) ? codec::nvjpeg::availability() : no_nvjpeg;
+      s.options.gpu_jpeg && nvjpeg_can_take(s.level) ? shim::nvjpeg::availability() : no_nvjpeg;
   d.use_nvjpeg = nv.loaded && nv.hardware_backend;
   // Deflate, zstd and JPEG 2000 levels: nvCOMP / nvJPEG2000 where they cover the level.
   if (!d.raw && !d.use_nvjpeg && r.any_tile()) {
     if (auto engine = gpu_codecs::choose(tiles, s.options); engine != gpu_codecs::Engine::none) {
       d.gpu_codec.emplace(engine, tiles, s.slide.path.native(), s.level_index, s.out, s.options,
-                          s.options.threads > 0 ? s.options.threads : io::hardware_threads());
+                          s.options.threads > 0 ? s.options.threads : hardware_threads());
     }
   }
 }
@@ -669,7 +667,7 @@ void plan_tiles(Shared& s, const RegionClip& r, DecoderChoice& d) {
 
 // The descriptors the raw ranges are read through, held for the read.
 struct RangeIo {
-  std::optional<io::cufile::FileHandle> cufile;
+  std::optional<shim::cufile::FileHandle> cufile;
   io::File direct;
   const std::byte* mapped = nullptr;
   size_t mapped_size = 0;
@@ -730,10 +728,8 @@ size_t plan_raw_ranges(Shared& s) {
   if (!s.raw.empty()) {
     std::vector<uint64_t> offsets(s.raw.size());
     for (size_t i = 0; i < s.raw.size(); ++i) offsets[i] = s.raw[i].offset;
-    RangePlanLimits limits{.page = kPage,
-                           .task_bytes = task_bytes,
-                           .max_gap = kMaxGap,
-                           .max_tiles = StagingSlot::kMaxPlacements};
+    RangePlanLimits limits{
+        .page = kPage, .task_bytes = task_bytes, .max_gap = kMaxGap, .max_tiles = kMaxPlacements};
     for (PlannedRange& p : plan_ranges(offsets, s.tile_bytes, limits)) {
       s.ranges.push_back(RawRange{p.begin, p.end, std::move(p.tiles)});
     }
@@ -745,7 +741,7 @@ size_t plan_raw_ranges(Shared& s) {
 // largest possible one: a pipeline reading small regions from many threads must not hold
 // task-sized pinned and device buffers for each.
 int size_cpu_workers(Shared& s, size_t task_bytes) {
-  const int threads = s.options.threads > 0 ? s.options.threads : io::hardware_threads();
+  const int threads = s.options.threads > 0 ? s.options.threads : hardware_threads();
   const size_t cpu_work = s.ranges.size() + s.decode.size() + s.jpeg.size();
   const int cpu_workers =
       static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), cpu_work));
@@ -762,11 +758,11 @@ int size_cpu_workers(Shared& s, size_t task_bytes) {
 // nvJPEG decoders lent by the process-wide pool for one read (making them costs far more than a
 // read), given back when the lease ends.
 struct NvjpegLease {
-  std::vector<std::unique_ptr<codec::nvjpeg::BatchDecoder>> decoders;
+  std::vector<std::unique_ptr<shim::nvjpeg::BatchDecoder>> decoders;
   int device = 0;
   NvjpegLease(Shared& s, int device_) : device(device_) {
     if (s.jpeg.size() < static_cast<size_t>(nvjpeg_batch())) return;
-    decoders = codec::nvjpeg::DecoderPool::instance().acquire(
+    decoders = shim::nvjpeg::DecoderPool::instance().acquire(
         device,
         static_cast<int>(std::min<size_t>(nvjpeg_workers(), s.jpeg.size() / nvjpeg_batch())));
     if (!decoders.empty()) s.nv_name = decoders.front()->name();
@@ -774,7 +770,7 @@ struct NvjpegLease {
   NvjpegLease(const NvjpegLease&) = delete;
   NvjpegLease& operator=(const NvjpegLease&) = delete;
   ~NvjpegLease() {
-    for (auto& d : decoders) codec::nvjpeg::DecoderPool::instance().release(device, std::move(d));
+    for (auto& d : decoders) shim::nvjpeg::DecoderPool::instance().release(device, std::move(d));
   }
 };
 
@@ -796,7 +792,7 @@ void run_workers(Shared& s, NvjpegLease& nvjpeg, std::optional<gpu_codecs::Level
       };
     };
     for (auto& d : nvjpeg.decoders) {
-      codec::nvjpeg::BatchDecoder* decoder = d.get();
+      shim::nvjpeg::BatchDecoder* decoder = d.get();
       workers.emplace_back(guarded([&s, decoder] { nvjpeg_worker(s, *decoder); }));
     }
     for (int i = 0; gpu_codec && i < gpu_codec->workers(); ++i) {

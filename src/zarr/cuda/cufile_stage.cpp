@@ -13,7 +13,7 @@
 
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
-#include "io/cuda/cufile_shim.hpp"
+#include "shim/cufile.hpp"
 #include "slidestream/error.hpp"
 #include "zarr/cuda/stage_cache.hpp"
 #include "zarr/device_staging.hpp"
@@ -26,7 +26,7 @@ namespace {
 struct Stage {
   int device = 0;
   cuda::DeviceBuffer buffer;
-  io::cufile::BufferRegistration registration;  // empty where cuFile refused (still writable)
+  shim::cufile::BufferRegistration registration;  // empty where cuFile refused (still writable)
   cuda::Stream stream;
 };
 
@@ -46,7 +46,8 @@ std::unique_ptr<Stage> take_stage(size_t bytes, int device) {
   stage->device = device;
   stage->buffer = cuda::DeviceBuffer((bytes + 4095) / 4096 * 4096);
   // Registered buffers go to the disk by DMA without cuFile's internal bounce buffers.
-  stage->registration = io::cufile::BufferRegistration(stage->buffer.data(), stage->buffer.size());
+  stage->registration =
+      shim::cufile::BufferRegistration(stage->buffer.data(), stage->buffer.size());
   return stage;
 }
 
@@ -75,7 +76,7 @@ class CufileDeviceStage final : public DeviceStage {
   void wait() override { stage_->stream.synchronize(); }
 
   bool write_file(int fd, size_t bytes, std::string* why) override {
-    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(fd, why);
+    shim::cufile::FileHandle handle = shim::cufile::FileHandle::try_register(fd, why);
     if (!handle) return false;
     handle.write_exact(stage_->buffer.data(), bytes, 0, 0);
     return true;
@@ -92,7 +93,7 @@ std::unique_ptr<DeviceStage> make_device_stage(size_t bytes, int cuda_device) {
 }
 
 std::string cufile_write_problem(const std::filesystem::path& directory) {
-  const auto& a = io::cufile::availability();
+  const auto& a = shim::cufile::availability();
   if (!a.driver_open) return a.why.empty() ? std::string("cuFile driver not opened") : a.why;
   static std::mutex mutex;
   static std::string remembered;  // why registration cannot work on this machine
@@ -113,7 +114,7 @@ std::string cufile_write_problem(const std::filesystem::path& directory) {
   std::string why;
   bool registered = false;
   {
-    io::cufile::FileHandle handle = io::cufile::FileHandle::try_register(fd, &why);
+    shim::cufile::FileHandle handle = shim::cufile::FileHandle::try_register(fd, &why);
     registered = static_cast<bool>(handle);
   }  // deregistered before the descriptor closes
   ::close(fd);
@@ -127,7 +128,7 @@ std::string cufile_write_problem(const std::filesystem::path& directory) {
 }
 
 bool cufile_compat_mode() {
-  return !io::cufile::availability().nvidia_fs;
+  return !shim::cufile::availability().nvidia_fs;
 }
 
 }  // namespace slidestream::zarr::device

@@ -1,4 +1,4 @@
-#include "codec/cuda/nvjpeg_shim.hpp"
+#include "shim/nvjpeg.hpp"
 
 #include <library_types.h>
 #include <nvjpeg.h>
@@ -13,10 +13,10 @@
 #include <utility>
 
 #include "cuda/check.hpp"
-#include "cuda/shared_library.hpp"
+#include "shim/library.hpp"
 #include "slidestream/error.hpp"
 
-namespace slidestream::codec::nvjpeg {
+namespace slidestream::shim::nvjpeg {
 namespace {
 
 struct Symbols {
@@ -62,11 +62,6 @@ struct Loaded {
   Symbols symbols;
 };
 
-template <typename T>
-bool bind(void* library, const char* name, T* out, std::string* why) {
-  return slidestream::cuda::bind_symbol(library, "libnvjpeg", name, out, why);
-}
-
 bool probe_backend(const Symbols& s, nvjpegBackend_t backend, std::string* why) {
   nvjpegHandle_t handle = nullptr;
   nvjpegStatus_t status = s.create_ex(backend, nullptr, nullptr, 0, &handle);
@@ -85,20 +80,18 @@ Loaded load() {
     a.why = "disabled by SLIDESTREAM_NVJPEG=0";
     return result;
   }
-  // Never closed: handles may live in static pools until exit.
-  void* library = slidestream::cuda::open_first_library({"libnvjpeg.so.13", "libnvjpeg.so"},
-                                                        &a.library_path, &a.why);
-  if (library == nullptr) return result;
+  Library library("libnvjpeg", {"libnvjpeg.so.13", "libnvjpeg.so"});
   Symbols& s = result.symbols;
-  if (!bind(library, "nvjpegGetProperty", &s.get_property, &a.why) ||
-      !bind(library, "nvjpegCreateEx", &s.create_ex, &a.why) ||
-      !bind(library, "nvjpegDestroy", &s.destroy, &a.why) ||
-      !bind(library, "nvjpegJpegStateCreate", &s.state_create, &a.why) ||
-      !bind(library, "nvjpegJpegStateDestroy", &s.state_destroy, &a.why) ||
-      !bind(library, "nvjpegDecodeBatchedInitialize", &s.batched_initialize, &a.why) ||
-      !bind(library, "nvjpegDecodeBatched", &s.batched, &a.why)) {
-    return result;
-  }
+  library.bind("nvjpegGetProperty", &s.get_property)
+      .bind("nvjpegCreateEx", &s.create_ex)
+      .bind("nvjpegDestroy", &s.destroy)
+      .bind("nvjpegJpegStateCreate", &s.state_create)
+      .bind("nvjpegJpegStateDestroy", &s.state_destroy)
+      .bind("nvjpegDecodeBatchedInitialize", &s.batched_initialize)
+      .bind("nvjpegDecodeBatched", &s.batched);
+  a.library_path = library.path();
+  a.why = library.why();
+  if (!library.ok()) return result;
   a.loaded = true;
   s.get_property(MAJOR_VERSION, &a.version_major);
   s.get_property(MINOR_VERSION, &a.version_minor);
@@ -285,4 +278,4 @@ void merge_jpeg_tables(std::span<const std::byte> tables, std::span<const std::b
   out->insert(out->end(), tile.begin() + 2, tile.end());          // frame, scan, EOI
 }
 
-}  // namespace slidestream::codec::nvjpeg
+}  // namespace slidestream::shim::nvjpeg

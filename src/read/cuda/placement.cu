@@ -1,7 +1,7 @@
-#include "codec/cuda/placement.hpp"
 #include "cuda/check.hpp"
+#include "read/cuda/placement.hpp"
 
-namespace slidestream::codec::cuda {
+namespace slidestream::read {
 namespace {
 
 constexpr uint32_t kRowsPerBlock = 4;
@@ -64,4 +64,4 @@ void place(const std::byte* staging, const Placement* placements, int count, uin
   slidestream::cuda::check(cudaGetLastError(), "place_kernel launch");
 }
 
-}  // namespace slidestream::codec::cuda
+}  // namespace slidestream::read

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace slidestream::codec::nvjpeg {
+namespace slidestream::shim::nvjpeg {
 
 struct Availability {
   bool loaded = false;
@@ -88,4 +88,4 @@ class DecoderPool {
 void merge_jpeg_tables(std::span<const std::byte> tables, std::span<const std::byte> tile,
                        std::vector<std::byte>* out);
 
-}  // namespace slidestream::codec::nvjpeg
+}  // namespace slidestream::shim::nvjpeg

@@ -1,6 +1,7 @@
 // Places rectangles of bytes (tiles, or the part of a tile inside a region) from a staging buffer
 // into their spot of a pitched destination, all in one kernel launch: one H2D copy of a whole
-// staging buffer plus this kernel beats one small 2-D copy per tile.
+// staging buffer plus this kernel beats one small 2-D copy per tile. The placements of a staging
+// slot travel in its descriptor room (io::cuda::StagingSlot), which io keeps untyped.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -8,7 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace slidestream::codec::cuda {
+#include "io/cuda/staging_pool.hpp"
+
+namespace slidestream::read {
 
 // One rectangle: `rows` rows of `row_bytes` bytes, read from src_offset in the staging buffer
 // with src_pitch between rows, written to dst with dst_pitch between rows.
@@ -21,6 +24,17 @@ struct Placement {
   uint32_t rows = 0;
 };
 
+// A staging slot's descriptor room holds this many placements.
+inline constexpr size_t kMaxPlacements =
+    io::cuda::StagingSlot::kDescriptorBytes / sizeof(Placement);
+static_assert(kMaxPlacements == 2048);
+inline Placement* host_placements(const io::cuda::StagingSlot& slot) noexcept {
+  return reinterpret_cast<Placement*>(slot.host_descriptors());
+}
+inline Placement* device_placements(const io::cuda::StagingSlot& slot) {
+  return reinterpret_cast<Placement*>(slot.device_descriptors());
+}
+
 // `placements` is a device array of `count` entries; `max_rows` bounds every entry's rows.
 // Asynchronous on `stream`; launch errors are thrown as Error(cuda).
 void place(const std::byte* staging, const Placement* placements, int count, uint32_t max_rows,
@@ -31,4 +45,4 @@ void place(const std::byte* staging, const Placement* placements, int count, uin
 void fill_samples(std::byte* dst, size_t pitch, size_t row_bytes, size_t rows,
                   const std::byte* sample, size_t sample_bytes, cudaStream_t stream);
 
-}  // namespace slidestream::codec::cuda
+}  // namespace slidestream::read

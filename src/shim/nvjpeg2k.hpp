@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace slidestream::codec::nvjpeg2k {
+namespace slidestream::shim::nvjpeg2k {
 
 struct Availability {
   bool loaded = false;
@@ -68,4 +68,4 @@ class Decoder {
 std::unique_ptr<Decoder> acquire_decoder(int device);
 void release_decoder(int device, std::unique_ptr<Decoder> decoder);
 
-}  // namespace slidestream::codec::nvjpeg2k
+}  // namespace slidestream::shim::nvjpeg2k

@@ -1,15 +1,15 @@
-#include "codec/cuda/nvcomp_shim.hpp"
+#include "shim/nvcomp.hpp"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include "codec/cuda/nvcomp_api.hpp"
-#include "cuda/shared_library.hpp"
+#include "shim/library.hpp"
+#include "shim/nvcomp_api.hpp"
 #include "slidestream/error.hpp"
 
-namespace slidestream::codec::nvcomp {
+namespace slidestream::shim::nvcomp {
 namespace {
 
 struct Symbols {
@@ -28,11 +28,6 @@ struct Loaded {
   Symbols symbols;
   Alignment alignments[2];
 };
-
-template <typename T>
-bool bind(void* library, const char* name, T* out, std::string* why) {
-  return slidestream::cuda::bind_symbol(library, "libnvcomp", name, out, why);
-}
 
 // The CUDA implementation on every GPU: the hardware decompression engine (Blackwell) takes
 // deflate chunks only up to a driver limit and fails asynchronously past it.
@@ -57,23 +52,19 @@ Alignment at_least_16(const api::AlignmentRequirements& r) {
 Loaded load() {
   Loaded result;
   Availability& a = result.availability;
-  // Never closed: nvCOMP keeps CUDA state that must outlive every call made through it.
-  void* library =
-      slidestream::cuda::open_first_library({"libnvcomp.so.6"}, &a.library_path, &a.why);
-  if (library == nullptr) return result;
+  Library library("libnvcomp", {"libnvcomp.so.6"});
   Symbols& s = result.symbols;
-  if (!bind(library, "nvcompGetProperties", &s.get_properties, &a.why) ||
-      !bind(library, "nvcompGetStatusString", &s.status_string, &a.why) ||
-      !bind(library, "nvcompBatchedDeflateDecompressGetRequiredAlignments", &s.deflate_alignments,
-            &a.why) ||
-      !bind(library, "nvcompBatchedDeflateDecompressGetTempSize", &s.deflate_temp, &a.why) ||
-      !bind(library, "nvcompBatchedDeflateDecompressAsync", &s.deflate, &a.why) ||
-      !bind(library, "nvcompBatchedZstdDecompressGetRequiredAlignments", &s.zstd_alignments,
-            &a.why) ||
-      !bind(library, "nvcompBatchedZstdDecompressGetTempSize", &s.zstd_temp, &a.why) ||
-      !bind(library, "nvcompBatchedZstdDecompressAsync", &s.zstd, &a.why)) {
-    return result;
-  }
+  library.bind("nvcompGetProperties", &s.get_properties)
+      .bind("nvcompGetStatusString", &s.status_string)
+      .bind("nvcompBatchedDeflateDecompressGetRequiredAlignments", &s.deflate_alignments)
+      .bind("nvcompBatchedDeflateDecompressGetTempSize", &s.deflate_temp)
+      .bind("nvcompBatchedDeflateDecompressAsync", &s.deflate)
+      .bind("nvcompBatchedZstdDecompressGetRequiredAlignments", &s.zstd_alignments)
+      .bind("nvcompBatchedZstdDecompressGetTempSize", &s.zstd_temp)
+      .bind("nvcompBatchedZstdDecompressAsync", &s.zstd);
+  a.library_path = library.path();
+  a.why = library.why();
+  if (!library.ok()) return result;
   api::Properties p{};
   if (s.get_properties(&p) != api::success) {
     a.why = "nvcompGetProperties failed";
@@ -178,4 +169,4 @@ const char* name(Codec codec) noexcept {
   return codec == Codec::deflate ? "nvcomp-deflate" : "nvcomp-zstd";
 }
 
-}  // namespace slidestream::codec::nvcomp
+}  // namespace slidestream::shim::nvcomp

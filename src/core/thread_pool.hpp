@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace slidestream::io {
+namespace slidestream {
 
 class ThreadPool {
  public:
@@ -42,4 +42,4 @@ class ThreadPool {
 
 int hardware_threads() noexcept;
 
-}  // namespace slidestream::io
+}  // namespace slidestream

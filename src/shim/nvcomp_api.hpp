@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace slidestream::codec::nvcomp::api {
+namespace slidestream::shim::nvcomp::api {
 
 enum Status : int {  // nvcompStatus_t
   success = 0,
@@ -77,4 +77,4 @@ using DecompressAsync = Status (*)(const void* const*, const size_t*, const size
                                    size_t, void* const, size_t, void* const*, Opts, Status*,
                                    cudaStream_t);
 
-}  // namespace slidestream::codec::nvcomp::api
+}  // namespace slidestream::shim::nvcomp::api

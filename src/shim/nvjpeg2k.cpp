@@ -1,4 +1,4 @@
-#include "codec/cuda/nvjpeg2k_shim.hpp"
+#include "shim/nvjpeg2k.hpp"
 
 #include <cstdlib>
 #include <map>
@@ -6,11 +6,11 @@
 #include <string>
 #include <utility>
 
-#include "codec/cuda/nvjpeg2k_api.hpp"
-#include "cuda/shared_library.hpp"
+#include "shim/library.hpp"
+#include "shim/nvjpeg2k_api.hpp"
 #include "slidestream/error.hpp"
 
-namespace slidestream::codec::nvjpeg2k {
+namespace slidestream::shim::nvjpeg2k {
 namespace {
 
 struct Symbols {
@@ -62,36 +62,29 @@ const char* status_name(api::Status s) {
   return "unknown status";
 }
 
-template <typename T>
-bool bind(void* library, const char* name, T* out, std::string* why) {
-  return slidestream::cuda::bind_symbol(library, "libnvjpeg2k", name, out, why);
-}
-
 Loaded load() {
   Loaded result;
   Availability& a = result.availability;
-  // Never closed: decoders live in a process-wide pool until exit.
-  void* library =
-      slidestream::cuda::open_first_library({"libnvjpeg2k.so.0"}, &a.library_path, &a.why);
-  if (library == nullptr) return result;
+  Library library("libnvjpeg2k", {"libnvjpeg2k.so.0"});
   Symbols& s = result.symbols;
-  if (!bind(library, "nvjpeg2kGetProperty", &s.get_property, &a.why) ||
-      !bind(library, "nvjpeg2kCreateSimple", &s.create, &a.why) ||
-      !bind(library, "nvjpeg2kDestroy", &s.destroy, &a.why) ||
-      !bind(library, "nvjpeg2kDecodeStateCreate", &s.state_create, &a.why) ||
-      !bind(library, "nvjpeg2kDecodeStateDestroy", &s.state_destroy, &a.why) ||
-      !bind(library, "nvjpeg2kStreamCreate", &s.stream_create, &a.why) ||
-      !bind(library, "nvjpeg2kStreamDestroy", &s.stream_destroy, &a.why) ||
-      !bind(library, "nvjpeg2kStreamParse", &s.parse, &a.why) ||
-      !bind(library, "nvjpeg2kStreamGetImageInfo", &s.image_info, &a.why) ||
-      !bind(library, "nvjpeg2kStreamGetImageComponentInfo", &s.component_info, &a.why) ||
-      !bind(library, "nvjpeg2kDecodeParamsCreate", &s.params_create, &a.why) ||
-      !bind(library, "nvjpeg2kDecodeParamsDestroy", &s.params_destroy, &a.why) ||
-      !bind(library, "nvjpeg2kDecodeParamsSetOutputFormat", &s.set_output_format, &a.why) ||
-      !bind(library, "nvjpeg2kDecodeParamsSetRGBOutput", &s.set_rgb_output, &a.why) ||
-      !bind(library, "nvjpeg2kDecodeImage", &s.decode_image, &a.why)) {
-    return result;
-  }
+  library.bind("nvjpeg2kGetProperty", &s.get_property)
+      .bind("nvjpeg2kCreateSimple", &s.create)
+      .bind("nvjpeg2kDestroy", &s.destroy)
+      .bind("nvjpeg2kDecodeStateCreate", &s.state_create)
+      .bind("nvjpeg2kDecodeStateDestroy", &s.state_destroy)
+      .bind("nvjpeg2kStreamCreate", &s.stream_create)
+      .bind("nvjpeg2kStreamDestroy", &s.stream_destroy)
+      .bind("nvjpeg2kStreamParse", &s.parse)
+      .bind("nvjpeg2kStreamGetImageInfo", &s.image_info)
+      .bind("nvjpeg2kStreamGetImageComponentInfo", &s.component_info)
+      .bind("nvjpeg2kDecodeParamsCreate", &s.params_create)
+      .bind("nvjpeg2kDecodeParamsDestroy", &s.params_destroy)
+      .bind("nvjpeg2kDecodeParamsSetOutputFormat", &s.set_output_format)
+      .bind("nvjpeg2kDecodeParamsSetRGBOutput", &s.set_rgb_output)
+      .bind("nvjpeg2kDecodeImage", &s.decode_image);
+  a.library_path = library.path();
+  a.why = library.why();
+  if (!library.ok()) return result;
   s.get_property(api::major_version, &a.version_major);
   s.get_property(api::minor_version, &a.version_minor);
   s.get_property(api::patch_level, &a.version_patch);
@@ -263,4 +256,4 @@ void release_decoder(int device, std::unique_ptr<Decoder> decoder) {
   pool().idle[device].push_back(std::move(decoder));
 }
 
-}  // namespace slidestream::codec::nvjpeg2k
+}  // namespace slidestream::shim::nvjpeg2k

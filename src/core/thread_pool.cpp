@@ -1,4 +1,4 @@
-#include "io/thread_pool.hpp"
+#include "core/thread_pool.hpp"
 
 #include <pthread.h>
 
@@ -7,7 +7,7 @@
 #include <exception>
 #include <memory>
 
-namespace slidestream::io {
+namespace slidestream {
 
 int hardware_threads() noexcept {
   unsigned n = std::thread::hardware_concurrency();
@@ -129,4 +129,4 @@ ThreadPool& ThreadPool::shared() {
   return *pool;  // another thread made it first; ours joins its threads and goes
 }
 
-}  // namespace slidestream::io
+}  // namespace slidestream

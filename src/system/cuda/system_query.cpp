@@ -1,15 +1,15 @@
-#include "cuda/system_query.hpp"
+#include "system/cuda/system_query.hpp"
 
 #include <cuda_runtime_api.h>
 
 #include <string>
 
-#include "codec/cuda/nvcomp_shim.hpp"
-#include "codec/cuda/nvjpeg2k_shim.hpp"
-#include "codec/cuda/nvjpeg_shim.hpp"
-#include "io/cuda/cufile_shim.hpp"
+#include "shim/cufile.hpp"
+#include "shim/nvcomp.hpp"
+#include "shim/nvjpeg.hpp"
+#include "shim/nvjpeg2k.hpp"
 
-namespace slidestream::cuda {
+namespace slidestream::sysinfo {
 namespace {
 
 std::string version_text(int v) {
@@ -54,7 +54,7 @@ nlohmann::json query_system() {
   j["cuda"] = c;
   j["gpus"] = gpus;
 
-  const auto& cf = io::cufile::availability();
+  const auto& cf = shim::cufile::availability();
   nlohmann::json cufile;
   cufile["library_loaded"] = cf.library_loaded;
   if (!cf.library_path.empty()) cufile["library"] = cf.library_path;
@@ -68,7 +68,7 @@ nlohmann::json query_system() {
 
   nlohmann::json nv;
   if (count > 0) {
-    const auto& a = codec::nvjpeg::availability();
+    const auto& a = shim::nvjpeg::availability();
     nv["library_loaded"] = a.loaded;
     if (!a.library_path.empty()) nv["library"] = a.library_path;
     if (a.loaded) {
@@ -100,9 +100,9 @@ nlohmann::json query_system() {
     return d;
   };
   {
-    const auto& a = codec::nvcomp::availability();
+    const auto& a = shim::nvcomp::availability();
     std::string why;
-    bool usable = codec::nvcomp::enabled(&why);
+    bool usable = shim::nvcomp::enabled(&why);
     if (usable && count == 0) {
       usable = false;
       why = "no CUDA device";
@@ -113,19 +113,19 @@ nlohmann::json query_system() {
     j["nvcomp"] = d;
   }
   {
-    const auto& a = codec::nvjpeg2k::availability();
+    const auto& a = shim::nvjpeg2k::availability();
     std::string why;
-    bool usable = codec::nvjpeg2k::enabled(&why);
+    bool usable = shim::nvjpeg2k::enabled(&why);
     if (usable && count == 0) {
       usable = false;
       why = "no CUDA device";
     }
     nlohmann::json d = decoder(a.loaded, a.library_path, a.version_major, a.version_minor,
                                a.version_patch, usable, why);
-    d["lossy_streams"] = codec::nvjpeg2k::lossy_enabled();
+    d["lossy_streams"] = shim::nvjpeg2k::lossy_enabled();
     j["nvjpeg2k"] = d;
   }
   return j;
 }
 
-}  // namespace slidestream::cuda
+}  // namespace slidestream::sysinfo

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace slidestream::codec::nvjpeg2k::api {
+namespace slidestream::shim::nvjpeg2k::api {
 
 enum Status : int {  // nvjpeg2kStatus_t
   success = 0,
@@ -72,4 +72,4 @@ using DecodeParamsSetOutputFormat = Status (*)(DecodeParams, ImageFormat);
 using DecodeParamsSetRGBOutput = Status (*)(DecodeParams, int32_t);
 using DecodeImage = Status (*)(Handle, DecodeState, Stream, DecodeParams, Image*, cudaStream_t);
 
-}  // namespace slidestream::codec::nvjpeg2k::api
+}  // namespace slidestream::shim::nvjpeg2k::api

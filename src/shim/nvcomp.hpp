@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <string>
 
-namespace slidestream::codec::nvcomp {
+namespace slidestream::shim::nvcomp {
 
 enum class Codec { deflate, zstd };  // deflate: raw RFC 1951 streams (no zlib wrapper)
 
@@ -52,4 +52,4 @@ void decompress_async(Codec codec, const void* const* compressed, const size_t* 
 // "nvcomp-deflate" / "nvcomp-zstd": the name reads report.
 const char* name(Codec codec) noexcept;
 
-}  // namespace slidestream::codec::nvcomp
+}  // namespace slidestream::shim::nvcomp

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-namespace slidestream::io::cufile {
+namespace slidestream::shim::cufile {
 
 // What this process can expect from cuFile. Computed once (dlopen, cuFileDriverOpen), never
 // throws; `why` says what is missing.
@@ -69,4 +69,4 @@ class BufferRegistration {
   const void* pointer_ = nullptr;
 };
 
-}  // namespace slidestream::io::cufile
+}  // namespace slidestream::shim::cufile

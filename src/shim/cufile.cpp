@@ -1,4 +1,4 @@
-#include "io/cuda/cufile_shim.hpp"
+#include "shim/cufile.hpp"
 
 #include <cufile.h>
 
@@ -10,10 +10,10 @@
 #include <string>
 #include <utility>
 
-#include "cuda/shared_library.hpp"
+#include "shim/library.hpp"
 #include "slidestream/error.hpp"
 
-namespace slidestream::io::cufile {
+namespace slidestream::shim::cufile {
 namespace {
 
 struct Symbols {
@@ -38,11 +38,6 @@ struct Loaded {
   Symbols symbols;
 };
 
-template <typename T>
-bool bind(void* library, const char* name, T* out, std::string* why) {
-  return slidestream::cuda::bind_symbol(library, "libcufile", name, out, why);
-}
-
 Loaded load() {
   Loaded result;
   Availability& a = result.availability;
@@ -51,21 +46,18 @@ Loaded load() {
     a.why = "disabled by SLIDESTREAM_CUFILE=0";
     return result;
   }
-  // The library handle is never closed: cuFile keeps threads and state that must outlive every
-  // registered handle, and unloading it at exit races CUDA's own teardown.
-  void* library = slidestream::cuda::open_first_library({"libcufile.so.0", "libcufile.so"},
-                                                        &a.library_path, &a.why);
-  if (library == nullptr) return result;
+  Library library("libcufile", {"libcufile.so.0", "libcufile.so"});
   Symbols& s = result.symbols;
-  if (!bind(library, "cuFileDriverOpen", &s.driver_open, &a.why) ||
-      !bind(library, "cuFileHandleRegister", &s.handle_register, &a.why) ||
-      !bind(library, "cuFileHandleDeregister", &s.handle_deregister, &a.why) ||
-      !bind(library, "cuFileBufRegister", &s.buf_register, &a.why) ||
-      !bind(library, "cuFileBufDeregister", &s.buf_deregister, &a.why) ||
-      !bind(library, "cuFileRead", &s.read, &a.why) ||
-      !bind(library, "cuFileWrite", &s.write, &a.why)) {
-    return result;
-  }
+  library.bind("cuFileDriverOpen", &s.driver_open)
+      .bind("cuFileHandleRegister", &s.handle_register)
+      .bind("cuFileHandleDeregister", &s.handle_deregister)
+      .bind("cuFileBufRegister", &s.buf_register)
+      .bind("cuFileBufDeregister", &s.buf_deregister)
+      .bind("cuFileRead", &s.read)
+      .bind("cuFileWrite", &s.write);
+  a.library_path = library.path();
+  a.why = library.why();
+  if (!library.ok()) return result;
   a.library_loaded = true;
   // Opened once per process and left open: cuFileDriverClose at exit would run after the CUDA
   // runtime may already be gone. The driver is cheap to keep.
@@ -208,4 +200,4 @@ BufferRegistration& BufferRegistration::operator=(BufferRegistration&& other) no
   return *this;
 }
 
-}  // namespace slidestream::io::cufile
+}  // namespace slidestream::shim::cufile

@@ -1,9 +1,8 @@
-// describe_system(): what this machine offers slidestream. The CUDA queries live in
-// src/cuda/system_query.cpp; a build without CUDA still reports what it can see from the host
-// (nvidia-fs, whether libcufile/libnvjpeg/libnvcomp/libnvjpeg2k exist) so that `info --system`
-// explains itself.
-#include <dlfcn.h>
-
+// describe_system(): what this machine offers slidestream. The system room sits above core, cuda,
+// io, codec and the shims, and gathers what each can say about the machine, so that none of them
+// reaches up. The CUDA queries live in system/cuda/system_query.cpp; a build without CUDA still
+// reports what it can see from the host (nvidia-fs, whether libcufile/libnvjpeg/libnvcomp/
+// libnvjpeg2k exist) so that `info --system` explains itself.
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,7 +12,9 @@
 #include "slidestream/version.hpp"
 
 #if SLIDESTREAM_HAVE_CUDA
-#include "cuda/system_query.hpp"
+#include "system/cuda/system_query.hpp"
+#else
+#include "shim/library.hpp"
 #endif
 
 namespace slidestream {
@@ -29,28 +30,21 @@ bool nvidia_fs_visible() {
   return false;
 }
 
-bool loadable(const char* name) {
-  void* h = dlopen(name, RTLD_LAZY | RTLD_LOCAL);
-  if (h == nullptr) return false;
-  dlclose(h);
-  return true;
-}
-
 nlohmann::json host_only() {
   nlohmann::json j;
   j["cuda"] = {{"error", "this build of slidestream has no CUDA support (SLIDESTREAM_CUDA=OFF)"}};
   j["gpus"] = nlohmann::json::array();
-  j["cufile"] = {{"library_loaded", loadable("libcufile.so.0")},
+  j["cufile"] = {{"library_loaded", shim::loadable({"libcufile.so.0"})},
                  {"nvidia_fs", nvidia_fs_visible()},
                  {"gds_usable", false},
                  {"why_not", "built without CUDA"}};
-  j["nvjpeg"] = {{"library_loaded", loadable("libnvjpeg.so.13") || loadable("libnvjpeg.so")},
+  j["nvjpeg"] = {{"library_loaded", shim::loadable({"libnvjpeg.so.13", "libnvjpeg.so"})},
                  {"hardware_backend", false},
                  {"why_not", "built without CUDA"}};
-  j["nvcomp"] = {{"library_loaded", loadable("libnvcomp.so.6")},
+  j["nvcomp"] = {{"library_loaded", shim::loadable({"libnvcomp.so.6"})},
                  {"usable", false},
                  {"why_not", "built without CUDA"}};
-  j["nvjpeg2k"] = {{"library_loaded", loadable("libnvjpeg2k.so.0")},
+  j["nvjpeg2k"] = {{"library_loaded", shim::loadable({"libnvjpeg2k.so.0"})},
                    {"usable", false},
                    {"why_not", "built without CUDA"}};
   return j;
@@ -110,7 +104,7 @@ std::string text_of(const nlohmann::json& j) {
 
 std::string describe_system(bool json) {
 #if SLIDESTREAM_HAVE_CUDA
-  nlohmann::json j = cuda::query_system();
+  nlohmann::json j = sysinfo::query_system();
 #else
   nlohmann::json j = host_only();
 #endif
