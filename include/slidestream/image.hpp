@@ -7,12 +7,12 @@
 #include <memory>
 #include <string_view>
 
+#include "slidestream/device.hpp"
+
 namespace slidestream {
 
-enum class Device { cpu, cuda };
 enum class DataType : uint8_t { uint8, uint16, uint32, float32 };
 
-std::string_view to_string(Device device) noexcept;
 std::string_view to_string(DataType dtype) noexcept;
 size_t size_of(DataType dtype) noexcept;
 

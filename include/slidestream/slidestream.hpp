@@ -2,6 +2,7 @@
 #pragma once
 
 #include "slidestream/checksum.hpp"
+#include "slidestream/device.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/image.hpp"
 #include "slidestream/ops.hpp"

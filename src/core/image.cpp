@@ -9,10 +9,6 @@
 
 namespace slidestream {
 
-std::string_view to_string(Device device) noexcept {
-  return device == Device::cuda ? "cuda" : "cpu";
-}
-
 std::string_view to_string(DataType dtype) noexcept {
   switch (dtype) {
     case DataType::uint8: return "uint8";

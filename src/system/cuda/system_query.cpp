@@ -18,6 +18,33 @@ std::string version_text(int v) {
 
 }  // namespace
 
+int cuda_device_count(std::string* why) noexcept {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    if (why) *why = cudaGetErrorString(status);
+    (void)cudaGetLastError();
+    return 0;
+  }
+  if (count == 0 && why) *why = "the CUDA runtime sees no GPU";
+  return count;
+}
+
+std::vector<std::string> cuda_device_names(std::string* why) {
+  std::vector<std::string> names;
+  const int count = cuda_device_count(why);
+  for (int d = 0; d < count; ++d) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, d) == cudaSuccess) {
+      names.emplace_back(p.name);
+    } else {
+      (void)cudaGetLastError();
+      names.emplace_back("(properties unreadable)");
+    }
+  }
+  return names;
+}
+
 nlohmann::json query_system() {
   nlohmann::json j;
   int runtime = 0, driver = 0;

@@ -4,11 +4,18 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace slidestream::sysinfo {
 
 // {"cuda": {...}, "gpus": [...], "cufile": {...}, "nvjpeg": {...}, "nvcomp": {...},
 // "nvjpeg2k": {...}}; never throws: what fails is reported as an "error" or "why_not" member.
 nlohmann::json query_system();
+
+// The number of usable CUDA GPUs; 0 (and *why, when given) when the runtime finds none or fails.
+int cuda_device_count(std::string* why) noexcept;
+// Their names ("NVIDIA H200"), by index; empty with *why when there are none.
+std::vector<std::string> cuda_device_names(std::string* why);
 
 }  // namespace slidestream::sysinfo
