@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import shutil
 import socket
 import threading
 import time
@@ -400,6 +401,11 @@ def _process_one(slide: str, output: str, ops, device: str, options: dict,
             return result
         start = time.perf_counter()
         try:
+            # A partial output (no root metadata) is this batch's own leftover, and the writers
+            # refuse to replace a directory that does not look like a finished Zarr: clear it
+            # under the lock first, so the slide is redone from scratch.
+            if os.path.lexists(output):
+                shutil.rmtree(output)
             core = _core()
             if ops is None:
                 core.convert(slide, output, device=device, overwrite=True, progress=False,
