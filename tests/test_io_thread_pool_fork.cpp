@@ -1,8 +1,8 @@
 // The shared thread pool in a process forked right after a parallel_for, while the parent's pool
 // threads are still waking for helper tasks or going back to wait (the state a condition variable
-// cannot be used from in a child): the child must run parallel_for to completion (the Python package's DataLoader workers
-// under the "fork" start method do exactly this). A child that hangs is killed by its alarm and
-// the test fails; no timing is measured.
+// cannot be used from in a child): the child must run parallel_for to completion (the Python
+// package's DataLoader workers under the "fork" start method do exactly this). A child that hangs
+// is killed by its alarm and the test fails; no timing is measured.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

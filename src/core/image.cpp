@@ -11,20 +11,28 @@ namespace slidestream {
 
 std::string_view to_string(DataType dtype) noexcept {
   switch (dtype) {
-    case DataType::uint8: return "uint8";
-    case DataType::uint16: return "uint16";
-    case DataType::uint32: return "uint32";
-    case DataType::float32: return "float32";
+    case DataType::uint8:
+      return "uint8";
+    case DataType::uint16:
+      return "uint16";
+    case DataType::uint32:
+      return "uint32";
+    case DataType::float32:
+      return "float32";
   }
   return "unknown";
 }
 
 size_t size_of(DataType dtype) noexcept {
   switch (dtype) {
-    case DataType::uint8: return 1;
-    case DataType::uint16: return 2;
-    case DataType::uint32: return 4;
-    case DataType::float32: return 4;
+    case DataType::uint8:
+      return 1;
+    case DataType::uint16:
+      return 2;
+    case DataType::uint32:
+      return 4;
+    case DataType::float32:
+      return 4;
   }
   return 1;
 }
@@ -45,8 +53,12 @@ Image Image::allocate(int64_t width, int64_t height, int channels, DataType dtyp
                     std::to_string(height) + " x " + std::to_string(channels));
   }
   Image image;
-  image.view_ = ImageView{.width = width, .height = height, .channels = channels, .dtype = dtype,
-                          .device = device, .cuda_device = cuda_device};
+  image.view_ = ImageView{.width = width,
+                          .height = height,
+                          .channels = channels,
+                          .dtype = dtype,
+                          .device = device,
+                          .cuda_device = cuda_device};
   image.view_.row_pitch = image.view_.row_bytes();
   size_t bytes = image.view_.tight_bytes();
   if (bytes == 0) return image;
@@ -60,9 +72,8 @@ Image Image::allocate(int64_t width, int64_t height, int channels, DataType dtyp
       throw Error(ErrorKind::out_of_memory,
                   "cannot allocate " + std::to_string(bytes) + " bytes of host memory");
     }
-    image.storage_ = std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) {
-      std::free(q);
-    });
+    image.storage_ =
+        std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
   }
   image.view_.data = image.storage_.get();
   return image;
