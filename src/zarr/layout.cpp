@@ -69,18 +69,9 @@ const char* v2_dtype(DataType t) {
   return "|u1";
 }
 
+// Zarr v3's data_type names are ours (slidestream::to_string): one table, not two.
 const char* v3_dtype(DataType t) {
-  switch (t) {
-    case DataType::uint8:
-      return "uint8";
-    case DataType::uint16:
-      return "uint16";
-    case DataType::uint32:
-      return "uint32";
-    case DataType::float32:
-      return "float32";
-  }
-  return "uint8";
+  return to_string(t).data();  // a string literal: NUL-terminated
 }
 
 json fill_json(const Layout& l) {
