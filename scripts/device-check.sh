@@ -134,12 +134,17 @@ if [ "$MODE_TESTS" = 1 ]; then
   # The Python package's GPU tests, and its array / process tests with the machine's torch.
   if python3 -c "import slidestream, pytest" 2>/dev/null; then
     step "python tests"
+    # The GPU tests, and the array / process / Zarr / error tests with the machine's torch/CuPy.
+    GPU_PYTESTS="python/tests/test_gpu.py python/tests/test_arrays.py
+      python/tests/test_threads_and_processes.py python/tests/test_zarr.py
+      python/tests/test_errors.py python/tests/test_dask_gpu.py"
     SLIDESTREAM_TESTDATA=$ROOT/.carry/testdata SLIDESTREAM_FIXTURES=${SLIDESTREAM_FIXTURE_DIR:-} \
-      python3 -m pytest python/tests/test_gpu.py python/tests/test_arrays.py \
-      python/tests/test_threads_and_processes.py python/tests/test_zarr.py \
-      python/tests/test_errors.py -p no:cacheprovider -rs ${PYTEST_ARGS:-} \
+      SLIDESTREAM_CLI=$BUILD/slidestream timeout 400 python3 -m pytest ${PYTEST_FILES:-$GPU_PYTESTS} -p no:cacheprovider -rfEs \
+      --tb=short -o faulthandler_timeout=100 ${PYTEST_ARGS:-} \
       > "$LOGS/pytest-gpu.log" 2>&1 || status=1
-    tail -30 "$LOGS/pytest-gpu.log"
+    # The whole log comes back (failures need their tracebacks, not a tail).
+    cp "$LOGS/pytest-gpu.log" "$OUT/pytest-gpu.log"
+    grep -E "^(FAILED|ERROR)|passed|failed" "$LOGS/pytest-gpu.log" | tail -30
   fi
 fi
 
