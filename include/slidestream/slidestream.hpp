@@ -8,6 +8,7 @@
 #include "slidestream/ops.hpp"
 #include "slidestream/pipeline.hpp"
 #include "slidestream/read_options.hpp"
+#include "slidestream/regions.hpp"
 #include "slidestream/slide.hpp"
 #include "slidestream/system.hpp"
 #include "slidestream/version.hpp"

@@ -24,7 +24,7 @@ from ._errors import (
     UnsupportedError,
 )
 from ._process import process
-from ._slide import Level, Slide, open_slide
+from ._slide import Level, Slide, TileCache, open_slide
 from ._zarr import (
     ZarrWriter,
     attach_zarr,
@@ -49,7 +49,7 @@ def describe_system(json: bool = False) -> str:
 __all__ = [
     "CancelledError", "CorruptSlideError", "CudaArray", "CudaError", "CudaForkError",
     "InvalidArgumentError", "Level", "NotASlideError", "Slide", "SlideError",
-    "SlideExistsError", "SlideIOError", "SlideNotFoundError", "SlideOutOfMemoryError",
+    "SlideExistsError", "SlideIOError", "SlideNotFoundError", "SlideOutOfMemoryError", "TileCache",
     "UnsupportedError", "ZarrWriter", "attach_zarr", "convert", "create_zarr", "describe_system",
     "has_cuda", "open_slide", "process", "read_zarr", "write_zarr", "zarr_info",
     "zarr_is_complete",

@@ -216,6 +216,47 @@ class Slide:
         return self.read_level_region(level, (x, y), (width, height), device=device, out=out,
                                       threads=threads, fill=fill)
 
+    def read_regions(self, locations: Any, level: int, size: tuple[int, int], *,
+                     device: Any = "cpu", out: Any = None, threads: int = 0, fill: int = 0,
+                     cache: TileCache | None = None) -> np.ndarray | CudaArray:
+        """Reads many regions of one size from one level into one (N, H, W, C) array.
+
+        Each region equals :meth:`read_region` at the same location (edges and outside
+        included), but every tile the batch touches is decoded once, on CPU threads and, into
+        GPU memory, on nvJPEG as well; the GIL is released for the whole batch.
+
+        Args:
+            locations: N (x, y) top-left corners **in level-0 coordinates** (a sequence of
+                pairs or an (N, 2) integer array).
+            level: the pyramid level to read from.
+            size: (width, height) of every region in pixels of `level`.
+            device: "cpu" (NumPy), "cuda" or "cuda:N" (a :class:`CudaArray`, DLPack).
+            out: a preallocated C-contiguous (N, H, W, C) array on `device` (NumPy, CuPy,
+                torch...). Returned as given.
+            threads: CPU threads that decode tiles (0: one per hardware thread).
+            fill: the value of every sample outside the level.
+            cache: a :class:`TileCache` that keeps decoded tiles for the next batches.
+
+        Returns:
+            (N, height, width, channels) array.
+        """
+        self._level(level)
+        width, height = (int(v) for v in size)
+        if width < 0 or height < 0:
+            raise ValueError(f"size must be non-negative, got {tuple(size)}")
+        where = np.asarray(locations, dtype=np.int64)
+        if where.size == 0:
+            where = where.reshape(0, 2)
+        if where.ndim != 2 or where.shape[1] != 2:
+            raise ValueError(f"locations must be N (x, y) pairs, got shape {where.shape}")
+        where = np.ascontiguousarray(where)
+        core_cache = cache._core if cache is not None else None
+        result = _core.read_regions(self._core, int(level), where, width, height,
+                                    device=normalize(device), out=out,
+                                    threads=default_threads(threads), fill=fill,
+                                    cache=core_cache)
+        return result if out is not None else wrap(result)
+
     def read_level_region(self, level: int, location: tuple[int, int], size: tuple[int, int],
                           *, device: Any = "cpu", out: Any = None, threads: int = 0,
                           fill: int = 0) -> np.ndarray | CudaArray:
@@ -264,6 +305,33 @@ class Slide:
         thumb = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
         thumb.thumbnail(size, Image.Resampling.LANCZOS)
         return thumb
+
+
+class TileCache:
+    """A bounded cache of decoded tiles for :meth:`Slide.read_regions` (and the patch loader):
+    at most `capacity_bytes` of decoded pixels, least recently used first out, kept per slide,
+    level and tile. Share one between threads and slides; none is global."""
+
+    def __init__(self, capacity_bytes: int) -> None:
+        if capacity_bytes < 0:
+            raise ValueError("capacity_bytes must be non-negative")
+        self._core = _core.TileCache(int(capacity_bytes))
+
+    @property
+    def capacity_bytes(self) -> int:
+        return self._core.capacity_bytes
+
+    def stats(self) -> dict[str, int]:
+        """hits, misses, evictions, entries and used_bytes (never above the capacity)."""
+        return dict(self._core.stats())
+
+    def clear(self) -> None:
+        self._core.clear()
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return (f"TileCache({s['used_bytes']}/{self.capacity_bytes} bytes, {s['entries']} tiles, "
+                f"{s['hits']} hits, {s['misses']} misses)")
 
 
 def _to_level(coordinate: int, downsample: float) -> int:

@@ -83,13 +83,21 @@ Target parse_target(const std::string& text) {
   return t;
 }
 
-nb::object to_python(Image&& image, bool drop_single_channel) {
+nb::object to_python(Image&& image, bool drop_single_channel, int64_t batch, int64_t batch_height) {
   const ImageView v = image.view();
   auto* owned = new Image(std::move(image));
   nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<Image*>(p); });
-  size_t shape[3] = {static_cast<size_t>(v.height), static_cast<size_t>(v.width),
-                     static_cast<size_t>(v.channels)};
-  const size_t ndim = (drop_single_channel && v.channels == 1) ? 2 : 3;
+  size_t shape[4] = {static_cast<size_t>(v.height), static_cast<size_t>(v.width),
+                     static_cast<size_t>(v.channels), 0};
+  size_t ndim = (drop_single_channel && v.channels == 1) ? 2 : 3;
+  if (batch >= 0) {
+    // Regions stacked as rows: the same memory as (batch, batch_height, width, channels).
+    shape[0] = static_cast<size_t>(batch);
+    shape[1] = static_cast<size_t>(batch_height);
+    shape[2] = static_cast<size_t>(v.width);
+    shape[3] = static_cast<size_t>(v.channels);
+    ndim = 4;
+  }
   const nb::dlpack::dtype dtype = dlpack_dtype(v.dtype);
   if (v.device == Device::cpu) {
     return nb::cast(nb::ndarray<nb::numpy>(v.data, ndim, shape, owner, nullptr, dtype, kDlCpu, 0));

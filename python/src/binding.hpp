@@ -27,8 +27,10 @@ Target parse_target(const std::string& text);
 
 // An owned image as a Python array without a copy: a NumPy array on the host, a nanobind
 // ndarray (DLPack) on a GPU. The array keeps the image's memory alive. `drop_single_channel`
-// returns (H, W) instead of (H, W, 1).
-nb::object to_python(Image&& image, bool drop_single_channel = false);
+// returns (H, W) instead of (H, W, 1); `batch` >= 0 returns (batch, batch_height, W, C) (a batch
+// of regions stacked as rows: H == batch × batch_height).
+nb::object to_python(Image&& image, bool drop_single_channel = false, int64_t batch = -1,
+                     int64_t batch_height = 0);
 
 // A caller's array (any DLPack producer or buffer) as a view: (H, W, C) or (H, W) with
 // channels interleaved and rows at any pitch. Throws Error(invalid_argument) saying what does
@@ -65,5 +67,6 @@ void bind_arrays(nb::module_& m);
 void bind_slide(nb::module_& m);
 void bind_zarr(nb::module_& m);
 void bind_pipeline(nb::module_& m);
+void bind_regions(nb::module_& m);
 
 }  // namespace slidestream::python

@@ -90,4 +90,5 @@ NB_MODULE(_core, m) {
   bind_slide(m);
   bind_zarr(m);
   bind_pipeline(m);
+  bind_regions(m);
 }

@@ -18,3 +18,15 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
                      ReadReport* report);
 
 }  // namespace slidestream::read
+
+namespace slidestream::read {
+
+struct BatchPlan;  // read/region_batch.hpp
+
+// A planned batch (slidestream/regions.hpp) into `out` (GPU memory, plan.width wide and
+// regions × plan.height tall): each tile decoded once, on nvJPEG's engines and CPU threads,
+// into a device tile arena, then every piece placed by one kernel. Pixels equal the host read's.
+void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan,
+                      const ImageView& out, const ReadOptions& options, ReadReport* report);
+
+}  // namespace slidestream::read

@@ -234,6 +234,26 @@ void fill_rect(const ImageView& out, int64_t x, int64_t y, int64_t w, int64_t h,
 
 }  // namespace
 
+uint64_t decode_tile(const RegionSource& source, int64_t tx, int64_t ty, const ImageView& dest,
+                     uint8_t fill) {
+  return decode_tile_at(source, tx, ty, dest, fill);
+}
+
+int64_t decoded_tile_rows(const RegionSource& s) {
+  const Level& l = s.layout();
+  const int64_t rows = s.tiles.strips() ? std::min<int64_t>(l.tile_height, l.height)
+                                        : static_cast<int64_t>(l.tile_height);
+  const uint64_t bytes = uint64_t{l.tile_width} * static_cast<uint64_t>(rows) *
+                         static_cast<uint64_t>(l.channels) * size_of(l.dtype);
+  if (bytes > kMaxTileBytes) {
+    throw Error(ErrorKind::limit,
+                "tiles of " + std::to_string(l.tile_width) + " x " + std::to_string(rows) +
+                    " are too large",
+                context_of(s));
+  }
+  return rows;
+}
+
 void fill_view(const ImageView& view, uint8_t value) {
   if (view.width <= 0 || view.height <= 0) return;
   const size_t row = view.row_bytes();

@@ -34,6 +34,16 @@ std::string output_view_problem(const Level& layout, Device device, int64_t widt
 void read_full_tile(const RegionSource& source, int64_t tx, int64_t ty, const ImageView& out,
                     const ReadOptions& options, ReadReport* report);
 
+// Tile (tx, ty), all planes, into `dest` (tile_width wide; tile_height rows, or the level's
+// height for strips taller than the level, interleaved): what read_area decodes per tile.
+// Missing tiles get `fill`. Returns the bytes read from the file. Errors carry file, level,
+// tile and offset.
+uint64_t decode_tile(const RegionSource& source, int64_t tx, int64_t ty, const ImageView& dest,
+                     uint8_t fill);
+// The rows a decode_tile destination needs for this source (tile_height, but no more than the
+// level's height for strips); throws limit for tiles no TIFF writer makes.
+int64_t decoded_tile_rows(const RegionSource& source);
+
 // [x, x+width) × [y, y+height) into out; pixels outside the image get options.fill. Tiles are
 // decoded on up to options.threads threads (0: all hardware threads; 1: this thread only).
 void read_area(const RegionSource& source, int64_t x, int64_t y, int64_t width, int64_t height,

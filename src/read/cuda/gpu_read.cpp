@@ -35,6 +35,7 @@
 #include "io/cuda/staging_pool.hpp"
 #include "io/file.hpp"
 #include "read/cuda/gpu_codec_read.hpp"
+#include "read/cuda/nvjpeg_route.hpp"
 #include "read/cuda/placement.hpp"
 #include "read/cuda/range_plan.hpp"
 #include "read/region_reader.hpp"
@@ -57,19 +58,6 @@ constexpr size_t kColdTaskBytes = size_t{32} << 20;
 // them: one more pread costs more than reading a few hundred KiB from the page cache.
 constexpr uint64_t kMaxGap = 256 << 10;
 constexpr int kMaxNvjpegBatch = 256;
-
-// Settings measured on the lent H100 (bench/RESULTS.md) and overridable for measuring them
-// again: SLIDESTREAM_NVJPEG_BATCH, SLIDESTREAM_NVJPEG_WORKERS, SLIDESTREAM_DIRECT_IN_FLIGHT.
-int nvjpeg_batch() {
-  static const int batch = env_int("SLIDESTREAM_NVJPEG_BATCH", 64, 8, kMaxNvjpegBatch);
-  return batch;
-}
-int nvjpeg_workers() {
-  // 4 × 64: 0.151 s for the bench JPEG level with 16 CPU threads; 2 × 64 0.165 s, 1 × 64
-  // 0.175 s, 6 × 64 0.192 s (bench/uc1_sweep.py, H100, 2026-11-25).
-  static const int workers = env_int("SLIDESTREAM_NVJPEG_WORKERS", 4, 1, 8);
-  return workers;
-}
 
 uint64_t align_up(uint64_t v) {
   return (v + kPage - 1) / kPage * kPage;
@@ -352,26 +340,6 @@ void cpu_worker(Shared& s) {
   slots[1]->wait_idle();
 }
 
-// Whether nvJPEG's hardware engines plus ycc_to_rgb give exactly what libjpeg-turbo gives for
-// this stream: baseline Huffman 8-bit YCbCr of the tile's full size, in a sampling that
-// codec/jpeg_ycc.hpp reproduces, ending with EOI (a truncated stream goes to libjpeg-turbo, which
-// reports it instead of padding it).
-bool gpu_decodable(const Shared& s, std::span<const std::byte> stream, codec::ycc::Planes* shape) {
-  std::optional<codec::JpegFrame> f = codec::read_jpeg_frame(stream);
-  if (!f || !f->baseline_huffman() || f->precision != 8 || f->components != 3) return false;
-  if (f->width != s.level.tile_width || f->height != s.level.tile_height) return false;
-  if (f->h[1] != 1 || f->v[1] != 1 || f->h[2] != 1 || f->v[2] != 1) return false;
-  if (stream.size() < 2 || stream[stream.size() - 2] != std::byte{0xFF} ||
-      stream[stream.size() - 1] != std::byte{0xD9}) {
-    return false;
-  }
-  shape->h_factor = f->h[0];
-  shape->v_factor = f->v[0];
-  shape->c_width = (f->width + f->h[0] - 1) / std::max<uint32_t>(f->h[0], 1);
-  shape->c_height = (f->height + f->v[0] - 1) / std::max<uint32_t>(f->v[0], 1);
-  return codec::ycc::supported(f->h[0], f->v[0], shape->c_width);
-}
-
 void nvjpeg_worker(Shared& s, shim::nvjpeg::BatchDecoder& decoder) {
   using codec::cuda::YccTile;
   static_assert(sizeof(YccTile) * kMaxNvjpegBatch <= StagingSlot::kDescriptorBytes);
@@ -413,7 +381,7 @@ void nvjpeg_worker(Shared& s, shim::nvjpeg::BatchDecoder& decoder) {
       auto& stream_bytes = bytes[streams.size()];
       shim::nvjpeg::merge_jpeg_tables(tables, encoded, &stream_bytes);
       codec::ycc::Planes planes;
-      if (!gpu_decodable(s, stream_bytes, &planes)) {
+      if (!gpu_decodable(s.level, stream_bytes, &planes)) {
         cpu_tiles.push_back(t);  // the CPU path reads it again (and counts its bytes)
         continue;
       }
@@ -487,37 +455,6 @@ bool is_plain_raw(const source::LevelSource& tiles) {
          l.predictor == 1 && (l.photometric == 1 || l.photometric == 2) &&
          f.samples_per_pixel == l.channels && l.bits_per_sample == 8 * size_of(l.dtype) &&
          (!f.big_endian || size_of(l.dtype) == 1);
-}
-
-bool nvjpeg_can_take(const Level& l) {
-  // YCbCr JPEG only: how an RGB-tagged TIFF JPEG's colour space is guessed differs between
-  // decoders, and the results must stay within 1 grey level of libjpeg-turbo.
-  return l.compression == Compression::jpeg && l.photometric == 6 && l.channels == 3 &&
-         l.samples_per_pixel == 3 && l.bits_per_sample == 8 && l.planar_configuration == 1 &&
-         l.dtype == DataType::uint8;
-}
-
-void check_gpu_output(const Slide::Impl& slide, const Level& l, int level, int64_t width,
-                      int64_t height, const ImageView& out) {
-  std::string problem = read::output_view_problem(l, Device::cuda, width, height, out);
-  if (problem.empty() && out.data != nullptr) {
-    cudaPointerAttributes attributes{};
-    cudaError_t status = cudaPointerGetAttributes(&attributes, out.data);
-    if (status != cudaSuccess) {
-      (void)cudaGetLastError();
-      problem =
-          std::string("the output pointer is not CUDA memory (") + cudaGetErrorString(status) + ")";
-    } else if (attributes.type != cudaMemoryTypeDevice &&
-               attributes.type != cudaMemoryTypeManaged) {
-      problem = "the output pointer is not device memory";
-    } else if (attributes.device != out.cuda_device) {
-      problem = "the output pointer is on GPU " + std::to_string(attributes.device) +
-                ", the view says GPU " + std::to_string(out.cuda_device);
-    }
-  }
-  if (!problem.empty()) {
-    throw Error(ErrorKind::invalid_argument, problem, {slide.path.string(), level});
-  }
 }
 
 // The cuFile decision, made once per call: the handle, or nothing with *note saying why not.
