@@ -141,5 +141,22 @@ TEST(GpuReadRegions, DamagedTileFailsTheGpuBatchNamingSlideLevelAndTile) {
 #endif
 }
 
+TEST(GpuReadRegions, MppReadOnTheGpuEqualsTheCpu) {
+  SLIDESTREAM_REQUIRE_GPU();
+#if SLIDESTREAM_HAVE_CUDA
+  Slide slide = Slide::open(test::shared_testdata() / "cmu-1-small-region.svs");
+  const auto locations = random_locations(slide, 300, 100, 8);
+  for (double mpp : {0.998, 0.77, 1.6}) {  // factors 2, 1.54, 3.2
+    const Image cpu = read_regions_at_mpp(slide, mpp, locations, 200, 150);
+    ReadOptions gpu;
+    gpu.device = Device::cuda;
+    const Image got = read_regions_at_mpp(slide, mpp, locations, 200, 150, gpu);
+    size_t differing = 0;
+    EXPECT_EQ(test::max_abs_difference(test::to_host(got.view()), host_bytes(cpu), &differing), 0)
+        << "mpp " << mpp << ": " << differing << " bytes differ";
+  }
+#endif
+}
+
 }  // namespace
 }  // namespace slidestream

@@ -77,4 +77,24 @@ Image read_regions(const Slide& slide, int level, std::span<const RegionLocation
                    int64_t width, int64_t height, const ReadOptions& options = {},
                    TileCache* cache = nullptr);
 
+// Regions at a target resolution in microns per pixel: read from the level with the largest
+// downsample whose resolution is not coarser than asked, then area-averaged (each output pixel
+// the mean of its footprint, fixed-point weights, rounded half up) to `mpp`. CPU and GPU give the
+// same bytes. Needs the slide's mpp (openslide.mpp-x / -y): without it, or for an mpp finer than
+// level 0's, Error(invalid_argument) saying so. uint8 levels only.
+struct MppSource {
+  int level = 0;
+  double factor_x = 1.0, factor_y = 1.0;  // source pixels per output pixel (>= 1)
+  int64_t source_width = 0, source_height = 0;
+};
+MppSource mpp_source(const Slide& slide, double mpp, int64_t width, int64_t height);
+
+void read_regions_at_mpp(const Slide& slide, double mpp, std::span<const RegionLocation> locations,
+                         int64_t width, int64_t height, const ImageView& out,
+                         const ReadOptions& options = {}, TileCache* cache = nullptr,
+                         ReadReport* report = nullptr);
+Image read_regions_at_mpp(const Slide& slide, double mpp, std::span<const RegionLocation> locations,
+                          int64_t width, int64_t height, const ReadOptions& options = {},
+                          TileCache* cache = nullptr);
+
 }  // namespace slidestream

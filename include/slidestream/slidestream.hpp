@@ -6,6 +6,7 @@
 #include "slidestream/error.hpp"
 #include "slidestream/image.hpp"
 #include "slidestream/ops.hpp"
+#include "slidestream/patches.hpp"
 #include "slidestream/pipeline.hpp"
 #include "slidestream/read_options.hpp"
 #include "slidestream/regions.hpp"

@@ -23,6 +23,7 @@ from ._errors import (
     SlideOutOfMemoryError,
     UnsupportedError,
 )
+from ._patches import TissueMask, patch_grid, tissue_mask
 from ._process import process
 from ._slide import Level, Slide, TileCache, open_slide
 from ._zarr import (
@@ -48,9 +49,9 @@ def describe_system(json: bool = False) -> str:
 
 __all__ = [
     "CancelledError", "CorruptSlideError", "CudaArray", "CudaError", "CudaForkError",
-    "InvalidArgumentError", "Level", "NotASlideError", "Slide", "SlideError",
-    "SlideExistsError", "SlideIOError", "SlideNotFoundError", "SlideOutOfMemoryError", "TileCache",
+    "InvalidArgumentError", "Level", "NotASlideError", "Slide", "SlideError", "SlideExistsError",
+    "SlideIOError", "SlideNotFoundError", "SlideOutOfMemoryError", "TileCache", "TissueMask",
     "UnsupportedError", "ZarrWriter", "attach_zarr", "convert", "create_zarr", "describe_system",
-    "has_cuda", "open_slide", "process", "read_zarr", "write_zarr", "zarr_info",
-    "zarr_is_complete",
+    "has_cuda", "open_slide", "patch_grid", "process", "read_zarr", "tissue_mask", "write_zarr",
+    "zarr_info", "zarr_is_complete",
 ]

@@ -91,4 +91,5 @@ NB_MODULE(_core, m) {
   bind_zarr(m);
   bind_pipeline(m);
   bind_regions(m);
+  bind_patches(m);
 }

@@ -6,6 +6,7 @@
 
 #include <nanobind/stl/string.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -79,7 +80,7 @@ ImageView batch_out_view(const nb::object& out, const Level& l, size_t n, int64_
 nb::object read_regions_py(const PySlide& self, int level, const Locations& locations,
                            int64_t width, int64_t height, const std::string& device,
                            const nb::object& out, int threads, uint8_t fill, bool gpu_jpeg,
-                           TileCache* cache) {
+                           TileCache* cache, double mpp) {
   auto slide = self.get();
   const Target t = parse_target(device);
   ReadOptions o;
@@ -88,19 +89,29 @@ nb::object read_regions_py(const PySlide& self, int level, const Locations& loca
   o.threads = threads;
   o.fill = fill;
   o.gpu_jpeg = gpu_jpeg;
+  // At an mpp the level is the one mpp_source picks (it says why when the slide has no mpp).
+  if (mpp > 0) {
+    level =
+        mpp_source(*slide, mpp, std::max<int64_t>(width, 0), std::max<int64_t>(height, 0)).level;
+  }
   const Level& l = slide->level(level);
   const std::vector<RegionLocation> where = locations_of(locations);
   if (!out.is_none()) {
     const ImageView v = batch_out_view(out, l, where.size(), width, height, o);
     nb::gil_scoped_release unlocked;
     wait_for_producer(v);
-    read_regions(*slide, level, where, width, height, v, o, cache);
+    if (mpp > 0) {
+      read_regions_at_mpp(*slide, mpp, where, width, height, v, o, cache);
+    } else {
+      read_regions(*slide, level, where, width, height, v, o, cache);
+    }
     return out;
   }
   Image image;
   {
     nb::gil_scoped_release unlocked;
-    image = read_regions(*slide, level, where, width, height, o, cache);
+    image = mpp > 0 ? read_regions_at_mpp(*slide, mpp, where, width, height, o, cache)
+                    : read_regions(*slide, level, where, width, height, o, cache);
   }
   return to_python(std::move(image), false, static_cast<int64_t>(where.size()), height);
 }
@@ -125,8 +136,9 @@ void bind_regions(nb::module_& m) {
   m.def("read_regions", &read_regions_py, nb::arg("slide"), nb::arg("level"), nb::arg("locations"),
         nb::arg("width"), nb::arg("height"), nb::arg("device") = "cpu", nb::arg("out") = nb::none(),
         nb::arg("threads") = 0, nb::arg("fill") = 0, nb::arg("gpu_jpeg") = true,
-        nb::arg("cache").none() = nb::none(),
-        "N regions at level-0 (x, y) of one level into one (N, H, W, C) array.");
+        nb::arg("cache").none() = nb::none(), nb::arg("mpp") = 0.0,
+        "N regions at level-0 (x, y) of one level (or at an mpp > 0) into one (N, H, W, C) "
+        "array.");
 }
 
 }  // namespace slidestream::python
