@@ -73,10 +73,13 @@ make_slides() {
     --out "$SLIDES" >"$LOGS/make_bench_slides.log" 2>&1 || { tail -20 "$LOGS/make_bench_slides.log"; return 1; }
 }
 
-run_driver() {  # NAME ARGS: runs before then after, ROUNDS times
-  local name=$1 args=$2 round side src build
+run_driver() {  # NAME ARGS: ROUNDS rounds, before then after, then after then before (ABBA)
+  local name=$1 args=$2 round side src build sides
   for round in $(seq 1 "$ROUNDS"); do
-    for side in before after; do
+    # Alternating the order cancels a drift of the machine (disk filling, clocks) over the call.
+    sides="before after"
+    [ $((round % 2)) = 0 ] && sides="after before"
+    for side in $sides; do
       if [ $side = before ]; then src=$BEFORE_SRC build=$BEFORE_BUILD; else src=$ROOT build=$AFTER_BUILD; fi
       step "$name $side round $round"
       # shellcheck disable=SC2086

@@ -25,7 +25,9 @@ def rows_of(driver, doc):
                 continue
             key = (f"uc2 v{r.get('zarr_format')} {r.get('dtype')} chunk {r.get('chunk')}"
                    f" shard {r.get('shard')} io {r.get('io_requested', '')}"
-                   f" layout {r.get('layout', 'default')}")
+                   # Before issue 16.1 every multi-channel chunk was planar: no "layout" key
+                   # means (c, y, x), so those rows meet the "cyx" rows of a later version.
+                   f" layout {r.get('layout', 'cyx')}")
             yield key, r["seconds"], True
         limit = (doc.get("raw") or {}).get("limit_median")
         if limit:

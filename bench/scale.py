@@ -22,7 +22,7 @@ LocalCUDACluster (--device cuda: one worker per GPU, N <= GPUs). Scaling efficie
 
 usage: bench/scale.py --source ../shared/testdata/cmu-1-small-region.svs --work /tmp/scale
            [--slides 8] [--width 26420 --height 19920] [--device cpu|cuda] [--workers 1,2]
-           [--jobs sobel,convert] [--routes ours,seed] [--json bench/results/scale-cpu.json]
+           [--jobs sobel,convert] [--routes ours,seed] [--threads-per-task T] [--json scale.json]
 """
 import argparse
 import json
@@ -148,6 +148,10 @@ def main():
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--jobs", default="sobel,convert")
     ap.add_argument("--routes", default="ours,seed")
+    ap.add_argument("--threads-per-task", type=int, default=0,
+                    help="threads each task uses (default: cores / N, so every N fills the "
+                         "machine); a fixed value measures scaling: N workers x T threads "
+                         "against 1 x T, while N x T <= cores")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
@@ -155,7 +159,7 @@ def main():
     cores = os.cpu_count() or 1
     rows = []
     for n in [int(v) for v in a.workers.split(",")]:
-        threads = max(1, cores // n)
+        threads = a.threads_per_task or max(1, cores // n)
         cluster, client = make_cluster(a.device, n, threads)
         try:
             for job in a.jobs.split(","):

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 #include "slidestream/error.hpp"
+#include "slidestream/image.hpp"
 
 using slidestream::Error;
 using slidestream::ErrorKind;
@@ -18,4 +22,30 @@ TEST(ErrorMessage, OuterContextFillsOnlyUnknownFields) {
   EXPECT_EQ(outer.context().level, 1);
   EXPECT_EQ(outer.kind(), ErrorKind::corrupt);
   EXPECT_STREQ(outer.what(), "b.tif, level 1, tile 7: bad");
+}
+
+// A host image larger than the machine's memory is refused before any allocation: under
+// overcommit malloc can succeed and the process is killed later, while pixels are written.
+TEST(ImageAllocation, LargerThanPhysicalMemoryIsOutOfMemoryNotAKill) {
+  using slidestream::DataType;
+  using slidestream::Image;
+  try {
+    Image::allocate(int64_t{1} << 22, int64_t{1} << 22, 3, DataType::uint8);
+    FAIL() << "a 48 TB image was allocated";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::out_of_memory);
+    EXPECT_NE(std::string(e.what()).find("more than the machine's"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ImageAllocation, SizeOverflowIsAnErrorNotAWrap) {
+  using slidestream::DataType;
+  using slidestream::Image;
+  try {
+    Image::allocate(int64_t{1} << 40, int64_t{1} << 40, 3, DataType::float32);
+    FAIL() << "an overflowing size was allocated";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::out_of_memory);
+    EXPECT_NE(std::string(e.what()).find("overflows"), std::string::npos) << e.what();
+  }
 }

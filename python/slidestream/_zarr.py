@@ -29,7 +29,7 @@ def write_zarr(array: Any, path: str | os.PathLike[str], *,
                shard: int | Sequence[int] | None = None, codec: str = "none",
                codec_level: int = 3, fill_value: float = 0, overwrite: bool = False,
                durable: bool = True, threads: int = 0, io: str = "auto", io_depth: int = 0,
-               attributes: dict | None = None) -> dict:
+               attributes: dict | None = None, layout: str = "yxc") -> dict:
     """Writes an image array to a Zarr array with slidestream's writer.
 
     Args:
@@ -45,10 +45,13 @@ def write_zarr(array: Any, path: str | os.PathLike[str], *,
         durable: sync the chunks before writing the metadata (a partial array never looks
             complete).
         io: "auto", "posix" or "cufile" (GPU arrays straight to disk where cuFile can).
+        layout: how a multi-channel array lies on disk. "yxc" (default): shape (height, width,
+            channels), chunks (ch, cw, channels), the bytes as they are in memory: the files
+            ``dask.array.to_zarr`` / zarr-python write for an (H, W, C) array, written from a GPU
+            with no transpose. "cyx": the (c, y, x) array OME-NGFF expects (on v3 a transpose
+            codec keeps each chunk's bytes interleaved; on v2 chunks are planar).
 
-    On disk a multi-channel array is the logical (c, y, x) array OME-NGFF expects (a transpose
-    codec on v3 keeps each chunk's bytes interleaved); a 2-D array is (y, x). zarr-python and
-    tensorstore read it back.
+    A 2-D array is (y, x) either way. zarr-python and tensorstore read both back.
 
     Returns:
         {"bytes_written", "chunks_written", "io_path", "io_depth"}.
@@ -61,7 +64,8 @@ def write_zarr(array: Any, path: str | os.PathLike[str], *,
                              codec=codec, codec_level=codec_level, fill_value=fill_value,
                              overwrite=overwrite, durable=durable, threads=threads, io=io,
                              io_depth=io_depth,
-                             attributes=json.dumps(attributes) if attributes else "")
+                             attributes=json.dumps(attributes) if attributes else "",
+                             layout=layout)
 
 
 def _is_cuda(array: Any) -> bool:
@@ -123,7 +127,7 @@ class ZarrWriter:
 
 
 def _open_writer(attach: bool, path, shape, dtype, chunks, zarr_format, shard, codec,
-                 codec_level, fill_value, overwrite, durable, threads, io, io_depth):
+                 codec_level, fill_value, overwrite, durable, threads, io, io_depth, layout):
     import numpy as np
 
     if len(shape) not in (2, 3):
@@ -138,7 +142,7 @@ def _open_writer(attach: bool, path, shape, dtype, chunks, zarr_format, shard, c
                                    zarr_format=zarr_format, codec=codec,
                                    codec_level=codec_level, fill_value=fill_value,
                                    overwrite=overwrite, durable=durable, threads=threads, io=io,
-                                   io_depth=io_depth)
+                                   io_depth=io_depth, layout=layout)
     return ZarrWriter(core)
 
 
@@ -147,24 +151,26 @@ def create_zarr(path: str | os.PathLike[str], shape: Sequence[int], dtype: Any =
                 shard: int | Sequence[int] | None = None, codec: str = "none",
                 codec_level: int = 3, fill_value: float = 0, overwrite: bool = False,
                 durable: bool = True, threads: int = 0, io: str = "auto",
-                io_depth: int = 0) -> ZarrWriter:
+                io_depth: int = 0, layout: str = "yxc") -> ZarrWriter:
     """Creates a Zarr array of `shape` ((height, width) or (height, width, channels); uint8,
     uint16, uint32 or float32) to be written region by region; see :class:`ZarrWriter` and
     :func:`write_zarr` for the options."""
     return _open_writer(False, path, shape, dtype, chunks, zarr_format, shard, codec,
-                        codec_level, fill_value, overwrite, durable, threads, io, io_depth)
+                        codec_level, fill_value, overwrite, durable, threads, io, io_depth,
+                        layout)
 
 
 def attach_zarr(path: str | os.PathLike[str], shape: Sequence[int], dtype: Any = "uint8", *,
                 chunks: int | Sequence[int] = 512, zarr_format: int = 3,
                 shard: int | Sequence[int] | None = None, codec: str = "none",
                 codec_level: int = 3, fill_value: float = 0, durable: bool = True,
-                threads: int = 0, io: str = "auto", io_depth: int = 0) -> ZarrWriter:
+                threads: int = 0, io: str = "auto", io_depth: int = 0,
+                layout: str = "yxc") -> ZarrWriter:
     """A writer of more chunks of an array that :func:`create_zarr` made (maybe in another
     process), with the same shape and options. SlideNotFoundError when there is none;
     SlideExistsError when it is already complete."""
     return _open_writer(True, path, shape, dtype, chunks, zarr_format, shard, codec,
-                        codec_level, fill_value, False, durable, threads, io, io_depth)
+                        codec_level, fill_value, False, durable, threads, io, io_depth, layout)
 
 
 def zarr_is_complete(path: str | os.PathLike[str]) -> bool:

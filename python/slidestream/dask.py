@@ -244,6 +244,7 @@ def to_zarr(
     overwrite: bool = False,
     durable: bool = True,
     compute: bool = True,
+    layout: str = "yxc",
 ):
     """Writes a 2-D (y, x) or 3-D (y, x, c) Dask array (NumPy or CuPy blocks) to a Zarr array at
     ``path`` with our writer, each block written by the worker that computes it.
@@ -255,7 +256,9 @@ def to_zarr(
     ``durable``): until then, and forever if the computation fails, the array has no metadata
     and no reader takes it for complete. ``compute=False`` returns a ``dask.delayed`` that writes
     when computed (the empty array directory is made now). Returns the ``WriteReport``-like dict
-    of the whole write when computed.
+    of the whole write when computed. ``layout``: "yxc" (default; the (H, W, C) array
+    ``dask.array.to_zarr`` writes) or "cyx" (OME-NGFF's (c, y, x)), as in
+    :func:`slidestream.write_zarr`.
     """
     import dask
 
@@ -285,6 +288,7 @@ def to_zarr(
         zarr_format=int(zarr_format),
         codec=codec,
         codec_level=int(codec_level),
+        layout=layout,
     )
     path = os.path.abspath(os.fspath(path))
     units = math.ceil(array.chunks[0][0] / unit_h) * math.ceil(array.chunks[1][0] / unit_w)

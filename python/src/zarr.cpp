@@ -40,12 +40,12 @@ struct Grid {
 
 zarr::ArraySpec make_spec(int64_t height, int64_t width, int channels, DataType dtype,
                           const Grid& g, int format, const std::string& codec, int codec_level,
-                          double fill_value) {
+                          double fill_value, zarr::ChannelLayout layout) {
   zarr::ArraySpec s;
   s.height = height;
   s.width = width;
   s.channels = channels;
-  s.layout = zarr::ChannelLayout::cyx;  // (c, y, x) on disk, as this package documents
+  s.layout = layout;
   s.dtype = dtype;
   s.chunk_height = g.chunk_height;
   s.chunk_width = g.chunk_width;
@@ -90,6 +90,7 @@ nb::dict spec_dict(const zarr::ArraySpec& s) {
   d["zarr_format"] = static_cast<int>(s.format);
   d["codec"] = zarr::to_string(s.codec);
   d["fill_value"] = s.fill_value;
+  d["layout"] = zarr::to_string(s.layout);
   return d;
 }
 
@@ -159,7 +160,8 @@ class PyOmeZarrWriter {
                                            Grid grid, const std::string& codec, int threads,
                                            const std::string& io, int io_depth) {
     const zarr::ArraySpec spec =
-        make_spec(height, width, channels, parse_dtype(dtype), grid, format_, codec, 3, 0);
+        make_spec(height, width, channels, parse_dtype(dtype), grid, format_, codec, 3, 0,
+                  zarr::ChannelLayout::cyx);  // OME-NGFF: (c, y, x)
     zarr::WriteOptions w = make_write_options(false, true, threads, io, io_depth, true);
     return std::make_unique<PyArrayWriter>(live().add_level(index, downsample, spec, w));
   }
@@ -181,11 +183,12 @@ nb::dict write_array(const AnyArray& array, const std::string& path, int64_t chu
                      int64_t chunk_width, int64_t shard_height, int64_t shard_width, int format,
                      const std::string& codec, int codec_level, double fill_value, bool overwrite,
                      bool durable, int threads, const std::string& io, int io_depth,
-                     const std::string& attributes) {
+                     const std::string& attributes, const std::string& layout) {
   const ImageView v = source_view(array);
   const Grid grid{chunk_height, chunk_width, shard_height, shard_width};
   const zarr::ArraySpec spec = make_spec(v.height, v.width, v.channels, v.dtype, grid, format,
-                                         codec, codec_level, fill_value);
+                                         codec, codec_level, fill_value,
+                                         zarr::parse_channel_layout(layout));
   const zarr::WriteOptions w = make_write_options(overwrite, durable, threads, io, io_depth, true);
   zarr::WriteReport r;
   {
@@ -204,9 +207,10 @@ std::unique_ptr<PyArrayWriter> open_writer(bool attach, const std::string& path,
                                            Grid grid, int format, const std::string& codec,
                                            int codec_level, double fill_value, bool overwrite,
                                            bool durable, int threads, const std::string& io,
-                                           int io_depth) {
+                                           int io_depth, const std::string& layout) {
   const zarr::ArraySpec spec = make_spec(height, width, channels, parse_dtype(dtype), grid, format,
-                                         codec, codec_level, fill_value);
+                                         codec, codec_level, fill_value,
+                                         zarr::parse_channel_layout(layout));
   zarr::WriteOptions w = make_write_options(overwrite, durable, threads, io, io_depth, true);
   // Writers attach() to this array by its path (Dask): an output it replaces (a partial one
   // included, which has no metadata yet) goes at create(), not at finish().
@@ -260,7 +264,8 @@ void bind_zarr(nb::module_& m) {
         nb::arg("width"), nb::arg("channels"), nb::arg("dtype"), nb::arg("grid"),
         nb::arg("zarr_format") = 3, nb::arg("codec") = "none", nb::arg("codec_level") = 3,
         nb::arg("fill_value") = 0.0, nb::arg("overwrite") = false, nb::arg("durable") = true,
-        nb::arg("threads") = 0, nb::arg("io") = "auto", nb::arg("io_depth") = 0);
+        nb::arg("threads") = 0, nb::arg("io") = "auto", nb::arg("io_depth") = 0,
+        nb::arg("layout") = "yxc");
   m.def(
       "is_complete", [](const std::string& root) { return zarr::is_complete(root); },
       nb::arg("root"),
@@ -282,7 +287,7 @@ void bind_zarr(nb::module_& m) {
         nb::arg("zarr_format") = 3, nb::arg("codec") = "none", nb::arg("codec_level") = 3,
         nb::arg("fill_value") = 0.0, nb::arg("overwrite") = false, nb::arg("durable") = true,
         nb::arg("threads") = 0, nb::arg("io") = "auto", nb::arg("io_depth") = 0,
-        nb::arg("attributes") = "");
+        nb::arg("attributes") = "", nb::arg("layout") = "yxc");
   m.def("read_array", &read_array, nb::arg("path"), nb::arg("device") = "cpu",
         nb::arg("threads") = 0);
   m.def("array_info", &array_info, nb::arg("path"));

@@ -130,7 +130,7 @@ def test_to_zarr_from_two_workers_equals_one_writer(client, pyramid, tmp_path, z
                            codec=codec)
     assert files_under(ours) == files_under(single)
     back = zarr.open_array(str(ours), mode="r")[...]
-    np.testing.assert_array_equal(np.moveaxis(back, 0, -1), image)
+    np.testing.assert_array_equal(back, image)  # (H, W, C): the default "yxc"
 
 
 def test_to_zarr_leaves_no_metadata_when_a_block_fails(client, pyramid, tmp_path):

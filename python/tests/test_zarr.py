@@ -14,9 +14,10 @@ import slidestream
 zarr = pytest.importorskip("zarr")
 
 
-def _logical(image: np.ndarray) -> np.ndarray:
-    """What a Zarr reader sees: (c, y, x) for multi-channel images, (y, x) otherwise."""
-    return np.moveaxis(image, -1, 0) if image.ndim == 3 else image
+def _logical(image: np.ndarray, layout: str = "yxc") -> np.ndarray:
+    """What a Zarr reader sees of an (y, x[, c]) image written with `layout`: the image itself
+    for "yxc" (the default of plain arrays), (c, y, x) for "cyx" (OME-Zarr)."""
+    return np.moveaxis(image, -1, 0) if image.ndim == 3 and layout == "cyx" else image
 
 
 def _tensorstore_read(path, zarr_format):
@@ -37,19 +38,42 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("layout", ["yxc", "cyx"])
 @pytest.mark.parametrize("shape, dtype, chunks, zarr_format, shard, codec", CASES)
 def test_write_zarr_from_numpy_reads_back_exactly(tmp_path, shape, dtype, chunks, zarr_format,
-                                                  shard, codec):
+                                                  shard, codec, layout):
     rng = np.random.default_rng(11)
     image = (rng.random(shape, dtype=np.float32) * 1000).astype(dtype)
     path = tmp_path / "a.zarr"
     report = slidestream.write_zarr(image, path, chunks=chunks, zarr_format=zarr_format,
-                                    shard=shard, codec=codec)
+                                    shard=shard, codec=codec, layout=layout)
     assert report["bytes_written"] > 0
-    expected = _logical(image)
+    expected = _logical(image, layout)
     assert np.array_equal(zarr.open_array(str(path), mode="r")[...], expected)
     assert np.array_equal(_tensorstore_read(path, zarr_format), expected)
     assert np.array_equal(slidestream.read_zarr(path), image)
+    if image.ndim == 3:  # a 2-D array has no channel axis to place
+        assert slidestream.zarr_info(path)["layout"] == layout
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_interleaved_layout_is_the_seeds_array_hw3_with_chunks_nn3(tmp_path, zarr_format):
+    # The seed writes (H, W, 3) arrays with (n, n, 3) chunks (dask.array.to_zarr): the default.
+    image = np.random.default_rng(5).integers(0, 255, (300, 200, 3), dtype=np.uint8)
+    path = tmp_path / "seed.zarr"
+    slidestream.write_zarr(image, path, chunks=128, zarr_format=zarr_format)
+    a = zarr.open_array(str(path), mode="r")
+    assert a.shape == (300, 200, 3) and a.chunks == (128, 128, 3)
+    assert np.array_equal(a[...], image)
+    assert np.array_equal(_tensorstore_read(path, zarr_format), image)
+    if zarr_format == 2:  # each chunk file is the chunk's bytes as they are in memory
+        chunk = (path / "0.0.0").read_bytes()
+        assert chunk == image[:128, :128].tobytes()
+
+
+def test_write_zarr_refuses_an_unknown_layout(tmp_path):
+    with pytest.raises((ValueError, slidestream.InvalidArgumentError), match="layout|yxc"):
+        slidestream.write_zarr(np.zeros((8, 8, 3), np.uint8), tmp_path / "x.zarr", layout="xyc")
 
 
 def test_write_zarr_takes_a_slice_with_a_row_pitch_and_attributes(tmp_path):
@@ -91,7 +115,7 @@ def test_convert_writes_every_level_as_ome_zarr(sample_slide, boxes_slide, tmp_p
             assert calls and calls[-1][0] == calls[-1][1] == summary["bytes"]
             group = zarr.open_group(str(out), mode="r")
             for i in range(s.level_count):
-                assert np.array_equal(group[str(i)][...], _logical(s.read_level(i))), (path, i)
+                assert np.array_equal(group[str(i)][...], _logical(s.read_level(i), "cyx")), (path, i)
             attrs = dict(group.attrs)
             multiscales = attrs.get("ome", attrs).get("multiscales")
             assert len(multiscales[0]["datasets"]) == s.level_count
@@ -105,7 +129,7 @@ def test_process_sobel_to_disk_equals_process_to_memory_and_skimage(sample_slide
         assert summary["tiles"] > 1
         in_memory = slidestream.process(s, None, ops=["sobel"], tile=256, progress=False)
         group = zarr.open_group(str(out), mode="r")
-        assert np.array_equal(group["0"][...], _logical(in_memory))
+        assert np.array_equal(group["0"][...], _logical(in_memory, "cyx"))
         rgb = s.read_level(0).astype(np.float64) / 255
         reference = np.stack([filters.sobel(rgb[..., c]) for c in range(3)], axis=-1)
         assert in_memory.dtype == np.float32

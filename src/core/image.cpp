@@ -1,5 +1,7 @@
 #include "slidestream/image.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -45,6 +47,20 @@ ImageView ImageView::crop(int64_t x, int64_t y, int64_t w, int64_t h) const noex
   return v;
 }
 
+namespace {
+
+// The machine's physical memory. An allocation larger than this cannot succeed, but under
+// overcommit (and in sandboxes such as gVisor) malloc may still return a pointer and the process
+// is killed later, while the pixels are written: refuse it up front with a clear error instead.
+size_t physical_memory_bytes() noexcept {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return SIZE_MAX;
+  return static_cast<size_t>(pages) * static_cast<size_t>(page);
+}
+
+}  // namespace
+
 Image Image::allocate(int64_t width, int64_t height, int channels, DataType dtype, Device device,
                       int cuda_device) {
   if (width < 0 || height < 0 || channels <= 0) {
@@ -59,12 +75,23 @@ Image Image::allocate(int64_t width, int64_t height, int channels, DataType dtyp
                           .dtype = dtype,
                           .device = device,
                           .cuda_device = cuda_device};
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(width), image.view_.pixel_bytes(), &bytes) ||
+      __builtin_mul_overflow(bytes, static_cast<size_t>(height), &bytes)) {
+    throw Error(ErrorKind::out_of_memory, "cannot allocate an image of " + std::to_string(width) +
+                                              " x " + std::to_string(height) +
+                                              ": its size overflows 64 bits");
+  }
   image.view_.row_pitch = image.view_.row_bytes();
-  size_t bytes = image.view_.tight_bytes();
   if (bytes == 0) return image;
   if (device == Device::cuda) {
     image.storage_ = cuda::allocate_device_shared(bytes, cuda_device);
   } else {
+    if (bytes > physical_memory_bytes()) {
+      throw Error(ErrorKind::out_of_memory, "cannot allocate " + std::to_string(bytes) +
+                                                " bytes of host memory: more than the machine's " +
+                                                std::to_string(physical_memory_bytes()) + " bytes");
+    }
     // 4 KiB alignment so that O_DIRECT and cuFile can use the buffer as it is.
     size_t rounded = (bytes + 4095) / 4096 * 4096;
     void* p = std::aligned_alloc(4096, rounded);
