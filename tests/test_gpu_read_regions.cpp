@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "slidestream/error.hpp"
+#include "slidestream/patches.hpp"
 #include "slidestream/regions.hpp"
 #include "slidestream/slide.hpp"
 #include "support/test_support.hpp"
@@ -154,6 +155,28 @@ TEST(GpuReadRegions, MppReadOnTheGpuEqualsTheCpu) {
     size_t differing = 0;
     EXPECT_EQ(test::max_abs_difference(test::to_host(got.view()), host_bytes(cpu), &differing), 0)
         << "mpp " << mpp << ": " << differing << " bytes differ";
+  }
+#endif
+}
+
+TEST(GpuReadRegions, ConvertedPatchesOnTheGpuEqualTheCpu) {
+  SLIDESTREAM_REQUIRE_GPU();
+#if SLIDESTREAM_HAVE_CUDA
+  Slide slide = Slide::open(test::shared_testdata() / "cmu-1-small-region.svs");
+  const auto locations = random_locations(slide, 64, 20, 2);
+  const Image host = read_regions(slide, 0, locations, 64, 64);
+  ReadOptions gpu;
+  gpu.device = Device::cuda;
+  const Image device = read_regions(slide, 0, locations, 64, 64, gpu);
+  const std::vector<float> mean = {0.485f, 0.456f, 0.406f}, std = {0.229f, 0.224f, 0.225f};
+  for (PatchDtype dtype : {PatchDtype::float32, PatchDtype::float16}) {
+    const size_t bytes = host.size_bytes() * (dtype == PatchDtype::float32 ? 4 : 2);
+    std::vector<std::byte> cpu(bytes), back(bytes);
+    convert_patches(host.view(), cpu.data(), dtype, mean, std);
+    Image out = Image::allocate(static_cast<int64_t>(bytes), 1, 1, DataType::uint8, Device::cuda);
+    convert_patches(device.view(), out.data(), dtype, mean, std);
+    ASSERT_EQ(cudaMemcpy(back.data(), out.data(), bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_TRUE(cpu == back) << (dtype == PatchDtype::float32 ? "float32" : "float16");
   }
 #endif
 }

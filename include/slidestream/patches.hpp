@@ -63,4 +63,14 @@ struct GridOptions {
 // patch's footprint starting inside level 0, filtered by the mask when there is one.
 std::vector<RegionLocation> patch_grid(const Slide& slide, const GridOptions& options);
 
+// Patches for a network: uint8 samples to float32 or float16, (v / 255 - mean[c]) / std[c] per
+// channel c (mean 0 and std 1 where not given), same (rows, width, channels) layout, on the
+// device the input is on. Values come from a 256-entry table per channel made on the host (float32
+// arithmetic; float16 rounded to nearest even), so the CPU and the GPU give the same bytes.
+enum class PatchDtype { float16, float32 };
+// `in`: uint8, tight or pitched; `out`: in.width × in.height × in.channels elements, tight,
+// on in's device. mean and std have in.channels entries or are empty.
+void convert_patches(const ImageView& in, std::byte* out, PatchDtype dtype,
+                     const std::vector<float>& mean, const std::vector<float>& std);
+
 }  // namespace slidestream

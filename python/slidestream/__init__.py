@@ -24,6 +24,7 @@ from ._errors import (
     UnsupportedError,
 )
 from ._patches import TissueMask, patch_grid, tissue_mask
+from .loader import PatchBatch, PatchLoader, random_sampler
 from ._process import process
 from ._slide import Level, Slide, TileCache, open_slide
 from ._zarr import (
@@ -49,9 +50,10 @@ def describe_system(json: bool = False) -> str:
 
 __all__ = [
     "CancelledError", "CorruptSlideError", "CudaArray", "CudaError", "CudaForkError",
-    "InvalidArgumentError", "Level", "NotASlideError", "Slide", "SlideError", "SlideExistsError",
-    "SlideIOError", "SlideNotFoundError", "SlideOutOfMemoryError", "TileCache", "TissueMask",
-    "UnsupportedError", "ZarrWriter", "attach_zarr", "convert", "create_zarr", "describe_system",
-    "has_cuda", "open_slide", "patch_grid", "process", "read_zarr", "tissue_mask", "write_zarr",
+    "InvalidArgumentError", "Level", "NotASlideError", "PatchBatch", "PatchLoader", "Slide",
+    "SlideError", "SlideExistsError", "SlideIOError", "SlideNotFoundError",
+    "SlideOutOfMemoryError", "TileCache", "TissueMask", "UnsupportedError", "ZarrWriter",
+    "attach_zarr", "convert", "create_zarr", "describe_system", "has_cuda", "open_slide",
+    "patch_grid", "process", "random_sampler", "read_zarr", "tissue_mask", "write_zarr",
     "zarr_info", "zarr_is_complete",
 ]

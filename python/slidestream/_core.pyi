@@ -196,7 +196,7 @@ class TileCache:
 
     def stats(self) -> dict: ...
 
-def read_regions(slide: Slide, level: int, locations: Annotated[NDArray, dict(dtype='int64', shape=(None, 2), order='C', device='cpu', writable=False)], width: int, height: int, device: str = 'cpu', out: object | None = None, threads: int = 0, fill: int = 0, gpu_jpeg: bool = True, cache: TileCache | None = None, mpp: float = 0.0) -> object:
+def read_regions(slide: Slide, level: int, locations: Annotated[NDArray, dict(dtype='int64', shape=(None, 2), order='C', device='cpu', writable=False)], width: int, height: int, device: str = 'cpu', out: object | None = None, threads: int = 0, fill: int = 0, gpu_jpeg: bool = True, cache: TileCache | None = None, mpp: float = 0.0, first: int = -1) -> object:
     """N regions at level-0 (x, y) of one level (or at an mpp > 0) into one (N, H, W, C) array."""
 
 def tissue_mask(slide: Slide, level: int = -1, mpp: float = 0.0, method: str = 'otsu', max_speck_pixels: int = 64, max_hole_pixels: int = 64, threads: int = 0) -> dict:
@@ -204,3 +204,9 @@ def tissue_mask(slide: Slide, level: int = -1, mpp: float = 0.0, method: str = '
 
 def patch_grid(slide: Slide, size: int, stride: int = 0, level: int = 0, mpp: float = 0.0, mask: object | None = None, scale_x: float = 1.0, scale_y: float = 1.0, min_tissue: float = 0.5) -> object:
     """Level-0 (x, y) corners of a patch grid, (N, 2) int64."""
+
+def empty_patches(n: int, height: int, width: int, channels: int, device: str = 'cpu') -> object:
+    """An uninitialised (N, H, W, C) uint8 array on the host or a GPU."""
+
+def convert_patches(array: Annotated[NDArray, dict(order='C', writable=False)], dtype: str, mean: Sequence[float] = [], std: Sequence[float] = []) -> object:
+    """(N, H, W, C) uint8 -> float32 / float16, (v / 255 - mean) / std, same device."""

@@ -69,5 +69,6 @@ void bind_zarr(nb::module_& m);
 void bind_pipeline(nb::module_& m);
 void bind_regions(nb::module_& m);
 void bind_patches(nb::module_& m);
+void bind_patch_arrays(nb::module_& m);
 
 }  // namespace slidestream::python

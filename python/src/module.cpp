@@ -92,4 +92,5 @@ NB_MODULE(_core, m) {
   bind_pipeline(m);
   bind_regions(m);
   bind_patches(m);
+  bind_patch_arrays(m);
 }

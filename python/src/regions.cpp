@@ -31,8 +31,12 @@ std::vector<RegionLocation> locations_of(const Locations& array) {
 }
 
 // A caller's (N, H, W, C) array as the (W, N × H) view read_regions fills.
+// With first >= 0, regions [first, first + n) of a larger batch (the loader fills one batch
+// slide by slide); with first < 0, exactly n regions.
 ImageView batch_out_view(const nb::object& out, const Level& l, size_t n, int64_t width,
-                         int64_t height, const ReadOptions& o) {
+                         int64_t height, const ReadOptions& o, int64_t first_region) {
+  const bool part = first_region >= 0;
+  const size_t first = part ? static_cast<size_t>(first_region) : 0;
   nb::ndarray<nb::c_contig> array;
   if (!nb::try_cast(out, array)) {
     throw Error(ErrorKind::invalid_argument,
@@ -41,7 +45,8 @@ ImageView batch_out_view(const nb::object& out, const Level& l, size_t n, int64_
   }
   const std::string want = "(" + std::to_string(n) + ", " + std::to_string(height) + ", " +
                            std::to_string(width) + ", " + std::to_string(l.channels) + ")";
-  if (array.ndim() != 4 || array.shape(0) != n || array.shape(1) != static_cast<size_t>(height) ||
+  if (array.ndim() != 4 || (part ? array.shape(0) < first + n : array.shape(0) != n) ||
+      array.shape(1) != static_cast<size_t>(height) ||
       array.shape(2) != static_cast<size_t>(width) ||
       array.shape(3) != static_cast<size_t>(l.channels)) {
     std::string got = "(";
@@ -53,7 +58,8 @@ ImageView batch_out_view(const nb::object& out, const Level& l, size_t n, int64_
   }
   // Reuse the 3-D checks (dtype, device) on a (N × H, W, C) reading of the same memory.
   ImageView v;
-  v.data = static_cast<std::byte*>(array.data());
+  v.data = static_cast<std::byte*>(array.data()) +
+           first * static_cast<size_t>(height * width) * l.channels * size_of(l.dtype);
   v.width = width;
   v.height = static_cast<int64_t>(n) * height;
   v.channels = l.channels;
@@ -80,7 +86,7 @@ ImageView batch_out_view(const nb::object& out, const Level& l, size_t n, int64_
 nb::object read_regions_py(const PySlide& self, int level, const Locations& locations,
                            int64_t width, int64_t height, const std::string& device,
                            const nb::object& out, int threads, uint8_t fill, bool gpu_jpeg,
-                           TileCache* cache, double mpp) {
+                           TileCache* cache, double mpp, int64_t first) {
   auto slide = self.get();
   const Target t = parse_target(device);
   ReadOptions o;
@@ -97,7 +103,7 @@ nb::object read_regions_py(const PySlide& self, int level, const Locations& loca
   const Level& l = slide->level(level);
   const std::vector<RegionLocation> where = locations_of(locations);
   if (!out.is_none()) {
-    const ImageView v = batch_out_view(out, l, where.size(), width, height, o);
+    const ImageView v = batch_out_view(out, l, where.size(), width, height, o, first);
     nb::gil_scoped_release unlocked;
     wait_for_producer(v);
     if (mpp > 0) {
@@ -136,7 +142,7 @@ void bind_regions(nb::module_& m) {
   m.def("read_regions", &read_regions_py, nb::arg("slide"), nb::arg("level"), nb::arg("locations"),
         nb::arg("width"), nb::arg("height"), nb::arg("device") = "cpu", nb::arg("out") = nb::none(),
         nb::arg("threads") = 0, nb::arg("fill") = 0, nb::arg("gpu_jpeg") = true,
-        nb::arg("cache").none() = nb::none(), nb::arg("mpp") = 0.0,
+        nb::arg("cache").none() = nb::none(), nb::arg("mpp") = 0.0, nb::arg("first") = -1,
         "N regions at level-0 (x, y) of one level (or at an mpp > 0) into one (N, H, W, C) "
         "array.");
 }
