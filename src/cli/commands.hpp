@@ -1,7 +1,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <vector>
 
@@ -18,6 +17,7 @@ Command add_region_command(CLI::App& app);
 Command add_read_command(CLI::App& app);
 Command add_convert_command(CLI::App& app);
 Command add_process_command(CLI::App& app);
+Command add_patches_command(CLI::App& app);
 
 std::vector<Command> register_commands(CLI::App& app);
 
