@@ -51,7 +51,7 @@ extern "C" void on_output_message(j_common_ptr) {}
 bool run_decode(jpeg_decompress_struct* cinfo, ErrorManager* err, const unsigned char* tables,
                 unsigned long tables_size, const unsigned char* data, unsigned long size,
                 J_COLOR_SPACE in_space, J_COLOR_SPACE out_space, int expected_components,
-                const ImageView* out, unsigned* rows_out) {
+                unsigned scale_denom, const ImageView* out, unsigned* rows_out) {
   if (setjmp(err->jump)) return false;
   if (tables_size > 0) {
     jpeg_mem_src(cinfo, tables, tables_size);
@@ -75,15 +75,20 @@ bool run_decode(jpeg_decompress_struct* cinfo, ErrorManager* err, const unsigned
                   cinfo->data_precision);
     return false;
   }
-  if (cinfo->image_width != static_cast<JDIMENSION>(out->width) ||
-      cinfo->image_height > static_cast<JDIMENSION>(out->height)) {
-    std::snprintf(err->message, sizeof(err->message), "stream is %u x %u, tile is %lld x %lld",
-                  cinfo->image_width, cinfo->image_height, static_cast<long long>(out->width),
+  cinfo->jpeg_color_space = in_space;
+  cinfo->out_color_space = out_space;
+  cinfo->scale_num = 1;
+  cinfo->scale_denom = scale_denom;
+  jpeg_calc_output_dimensions(cinfo);
+  if (cinfo->output_width != static_cast<JDIMENSION>(out->width) ||
+      cinfo->output_height > static_cast<JDIMENSION>(out->height)) {
+    std::snprintf(err->message, sizeof(err->message),
+                  "stream is %u x %u (decoded at 1/%u: %u x %u), tile is %lld x %lld",
+                  cinfo->image_width, cinfo->image_height, scale_denom, cinfo->output_width,
+                  cinfo->output_height, static_cast<long long>(out->width),
                   static_cast<long long>(out->height));
     return false;
   }
-  cinfo->jpeg_color_space = in_space;
-  cinfo->out_color_space = out_space;
   jpeg_start_decompress(cinfo);
   JSAMPROW rows[16];
   while (cinfo->output_scanline < cinfo->output_height) {
@@ -120,6 +125,10 @@ void decode_jpeg(std::span<const std::byte> encoded, const TileFormat& format,
                 "jpeg: " + std::to_string(format.samples_per_pixel) + " samples per pixel");
   }
   if (encoded.empty()) throw Error(ErrorKind::corrupt, "jpeg: empty tile stream");
+  const unsigned scale = format.jpeg_scale_denom;
+  if (scale != 1 && scale != 2 && scale != 4 && scale != 8) {
+    throw Error(ErrorKind::unsupported, "jpeg: scale 1/" + std::to_string(scale));
+  }
 
   jpeg_decompress_struct cinfo;
   ErrorManager err;
@@ -130,10 +139,10 @@ void decode_jpeg(std::span<const std::byte> encoded, const TileFormat& format,
   err.message[0] = '\0';
   jpeg_create_decompress(&cinfo);
   unsigned rows = 0;
-  bool ok =
-      run_decode(&cinfo, &err, reinterpret_cast<const unsigned char*>(format.jpeg_tables.data()),
-                 format.jpeg_tables.size(), reinterpret_cast<const unsigned char*>(encoded.data()),
-                 encoded.size(), in_space, out_space, components, &out, &rows);
+  bool ok = run_decode(
+      &cinfo, &err, reinterpret_cast<const unsigned char*>(format.jpeg_tables.data()),
+      format.jpeg_tables.size(), reinterpret_cast<const unsigned char*>(encoded.data()),
+      encoded.size(), in_space, out_space, components, format.jpeg_scale_denom, &out, &rows);
   jpeg_destroy_decompress(&cinfo);
   if (!ok) throw Error(ErrorKind::corrupt, std::string("jpeg: ") + err.message);
 }

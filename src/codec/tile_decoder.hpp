@@ -27,6 +27,9 @@ struct TileFormat {
   // Multi-byte samples in the encoded data are big-endian (a "MM" TIFF); decoded pixels are
   // always in host order.
   bool big_endian = false;
+  // JPEG only: decode at 1/jpeg_scale_denom (2, 4, 8) with libjpeg's scaled IDCT, as OpenSlide
+  // serves NDPI's derived levels; width and height are then the scaled (output) size.
+  uint8_t jpeg_scale_denom = 1;
 };
 
 // True where decode_tile can handle this format.

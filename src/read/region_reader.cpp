@@ -155,7 +155,7 @@ uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& form
     return 0;
   }
   const uint64_t count = bytes.size();
-  ErrorContext where = context_of(s, tile_index, static_cast<int64_t>(bytes.front().offset));
+  ErrorContext where = context_of(s, tile_index, static_cast<int64_t>(bytes.where()));
   if (!source::within_stores(s.tiles, bytes)) {
     throw Error(ErrorKind::format,
                 "tile data (" + std::to_string(count) + " bytes) runs past the end of its file",

@@ -11,8 +11,8 @@
 //    rows left), and a decoded tile larger than the tile grid (format() wider or taller than the
 //    layout's tile) is cropped to its top-left tile_width × tile_height.
 // Sources are immutable once the slide is open and are read from many threads at once; tile()
-// is called once per tile per read, so it answers from memory without allocating for the
-// one- and two-range cases.
+// is called once per tile per read, so it answers from memory without allocating for up to
+// three ranges.
 #pragma once
 
 #include <array>
@@ -38,7 +38,8 @@ struct ByteRange {
 // The encoded bytes of one tile: zero ranges (missing), one, or several joined in order.
 class TileBytes {
  public:
-  static constexpr size_t kInline = 2;
+  // Three: an NDPI pseudo-tile is a header, one restart interval and EOI (vendor/hamamatsu_*).
+  static constexpr size_t kInline = 3;
 
   TileBytes() = default;
   explicit TileBytes(const ByteRange& range) { add(range); }
@@ -62,6 +63,15 @@ class TileBytes {
   bool single() const noexcept { return count_ == 1; }
   const ByteRange& front() const noexcept { return inline_[0]; }
   uint64_t size() const noexcept { return total_; }  // encoded bytes, all ranges together
+  // Where the tile's data is, for error messages: the start of its longest range (a header
+  // joined from memory is not where a damaged tile is).
+  uint64_t where() const noexcept {
+    const ByteRange* best = &inline_[0];
+    for (const ByteRange& r : ranges()) {
+      if (r.length > best->length) best = &r;
+    }
+    return best->offset;
+  }
 
  private:
   std::array<ByteRange, kInline> inline_{};

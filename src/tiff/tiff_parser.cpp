@@ -160,6 +160,9 @@ TiffFile::TiffFile(const io::File& file, uint64_t file_size) : file_(&file), fil
   uint64_t first_ifd = 0;
   if (magic == 42) {
     first_ifd = load(header.data() + 4, 4);
+    // NDPI's header holds a 64-bit offset where classic TIFF has 32 bits.
+    if (got >= 12 && detect_ndpi(load(header.data() + 4, 8)))
+      first_ifd = load(header.data() + 4, 8);
   } else if (magic == 43) {
     bigtiff_ = true;
     if (got < 16) throw Error(ErrorKind::format, "BigTIFF header is truncated");
@@ -199,7 +202,6 @@ Ifd TiffFile::read_ifd(uint64_t offset, int depth, uint64_t* next_offset) {
 
   const size_t count_size = bigtiff_ ? 8 : 2;
   const size_t entry_size = bigtiff_ ? 20 : 12;
-  const size_t next_size = bigtiff_ ? 8 : 4;
   if (offset >= file_size_ || file_size_ - offset < count_size) {
     throw format_error("IFD offset " + hex_offset(offset) + " is past the end of the file (" +
                            std::to_string(file_size_) + " bytes)",
@@ -217,35 +219,12 @@ Ifd TiffFile::read_ifd(uint64_t offset, int depth, uint64_t* next_offset) {
                            " entries, more than the file holds",
                        offset);
   }
-  const uint64_t table_bytes = count_size + n * entry_size;
-  const bool has_next = file_size_ - offset >= table_bytes + next_size;
-  const uint64_t wanted = table_bytes + (has_next ? next_size : 0);
-  if (wanted > table.size()) {
-    size_t old = table.size();
-    table.resize(static_cast<size_t>(wanted));
-    file_->read_exact(std::span(table).subspan(old), offset + old);
-  }
-
   Ifd ifd;
   ifd.offset = offset;
-  ifd.entries.reserve(static_cast<size_t>(n));
-  const size_t inline_size = bigtiff_ ? 8 : 4;
-  for (uint64_t i = 0; i < n; ++i) {
-    const std::byte* p = table.data() + count_size + i * entry_size;
-    Entry e;
-    e.tag = static_cast<uint16_t>(load(p, 2));
-    e.type = static_cast<uint16_t>(load(p + 2, 2));
-    e.count = load(p + 4, bigtiff_ ? 8 : 4);
-    const std::byte* value = p + (bigtiff_ ? 12 : 8);
-    size_t ts = type_size(e.type);
-    if (ts == 0) continue;  // unknown type: ignored, as libtiff does
-    if (e.count <= inline_size / ts) {
-      e.is_inline = true;
-      std::memcpy(e.inline_value.data(), value, inline_size);
-    } else {
-      e.value_offset = load(value, inline_size);
-    }
-    ifd.entries.push_back(e);
+  if (ndpi_) {
+    read_ndpi_entries(offset, n, table, ifd, next_offset);
+  } else {
+    read_entries(offset, n, table, ifd, next_offset);
   }
   // Tags should be sorted; some writers do not sort them. Keep the first of duplicates.
   std::stable_sort(ifd.entries.begin(), ifd.entries.end(),
@@ -253,7 +232,6 @@ Ifd TiffFile::read_ifd(uint64_t offset, int depth, uint64_t* next_offset) {
   ifd.entries.erase(std::unique(ifd.entries.begin(), ifd.entries.end(),
                                 [](const Entry& a, const Entry& b) { return a.tag == b.tag; }),
                     ifd.entries.end());
-  *next_offset = has_next ? load(table.data() + table_bytes, next_size) : 0;
 
   if (const Entry* sub = ifd.find(tag::sub_ifds); sub != nullptr && is_integer_type(sub->type)) {
     if (depth >= kMaxSubIfdDepth) {
@@ -278,6 +256,41 @@ Ifd TiffFile::read_ifd(uint64_t offset, int depth, uint64_t* next_offset) {
     }
   }
   return ifd;
+}
+
+void TiffFile::read_entries(uint64_t offset, uint64_t n, std::vector<std::byte>& table, Ifd& ifd,
+                            uint64_t* next_offset) {
+  const size_t count_size = bigtiff_ ? 8 : 2;
+  const size_t entry_size = bigtiff_ ? 20 : 12;
+  const size_t next_size = bigtiff_ ? 8 : 4;
+  const uint64_t table_bytes = count_size + n * entry_size;
+  const bool has_next = file_size_ - offset >= table_bytes + next_size;
+  const uint64_t wanted = table_bytes + (has_next ? next_size : 0);
+  if (wanted > table.size()) {
+    size_t old = table.size();
+    table.resize(static_cast<size_t>(wanted));
+    file_->read_exact(std::span(table).subspan(old), offset + old);
+  }
+  ifd.entries.reserve(static_cast<size_t>(n));
+  const size_t inline_size = bigtiff_ ? 8 : 4;
+  for (uint64_t i = 0; i < n; ++i) {
+    const std::byte* p = table.data() + count_size + i * entry_size;
+    Entry e;
+    e.tag = static_cast<uint16_t>(load(p, 2));
+    e.type = static_cast<uint16_t>(load(p + 2, 2));
+    e.count = load(p + 4, bigtiff_ ? 8 : 4);
+    const std::byte* value = p + (bigtiff_ ? 12 : 8);
+    size_t ts = type_size(e.type);
+    if (ts == 0) continue;  // unknown type: ignored, as libtiff does
+    if (e.count <= inline_size / ts) {
+      e.is_inline = true;
+      std::memcpy(e.inline_value.data(), value, inline_size);
+    } else {
+      e.value_offset = load(value, inline_size);
+    }
+    ifd.entries.push_back(e);
+  }
+  *next_offset = has_next ? load(table.data() + table_bytes, next_size) : 0;
 }
 
 std::vector<std::byte> TiffFile::value_bytes(const Ifd& ifd, const Entry& e) const {

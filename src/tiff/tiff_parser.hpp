@@ -2,6 +2,8 @@
 // tables (main chain and SubIFDs) with few preads and gives typed access to tag values, so that
 // the slide model can find raw tile offsets and byte counts without decoding anything. Every
 // offset and count is checked against the file size before anything is read or allocated.
+// Hamamatsu NDPI, classic TIFF with 64-bit offsets, is read in NDPI mode (ndpi()), detected as
+// OpenSlide's tifflike parser detects it (tiff_parser_ndpi.cpp).
 #pragma once
 
 #include <array>
@@ -52,6 +54,7 @@ inline constexpr uint16_t jpeg_tables = 347;
 inline constexpr uint16_t ycbcr_subsampling = 530;
 inline constexpr uint16_t copyright = 33432;
 inline constexpr uint16_t image_depth = 32997;
+inline constexpr uint16_t ndpi_format_flag = 65420;  // present in every NDPI IFD
 }  // namespace tag
 
 // Bytes per value of a TIFF field type; 0 for types this parser does not know (such entries
@@ -83,6 +86,9 @@ class TiffFile {
 
   bool big_endian() const noexcept { return big_endian_; }
   bool bigtiff() const noexcept { return bigtiff_; }
+  // NDPI: a classic TIFF whose header, next-IFD pointers and value offsets are 64-bit, the
+  // high 32 bits of each entry's value sitting after the IFD (OpenSlide's "NDPI mode").
+  bool ndpi() const noexcept { return ndpi_; }
   uint64_t file_size() const noexcept { return file_size_; }
   const std::vector<Ifd>& ifds() const noexcept { return ifds_; }
 
@@ -104,11 +110,19 @@ class TiffFile {
   Ifd read_ifd(uint64_t offset, int depth, uint64_t* next_offset);
   void read_chain(uint64_t first, int depth, std::vector<Ifd>& out);
   uint64_t load(const std::byte* p, size_t size) const noexcept;
+  void read_entries(uint64_t offset, uint64_t n, std::vector<std::byte>& table, Ifd& ifd,
+                    uint64_t* next_offset);
+  // NDPI mode (tiff_parser_ndpi.cpp): whether the 64-bit first-IFD offset leads to an IFD with
+  // NDPI's format tag, and the NDPI form of one IFD's entries.
+  bool detect_ndpi(uint64_t first_ifd);
+  void read_ndpi_entries(uint64_t offset, uint64_t n, std::vector<std::byte>& table, Ifd& ifd,
+                         uint64_t* next_offset);
 
   const io::File* file_;
   uint64_t file_size_ = 0;
   bool big_endian_ = false;
   bool bigtiff_ = false;
+  bool ndpi_ = false;
   std::vector<Ifd> ifds_;
   std::unordered_set<uint64_t> visited_;  // IFD offsets seen so far, for loop detection
   // Strings asked for more than once (an OME-XML description can be megabytes): read once.

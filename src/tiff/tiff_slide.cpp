@@ -94,11 +94,13 @@ void add_tiff_properties(const TiffFile& tf, std::map<std::string, std::string>&
   for (const auto& [t, name] : kStrings) {
     if (auto v = tf.get_string(first, t)) p[name] = *v;
   }
+  // libtiff keeps resolutions as float; OpenSlide's own parser, which reads NDPI, as double.
+  auto resolution = [&](double v) { return tf.ndpi() ? v : static_cast<float>(v); };
   if (auto x = tf.get_real(first, tag::x_resolution)) {
-    p["tiff.XResolution"] = format_double(static_cast<float>(*x));
+    p["tiff.XResolution"] = format_double(resolution(*x));
   }
   if (auto y = tf.get_real(first, tag::y_resolution)) {
-    p["tiff.YResolution"] = format_double(static_cast<float>(*y));
+    p["tiff.YResolution"] = format_double(resolution(*y));
   }
   uint64_t unit = tf.get_uint(first, tag::resolution_unit).value_or(2);
   p["tiff.ResolutionUnit"] = unit == 1   ? "none"

@@ -50,5 +50,9 @@ std::optional<std::string> detect_ome_tiff(const SlideProbe& probe);
 void open_ome_tiff(const SlideProbe& probe, Slide::Impl& slide);
 std::optional<std::string> detect_generic_tiff(const SlideProbe& probe);
 void open_generic_tiff(const SlideProbe& probe, Slide::Impl& slide);
+// Hamamatsu NDPI: hamamatsu.cpp (with hamamatsu_ndpi.cpp, hamamatsu_jpeg.cpp,
+// hamamatsu_level_source.cpp).
+std::optional<std::string> detect_hamamatsu_ndpi(const SlideProbe& probe);
+void open_hamamatsu_ndpi(const SlideProbe& probe, Slide::Impl& slide);
 
 }  // namespace slidestream::vendor

@@ -13,7 +13,8 @@ namespace slidestream::vendor {
 namespace {
 
 // Detection order: the vendors that recognise their own marks first, generic-tiff last.
-constexpr std::array<Vendor, 3> kVendors = {{
+constexpr std::array<Vendor, 4> kVendors = {{
+    {"hamamatsu", detect_hamamatsu_ndpi, open_hamamatsu_ndpi},
     {"aperio", detect_aperio, open_aperio},
     {"ome-tiff", detect_ome_tiff, open_ome_tiff},
     {"generic-tiff", detect_generic_tiff, open_generic_tiff},

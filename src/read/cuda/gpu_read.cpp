@@ -547,9 +547,10 @@ void choose_decoders(const Shared& s, const RegionClip& r, DecoderChoice& d) {
   // one through the host path.
   d.raw = is_plain_raw(tiles) && s.file != nullptr;
   // nvJPEG is loaded (and its backends probed, which takes a while) only for levels it can take.
+  // Scaled JPEG decoding (NDPI's derived levels) is libjpeg's IDCT scaling: CPU threads only.
   static const shim::nvjpeg::Availability no_nvjpeg{};
-  const auto& nv =
-      s.options.gpu_jpeg && nvjpeg_can_take(s.level) ? shim::nvjpeg::availability() : no_nvjpeg;
+  const bool nvjpeg_level = nvjpeg_can_take(s.level) && tiles.format().jpeg_scale_denom == 1;
+  const auto& nv = s.options.gpu_jpeg && nvjpeg_level ? shim::nvjpeg::availability() : no_nvjpeg;
   d.use_nvjpeg = nv.loaded && nv.hardware_backend;
   // Deflate, zstd and JPEG 2000 levels: nvCOMP / nvJPEG2000 where they cover the level.
   if (!d.raw && !d.use_nvjpeg && r.any_tile()) {
@@ -573,7 +574,7 @@ void plan_tiles(Shared& s, const RegionClip& r, DecoderChoice& d) {
       // Planar levels have several stored tiles per tile: the host path reads them.
       if (tiles.planes() == 1) {
         t.encoded = tiles.tile(tx, ty);
-        t.offset = t.encoded.front().offset;
+        t.offset = t.encoded.where();
         t.bytes = t.encoded.size();
       }
       const int64_t ax0 = std::max(tx * tw, r.x0), ax1 = std::min(tx * tw + tw, r.x1);
