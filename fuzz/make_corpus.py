@@ -3,7 +3,7 @@
   open_read/   copies of the small public test slides plus tiny slides from tifffile covering
                each layout the parser and decoders handle (byte orders, BigTIFF, SubIFDs,
                OME-XML, Aperio layout with stripped associated images, every compression,
-               planar, 16-bit and float samples);
+               planar, 16-bit and float samples) and tiny Hamamatsu NDPIs;
   deflate/ lzw/ zstd/ jpeg/ jpeg2000/ predictor/
                real tiles of those slides (and imagecodecs' encoders) behind the 6-byte format
                header of fuzz/tile_fuzz.hpp;
@@ -130,6 +130,23 @@ def write_zarr_seeds(out):
     return len(list(target.iterdir()))
 
 
+def write_ndpi_seeds(out):
+    """Tiny Hamamatsu NDPIs, laid out by tests/fixtures/make_ndpi_fixtures.py: restart-marker
+    pseudo-tiles with recorded offsets, the same without (found by scanning), a level without
+    restart markers, the macro."""
+    sys.path.insert(0, str(HERE.parent / "tests" / "fixtures"))
+    import make_ndpi_fixtures as ndpi
+
+    rgb = image(48, 64)
+    for name, record in (("ndpi.ndpi", True), ("ndpi-scan.ndpi", False)):
+        w = ndpi.NdpiWriter(out / name)
+        ndpi.add_stream(w, rgb, 20, restart_mcus=2, record_starts=record,
+                        extra=ndpi.FIRST_DIR_TAGS)
+        ndpi.add_stream(w, np.ascontiguousarray(rgb[::4, ::4]), 20)
+        ndpi.add_stream(w, image(16, 24, seed=1), -1)
+        w.close()
+
+
 def main(root):
     out = root / "open_read"
     out.mkdir(parents=True, exist_ok=True)
@@ -169,6 +186,7 @@ def main(root):
                 description="Aperio Image Library v12.0.0\nlabel 25x20", metadata=None)
         w.write(rgb[1], photometric="rgb", compression="jpeg", rowsperstrip=8, subfiletype=9,
                 description="Aperio Image Library v12.0.0\nmacro 25x20", metadata=None)
+    write_ndpi_seeds(out)
     total = sum(p.stat().st_size for p in out.iterdir())
     print(f"open_read: {len(list(out.iterdir()))} seeds, {total} bytes")
     for target, n in sorted(write_tile_seeds(sorted(out.iterdir()), root).items()):

@@ -675,3 +675,143 @@ TEST(MalformedInput, ZarrMetadataFuzzSeedsAndRegressionsEndCleanly) {
 }
 
 }  // namespace
+
+// --- Hamamatsu NDPI: the 64-bit TIFF dialect, restart offsets, JPEG headers ---
+
+namespace {
+
+// One NDPI entry: where its 32-bit value field and its 32-bit extension (the high half) are.
+struct NdpiEntry {
+  uint16_t tag, type;
+  uint32_t count;
+  uint64_t pos, extension_pos;
+  uint64_t value(const Bytes& b) const {
+    return get32(b, pos + 8) | (uint64_t{get32(b, extension_pos)} << 32);
+  }
+};
+
+// An independent walk of an NDPI's directories (tests/fixtures/make_ndpi_fixtures.py's layout).
+std::vector<std::vector<NdpiEntry>> walk_ndpi(const Bytes& b) {
+  std::vector<std::vector<NdpiEntry>> dirs;
+  uint64_t at = get(b, 4, 8, {});
+  while (at != 0) {
+    const uint16_t n = get16(b, at);
+    std::vector<NdpiEntry> entries;
+    for (uint16_t i = 0; i < n; ++i) {
+      const uint64_t pos = at + 2 + 12 * uint64_t{i};
+      entries.push_back({get16(b, pos), get16(b, pos + 2), get32(b, pos + 4), pos,
+                         at + 2 + 12 * uint64_t{n} + 8 + 4 * uint64_t{i}});
+    }
+    dirs.push_back(entries);
+    at = get(b, at + 2 + 12 * uint64_t{n}, 8, {});
+  }
+  return dirs;
+}
+
+const NdpiEntry& ndpi_entry(const std::vector<NdpiEntry>& dir, uint16_t tag) {
+  for (const auto& e : dir) {
+    if (e.tag == tag) return e;
+  }
+  throw std::runtime_error("NDPI test file lacks tag " + std::to_string(tag));
+}
+
+// The i-th recorded restart offset (tag 65426) of directory `d`, and setting it.
+uint64_t mcu_start_pos(const Bytes& b, const std::vector<NdpiEntry>& dir, uint32_t i) {
+  return ndpi_entry(dir, 65426).value(b) + 4 * uint64_t{i};
+}
+
+// Where the SOF, DRI or first entropy byte of directory d's JPEG is.
+uint64_t jpeg_marker_pos(const Bytes& b, const std::vector<NdpiEntry>& dir, uint8_t marker) {
+  uint64_t pos = ndpi_entry(dir, 273).value(b) + 2;
+  while (b.at(pos + 1) != marker) pos += 2 + ((uint64_t{b.at(pos + 2)} << 8) | b.at(pos + 3));
+  return pos;
+}
+
+fs::path ndpi_basic() {
+  return slidestream::test::fixture_dir() / "ndpi" / "ndpi-basic.ndpi";
+}
+
+TEST(MalformedInput, NdpiStructuralDamage) {
+  if (!fs::exists(ndpi_basic())) GTEST_SKIP() << "no NDPI fixtures (run ctest: make_ndpi_fixtures)";
+  using Dirs = std::vector<std::vector<NdpiEntry>>;
+  // Directory 0: level 0 (1024 x 768, 768 restart intervals of 128 x 8, offsets recorded);
+  // directory 3: 64 x 48 without restart markers.
+  std::vector<std::pair<std::string, std::function<void(Bytes&, const Dirs&)>>> cases = {
+      {"ndpi-mcu-start-decreasing",
+       [](Bytes& b, const Dirs& d) {
+         put32(b, mcu_start_pos(b, d[0], 5), get32(b, mcu_start_pos(b, d[0], 3)));
+       }},
+      {"ndpi-mcu-start-inside-interval",
+       [](Bytes& b, const Dirs& d) {
+         put32(b, mcu_start_pos(b, d[0], 5), get32(b, mcu_start_pos(b, d[0], 5)) + 17);
+       }},
+      {"ndpi-mcu-start-past-eof",
+       [](Bytes& b, const Dirs& d) { put32(b, mcu_start_pos(b, d[0], 700), 0xFFFFFF00u); }},
+      {"ndpi-mcu-start-high-bits",
+       [](Bytes& b, const Dirs& d) { put32(b, ndpi_entry(d[0], 65432).value(b) + 4 * 9, 1); }},
+      {"ndpi-strip-offset-past-eof",
+       [](Bytes& b, const Dirs& d) {
+         put32(b, ndpi_entry(d[0], 273).pos + 8, static_cast<uint32_t>(b.size() + 10));
+       }},
+      {"ndpi-strip-offset-high-bits",
+       [](Bytes& b, const Dirs& d) { put32(b, ndpi_entry(d[0], 273).extension_pos, 3); }},
+      {"ndpi-strip-byte-count-lies",
+       [](Bytes& b, const Dirs& d) { put32(b, ndpi_entry(d[0], 279).pos + 8, 0xFFFFFFF0u); }},
+      {"ndpi-width-lies",
+       [](Bytes& b, const Dirs& d) { put32(b, ndpi_entry(d[0], 256).pos + 8, 2048); }},
+      {"ndpi-height-4-billion",
+       [](Bytes& b, const Dirs& d) { put32(b, ndpi_entry(d[0], 257).pos + 8, 4000000000u); }},
+      {"ndpi-wide-level-without-restart-markers",
+       [](Bytes& b, const Dirs& d) { put32(b, ndpi_entry(d[3], 256).pos + 8, 70000); }},
+      {"ndpi-progressive-sof",
+       [](Bytes& b, const Dirs& d) { b.at(jpeg_marker_pos(b, d[0], 0xC0) + 1) = 0xC2; }},
+      {"ndpi-restart-interval-lies",
+       [](Bytes& b, const Dirs& d) { b.at(jpeg_marker_pos(b, d[0], 0xDD) + 5) = 3; }},
+      {"ndpi-jpeg-header-garbage",
+       [](Bytes& b, const Dirs& d) { b.at(ndpi_entry(d[0], 273).value(b) + 2) = 0x12; }},
+      {"ndpi-interval-scrambled",
+       [](Bytes& b, const Dirs& d) {
+         const uint64_t at = ndpi_entry(d[0], 273).value(b) + get32(b, mcu_start_pos(b, d[0], 9));
+         for (uint64_t i = 0; i < 24; ++i) b.at(at + i) = static_cast<uint8_t>(0xA5 ^ (i * 37));
+       }},
+      {"ndpi-no-source-lens",
+       [](Bytes& b, const Dirs& d) { put16(b, ndpi_entry(d[3], 65421).pos, 65500); }},
+      {"ndpi-directory-loop",
+       [](Bytes& b, const Dirs& d) {
+         const uint64_t last = d.back().front().pos - 2;
+         const uint64_t next = last + 2 + 12 * d.back().size();
+         for (int i = 0; i < 8; ++i) b.at(next + i) = b.at(4 + i);
+       }},
+  };
+  const Bytes good = read_file(ndpi_basic());
+  const Dirs dirs = walk_ndpi(good);
+  ASSERT_EQ(dirs.size(), 6u);
+  const fs::path scratch = slidestream::test::scratch_dir(per_test("malformed_ndpi"));
+  write_file(scratch / "control.ndpi", good);
+  Outcome control = open_and_read_isolated(scratch / "control.ndpi");
+  EXPECT_EQ(control.kind, Outcome::no_error) << control.message;
+  for (const auto& [name, patch] : cases) {
+    Bytes bytes = good;
+    patch(bytes, dirs);
+    ASSERT_NE(bytes, good) << name;
+    write_file(scratch / (name + ".ndpi"), bytes);
+    expect_clear_error(scratch / (name + ".ndpi"), name);
+  }
+}
+
+TEST(MalformedInput, NdpiTruncations) {
+  if (!fs::exists(ndpi_basic())) GTEST_SKIP() << "no NDPI fixtures (run ctest: make_ndpi_fixtures)";
+  // Directories sit at the end: every cut takes one away, so every cut must fail.
+  const uint64_t size = fs::file_size(ndpi_basic());
+  const fs::path path = slidestream::test::scratch_dir(per_test("truncate_ndpi")) / "cut.ndpi";
+  fs::copy_file(ndpi_basic(), path);
+  auto cuts = every(0, size, size / 120 + 1);
+  for (uint64_t c : every(size > 1500 ? size - 1500 : 0, size, 5)) cuts.push_back(c);
+  std::sort(cuts.begin(), cuts.end(), std::greater<>());
+  for (uint64_t cut : cuts) {
+    fs::resize_file(path, cut);
+    expect_clear_error(path, "truncated NDPI to " + std::to_string(cut) + " bytes");
+  }
+}
+
+}  // namespace

@@ -2,7 +2,8 @@
 // on every generated NDPI (tests/fixtures/make_ndpi_fixtures.py) and on one over 4 GiB made
 // here as a sparse file, the same vendor, levels (OpenSlide's scaled levels included), tile
 // sizes, downsamples, properties and associated images, and every level's and associated
-// image's pixels identical to OpenSlide's read_region.
+// image's pixels identical to OpenSlide's read_region. Plus the TIFF parser's NDPI mode and
+// `slidestream info` on an NDPI.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "slidestream/error.hpp"
 #include "slidestream/slide.hpp"
 #include "support/test_support.hpp"
+#include "tiff/tiff_parser.hpp"
 
 namespace fs = std::filesystem;
 using slidestream::Image;
@@ -140,6 +142,38 @@ TEST(VendorNdpi, SlideOver4GiBEqualsOpenSlide401) {
   ASSERT_GT(fs::file_size(path), uint64_t{1} << 32);
   compare_with_openslide_4(path);
   fs::remove_all(dir);
+}
+
+TEST(VendorNdpi, TiffParserReadsNdpiInItsDialectAndClassicTiffAsBefore) {
+  const auto fixtures = slidestream::test::ndpi_fixtures();
+  ASSERT_FALSE(fixtures.empty());
+  for (const fs::path& path :
+       {fixtures.front(), slidestream::test::shared_testdata() / "boxes.tiff"}) {
+    SCOPED_TRACE(path.string());
+    slidestream::io::File file(path, slidestream::io::File::Mode::read);
+    slidestream::tiff::TiffFile tf(file, fs::file_size(path));
+    const bool ndpi = path.extension() == ".ndpi";
+    EXPECT_EQ(tf.ndpi(), ndpi);
+    const auto* flag = tf.ifds().front().find(slidestream::tiff::tag::ndpi_format_flag);
+    EXPECT_EQ(flag != nullptr, ndpi);
+  }
+}
+
+TEST(VendorNdpi, InfoShowsTheVendorAndEveryProperty) {
+  const auto fixtures = slidestream::test::ndpi_fixtures();
+  ASSERT_FALSE(fixtures.empty());
+  Slide slide = Slide::open(fixtures.front());
+  std::string out;
+  ASSERT_EQ(
+      slidestream::test::run_command(
+          "'" + slidestream::test::cli_path() + "' info '" + fixtures.front().string() + "'", &out),
+      0)
+      << out;
+  EXPECT_NE(out.find("format:            " + slide.format() + "\n"), std::string::npos) << out;
+  EXPECT_EQ(slide.format(), "hamamatsu");
+  for (const auto& [key, value] : slide.properties()) {
+    EXPECT_NE(out.find("  " + key + " = " + value + "\n"), std::string::npos) << key;
+  }
 }
 
 }  // namespace

@@ -161,7 +161,9 @@ uint64_t decode_stored_tile(const RegionSource& s, const codec::TileFormat& form
                 "tile data (" + std::to_string(count) + " bytes) runs past the end of its file",
                 where);
   }
-  const uint64_t decoded = static_cast<uint64_t>(dest.row_bytes()) * format.height;
+  // A scaled JPEG decode (NDPI's derived levels) reads a full-size tile's stream.
+  const uint64_t scale = format.jpeg_scale_denom;
+  const uint64_t decoded = static_cast<uint64_t>(dest.row_bytes()) * format.height * scale * scale;
   if (count > decoded * kMaxExpansion + kHeaderSlack) {
     throw Error(ErrorKind::limit,
                 "tile byte count " + std::to_string(count) + " is implausible for a " +

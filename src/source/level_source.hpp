@@ -63,14 +63,13 @@ class TileBytes {
   bool single() const noexcept { return count_ == 1; }
   const ByteRange& front() const noexcept { return inline_[0]; }
   uint64_t size() const noexcept { return total_; }  // encoded bytes, all ranges together
-  // Where the tile's data is, for error messages: the start of its longest range (a header
-  // joined from memory is not where a damaged tile is).
+  // Where the tile's data is, for error messages: the start of its first range in store 0,
+  // the source's own file (an NDPI tile's header, joined from memory, is not where it is damaged).
   uint64_t where() const noexcept {
-    const ByteRange* best = &inline_[0];
     for (const ByteRange& r : ranges()) {
-      if (r.length > best->length) best = &r;
+      if (r.store == 0) return r.offset;
     }
-    return best->offset;
+    return inline_[0].offset;
   }
 
  private:

@@ -16,6 +16,7 @@ constexpr uint32_t kJpegMaxDimension = 65500;
 // Decoded bytes of one pseudo-tile (or of a whole image without restart markers), as the TIFF
 // sources bound a tile: beyond it a hostile header would make a decoder allocate gigabytes.
 constexpr uint64_t kMaxTileBytes = uint64_t{1} << 30;
+constexpr uint64_t kMaxSide = 0xFFFFFFFF;  // TIFF's LONG; NDPI's LONG8 sizes are hostile
 
 Error dir_error(ErrorKind kind, int index, const std::string& cause) {
   return Error(kind, "NDPI directory " + std::to_string(index) + ": " + cause);
@@ -29,6 +30,11 @@ Stream read_stream(const tiff::TiffFile& tf, const tiff::Ifd& ifd, int index, Im
   auto width = tf.get_uint(ifd, tiff::tag::image_width);
   auto height = tf.get_uint(ifd, tiff::tag::image_length);
   if (!width || !height) throw dir_error(ErrorKind::format, index, "no ImageWidth/ImageLength");
+  if (*width == 0 || *height == 0 || *width > kMaxSide || *height > kMaxSide) {
+    throw dir_error(ErrorKind::limit, index,
+                    "image is " + std::to_string(*width) + " x " + std::to_string(*height) +
+                        " pixels (a side is 0 or beyond 2^32-1)");
+  }
   const tiff::Entry* offsets = ifd.find(tiff::tag::strip_offsets);
   auto bytes = tf.get_uint(ifd, tiff::tag::strip_byte_counts);
   if (offsets == nullptr || !bytes) {
@@ -47,8 +53,8 @@ Stream read_stream(const tiff::TiffFile& tf, const tiff::Ifd& ifd, int index, Im
                         std::to_string(tf.file_size()) + " bytes)");
   }
   s.end = s.start + *bytes;
-  image.width = static_cast<int64_t>(std::min<uint64_t>(*width, INT64_MAX));
-  image.height = static_cast<int64_t>(std::min<uint64_t>(*height, INT64_MAX));
+  image.width = static_cast<int64_t>(*width);
+  image.height = static_cast<int64_t>(*height);
   return s;
 }
 
