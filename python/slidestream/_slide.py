@@ -110,7 +110,7 @@ class Slide:
 
     @property
     def format(self) -> str:
-        """"aperio", "ome-tiff" or "generic-tiff" (OpenSlide's vendor names)."""
+        """"hamamatsu", "aperio", "ome-tiff" or "generic-tiff" (OpenSlide's vendor names)."""
         return self._core.format
 
     @property

@@ -173,7 +173,19 @@ std::shared_ptr<const Intervals> read_intervals(const tiff::TiffFile& tf,
       in->starts.insert(in->starts.end(), found.begin(), found.end());
     }
   }
-  in->starts.push_back(s.end);
+  if (image.height % image.tile_height == 0) {
+    in->starts.push_back(s.end);
+  } else {
+    // A last, partial row of MCUs follows the grid (OpenSlide does not draw it): the last
+    // tile ends at the next restart marker, not with the stream. (OpenSlide reads on to the end
+    // and lets libjpeg warn about the extra bytes; our decoders stop at a warning.)
+    std::vector<uint64_t> next = scan_restart_markers(file, in->starts.back(), s.end, 1);
+    if (next.empty()) {
+      throw dir_error(ErrorKind::format, image.directory,
+                      "no restart marker after the last whole row of tiles");
+    }
+    in->starts.push_back(next.front());
+  }
   check_starts(in->starts, s, image.directory);
   return in;
 }

@@ -164,7 +164,7 @@ void nvjpeg_batch_once(BatchGpu& b, shim::nvjpeg::BatchDecoder& decoder, Staging
     try {
       source::read_tile_bytes(b.source.tiles, tb, encoded);
     } catch (const Error& e) {
-      throw e.with_context(b.where(t, static_cast<int64_t>(tb.front().offset)));
+      throw e.with_context(b.where(t, static_cast<int64_t>(tb.where())));
     }
     auto& stream_bytes = bytes[streams.size()];
     shim::nvjpeg::merge_jpeg_tables(tables, encoded, &stream_bytes);
@@ -390,8 +390,9 @@ void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan
   b.tile_bytes = b.tile_row_bytes * static_cast<size_t>(b.tile_rows);
   b.tile_stride = align_up(b.tile_bytes);
   static const shim::nvjpeg::Availability no_nvjpeg{};
-  const bool nv_level =
-      options.gpu_jpeg && nvjpeg_can_take(l) && !b.source.tiles.strips() && !plan.tiles.empty();
+  // Scaled JPEG decoding (NDPI's derived levels) is libjpeg's IDCT scaling: CPU threads only.
+  const bool nv_level = options.gpu_jpeg && nvjpeg_can_take(l) && !b.source.tiles.strips() &&
+                        b.source.tiles.format().jpeg_scale_denom == 1 && !plan.tiles.empty();
   const auto& nv = nv_level ? shim::nvjpeg::availability() : no_nvjpeg;
   b.use_nvjpeg = nv.loaded && nv.hardware_backend;
 
