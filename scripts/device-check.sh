@@ -44,6 +44,8 @@ if [ "${1:-}" = prepare ]; then
       tf-jpeg-ycbcr420-128.tif tf-jpeg-ycbcr422-128.tif tf-jpeg-ycbcr444-128.tif; do
     [ -f "$BUILD_DIR/tests/fixtures/$f" ] && cp "$BUILD_DIR/tests/fixtures/$f" .carry/fixtures/
   done
+  # The NDPI fixtures (4 MB; test_gpu_ndpi reads them).
+  [ -d "$BUILD_DIR/tests/fixtures/ndpi" ] && cp -r "$BUILD_DIR/tests/fixtures/ndpi" .carry/fixtures/
   wheel=$(ls .whl/nvidia_nvimgcodec_cu13-*.whl 2>/dev/null | head -1)
   if [ -n "$wheel" ]; then
     tmp=$(mktemp -d)
