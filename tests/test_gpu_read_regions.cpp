@@ -89,6 +89,41 @@ TEST(GpuReadRegions, GpuBatchEqualsHostBatchOnEveryKindOfLevel) {
 #endif
 }
 
+TEST(GpuReadRegions, GpuCacheChangesNoPixelAndStaysUnderItsCap) {
+  SLIDESTREAM_REQUIRE_GPU();
+#if SLIDESTREAM_HAVE_CUDA
+  setenv("SLIDESTREAM_NVJPEG", "sync", 1);
+  for (const char* name : {"cmu-1-small-region.svs", "vips-jpeg90-256.tif"}) {
+    const auto path =
+        std::string(name).ends_with(".svs") ? test::shared_testdata() / name : test::fixture(name);
+    Slide slide = Slide::open(path);
+    const auto locations = random_locations(slide, 256, 300, 17);
+    const Image expected = read_regions(slide, 0, locations, 256, 256);
+    const size_t tile = size_t{slide.level(0).tile_width} * slide.level(0).tile_height * 3;
+    for (size_t cap : {tile * 7, size_t{1} << 30}) {
+      TileCache cache(cap);
+      ReadOptions gpu;
+      gpu.device = Device::cuda;
+      for (int round = 0; round < 3; ++round) {
+        const Image got = read_regions(slide, 0, locations, 256, 256, gpu, &cache);
+        size_t differing = 0;
+        EXPECT_EQ(
+            test::max_abs_difference(test::to_host(got.view()), host_bytes(expected), &differing),
+            0)
+            << name << " cap " << cap << " round " << round << ": " << differing;
+        const TileCache::Stats s = cache.stats();
+        EXPECT_LE(s.device_used_bytes, cap);
+      }
+      const TileCache::Stats s = cache.stats();
+      if (cap > tile * 7) {
+        EXPECT_GT(s.device_hits, 0u);
+      }
+      EXPECT_GT(s.device_entries, 0u);
+    }
+  }
+#endif
+}
+
 TEST(GpuReadRegions, PitchedCallerBufferAndSmallRegions) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA

@@ -6,15 +6,18 @@
 // the level and the tile.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "read/decoded_tile_cache.hpp"
 #include "read/region_batch.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/regions.hpp"
@@ -177,6 +180,53 @@ TEST(ReadRegions, CacheChangesNoPixelAndStaysUnderItsCap) {
       EXPECT_EQ(s.entries, 0u);
     }
   }
+}
+
+// The GPU cache's slot bookkeeping, with host memory standing in for the device buffer: hits
+// after a commit, never more slots than the cap holds, least recently used unpinned slots
+// evicted first, pinned ones never, a failed batch's misses dropped.
+TEST(ReadRegions, DeviceCacheSlotsHitEvictAndPinAsTheyShould) {
+  TileCache cache(1000);  // 10 slots of 100 bytes
+  TileCache::Impl& c = cache.impl();
+  auto host_memory = [](size_t bytes) {
+    return std::shared_ptr<std::byte>(new std::byte[bytes], std::default_delete<std::byte[]>());
+  };
+  ASSERT_NE(c.device_memory(0, 100, host_memory), nullptr);
+  EXPECT_EQ(c.device_memory(0, 200, host_memory), nullptr);  // another tile size: not cached
+  auto keys = [](int64_t first, int64_t n) {
+    std::vector<TileCache::Impl::Key> k;
+    for (int64_t i = first; i < first + n; ++i) k.push_back({nullptr, "s", 0, 0, i, 0});
+    return k;
+  };
+  const auto a = keys(0, 6);
+  auto batch = c.acquire_device(0, a);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_GE(batch.slot[i], 0);
+    EXPECT_FALSE(batch.hit[i]);
+  }
+  // While `a` is pinned, a batch of 6 more finds only the 4 free slots.
+  const auto b = keys(6, 6);
+  auto pinned = c.acquire_device(0, b);
+  EXPECT_EQ(std::count(pinned.slot.begin(), pinned.slot.end(), -1), 2);
+  c.release_device(0, pinned);
+  c.commit_device(0, a, batch);
+  auto again = c.acquire_device(0, a);
+  EXPECT_EQ(std::count(again.hit.begin(), again.hit.end(), 1), 6);
+  EXPECT_TRUE(again.slot == batch.slot);
+  c.commit_device(0, a, again);
+  // 8 new tiles: 4 free slots, then the 4 least recently used of `a` (all unpinned) evicted.
+  const auto d = keys(20, 8);
+  auto more = c.acquire_device(0, d);
+  EXPECT_EQ(std::count(more.slot.begin(), more.slot.end(), -1), 0);
+  c.commit_device(0, d, more);
+  const TileCache::Stats s = cache.stats();
+  EXPECT_EQ(s.device_entries, 10u);
+  EXPECT_LE(s.device_used_bytes, 1000u);
+  // a[0..3] were evicted, a[4] and a[5] (the most recently used of `a`) stay.
+  const std::vector<TileCache::Impl::Key> kept = {a[4], a[5], a[0]};
+  auto after = c.acquire_device(0, kept);
+  EXPECT_TRUE(after.hit == std::vector<uint8_t>({1, 1, 0}));
+  c.release_device(0, after);
 }
 
 TEST(ReadRegions, DamagedTileFailsTheBatchNamingSlideLevelAndTile) {

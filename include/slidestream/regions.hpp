@@ -47,12 +47,18 @@ class TileCache {
     uint64_t evictions = 0;
     size_t entries = 0;
     size_t used_bytes = 0;  // never above capacity_bytes
+    // GPU reads keep tiles in GPU memory: a buffer of capacity_bytes per GPU, reserved on the
+    // GPU's first cached read; these count its tiles (all GPUs).
+    uint64_t device_hits = 0;
+    uint64_t device_misses = 0;
+    size_t device_entries = 0;
+    size_t device_used_bytes = 0;  // never above capacity_bytes per GPU
   };
   size_t capacity_bytes() const noexcept;
   Stats stats() const;
   void clear();
 
-  struct Impl;  // internal: src/read/tile_cache.hpp
+  struct Impl;  // internal: src/read/decoded_tile_cache.hpp
   Impl& impl() const noexcept { return *impl_; }
 
  private:
@@ -64,8 +70,8 @@ class TileCache {
 // tall, region i in rows [i × height, (i + 1) × height) (a tight view is an (N, H, W, C) array).
 // out.device decides host or GPU memory. Pixels outside the level get options.fill. Tiles decode
 // on options.threads CPU threads; into GPU memory also on nvJPEG where a whole-level GPU read
-// would use it. `cache` (may be null) is consulted and filled by host reads (GPU reads decode
-// every tile they need; see the README).
+// would use it. `cache` (may be null) is consulted and filled: host reads keep tiles in host
+// memory, GPU reads in GPU memory (TileCache::Stats says how much).
 // Errors name the slide, the level and the tile (a damaged tile fails the whole batch).
 void read_regions(const Slide& slide, int level, std::span<const RegionLocation> locations,
                   int64_t width, int64_t height, const ImageView& out,

@@ -329,8 +329,10 @@ class Slide:
 
 class TileCache:
     """A bounded cache of decoded tiles for :meth:`Slide.read_regions` (and the patch loader):
-    at most `capacity_bytes` of decoded pixels, least recently used first out, kept per slide,
-    level and tile. Share one between threads and slides; none is global."""
+    at most `capacity_bytes` of decoded pixels per device, least recently used first out, kept
+    per slide, level and tile. Host reads keep tiles in host memory; GPU reads in a buffer of
+    `capacity_bytes` reserved on the GPU at its first cached read. Share one between threads and
+    slides; none is global."""
 
     def __init__(self, capacity_bytes: int) -> None:
         if capacity_bytes < 0:
@@ -342,7 +344,8 @@ class TileCache:
         return self._core.capacity_bytes
 
     def stats(self) -> dict[str, int]:
-        """hits, misses, evictions, entries and used_bytes (never above the capacity)."""
+        """hits, misses, evictions, entries, used_bytes (host) and device_hits, device_misses,
+        device_entries, device_used_bytes (GPU memory), each never above the capacity."""
         return dict(self._core.stats())
 
     def clear(self) -> None:

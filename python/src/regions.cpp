@@ -137,6 +137,10 @@ void bind_regions(nb::module_& m) {
         d["evictions"] = s.evictions;
         d["entries"] = s.entries;
         d["used_bytes"] = s.used_bytes;
+        d["device_hits"] = s.device_hits;
+        d["device_misses"] = s.device_misses;
+        d["device_entries"] = s.device_entries;
+        d["device_used_bytes"] = s.device_used_bytes;
         return d;
       });
   m.def("read_regions", &read_regions_py, nb::arg("slide"), nb::arg("level"), nb::arg("locations"),

@@ -50,7 +50,14 @@ void TileCache::Impl::insert(const Key& key, Tile tile) {
 
 TileCache::Stats TileCache::Impl::stats() const {
   std::lock_guard lock(mutex_);
-  return TileCache::Stats{hits_, misses_, evictions_, lru_.size(), used_};
+  TileCache::Stats s{hits_, misses_, evictions_, lru_.size(), used_};
+  s.device_hits = device_hits_;
+  s.device_misses = device_misses_;
+  for (const auto& [device, d] : devices_) {
+    s.device_entries += d.lru.size();
+    s.device_used_bytes += d.lru.size() * d.slot_bytes;
+  }
+  return s;
 }
 
 void TileCache::Impl::clear() {
@@ -58,6 +65,125 @@ void TileCache::Impl::clear() {
   lru_.clear();
   index_.clear();
   used_ = 0;
+  for (auto& [device, d] : devices_) {
+    // Findable, unpinned slots go back to the free list; pinned ones belong to a batch.
+    for (auto it = d.lru.begin(); it != d.lru.end();) {
+      const int64_t slot = *it;
+      if (d.pins[slot] > 0) {
+        ++it;
+        continue;
+      }
+      d.index.erase(*d.owner[slot]);
+      d.owner[slot].reset();
+      d.findable[slot] = 0;
+      d.free.push_back(slot);
+      it = d.lru.erase(it);
+    }
+  }
+}
+
+std::byte* TileCache::Impl::device_memory(int device, size_t slot_bytes, const Allocate& allocate) {
+  std::lock_guard lock(mutex_);
+  auto it = devices_.find(device);
+  if (it == devices_.end()) {
+    const size_t count = slot_bytes > 0 ? capacity / slot_bytes : 0;
+    if (count == 0) return nullptr;
+    DeviceSlots d;
+    d.memory = allocate(count * slot_bytes);
+    d.slot_bytes = slot_bytes;
+    d.pins.assign(count, 0);
+    d.owner.resize(count);
+    d.findable.assign(count, 0);
+    d.lru_at.resize(count);
+    for (size_t i = count; i-- > 0;) d.free.push_back(static_cast<int64_t>(i));
+    it = devices_.emplace(device, std::move(d)).first;
+  }
+  return it->second.slot_bytes == slot_bytes ? it->second.memory.get() : nullptr;
+}
+
+int64_t TileCache::Impl::take_device_slot(DeviceSlots& d) {
+  if (!d.free.empty()) {
+    const int64_t slot = d.free.back();
+    d.free.pop_back();
+    return slot;
+  }
+  for (auto it = d.lru.rbegin(); it != d.lru.rend(); ++it) {
+    const int64_t slot = *it;
+    if (d.pins[slot] > 0) continue;
+    d.index.erase(*d.owner[slot]);
+    d.owner[slot].reset();
+    d.findable[slot] = 0;
+    d.lru.erase(std::next(it).base());
+    ++evictions_;
+    return slot;
+  }
+  return -1;
+}
+
+TileCache::Impl::DeviceBatch TileCache::Impl::acquire_device(int device,
+                                                             const std::vector<Key>& keys) {
+  std::lock_guard lock(mutex_);
+  DeviceBatch batch;
+  batch.slot.assign(keys.size(), -1);
+  batch.hit.assign(keys.size(), 0);
+  auto it = devices_.find(device);
+  if (it == devices_.end()) return batch;
+  DeviceSlots& d = it->second;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (auto found = d.index.find(keys[i]); found != d.index.end()) {
+      const int64_t slot = found->second;
+      batch.slot[i] = slot;
+      batch.hit[i] = 1;
+      ++d.pins[slot];
+      d.lru.splice(d.lru.begin(), d.lru, d.lru_at[slot]);
+      ++device_hits_;
+      continue;
+    }
+    ++device_misses_;
+    const int64_t slot = take_device_slot(d);
+    if (slot < 0) continue;
+    batch.slot[i] = slot;
+    d.owner[slot] = keys[i];
+    ++d.pins[slot];
+  }
+  return batch;
+}
+
+void TileCache::Impl::commit_device(int device, const std::vector<Key>& keys,
+                                    const DeviceBatch& batch) {
+  std::lock_guard lock(mutex_);
+  DeviceSlots& d = devices_.at(device);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const int64_t slot = batch.slot[i];
+    if (slot < 0) continue;
+    --d.pins[slot];
+    if (batch.hit[i]) continue;
+    if (d.index.count(keys[i]) != 0) {  // another batch put it first
+      d.owner[slot].reset();
+      if (d.pins[slot] == 0) d.free.push_back(slot);
+      continue;
+    }
+    d.index.emplace(keys[i], slot);
+    d.findable[slot] = 1;
+    d.lru.push_front(slot);
+    d.lru_at[slot] = d.lru.begin();
+  }
+}
+
+void TileCache::Impl::release_device(int device, const DeviceBatch& batch) {
+  std::lock_guard lock(mutex_);
+  auto it = devices_.find(device);
+  if (it == devices_.end()) return;
+  DeviceSlots& d = it->second;
+  for (size_t i = 0; i < batch.slot.size(); ++i) {
+    const int64_t slot = batch.slot[i];
+    if (slot < 0) continue;
+    --d.pins[slot];
+    if (!batch.hit[i]) {
+      d.owner[slot].reset();
+      d.free.push_back(slot);
+    }
+  }
 }
 
 TileCache::TileCache(size_t capacity_bytes) : impl_(std::make_unique<Impl>(capacity_bytes)) {}

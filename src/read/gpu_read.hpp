@@ -7,6 +7,7 @@
 
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
+#include "slidestream/regions.hpp"
 #include "slidestream/slide.hpp"
 
 namespace slidestream::read {
@@ -26,7 +27,9 @@ struct BatchPlan;  // read/region_batch.hpp
 // A planned batch (slidestream/regions.hpp) into `out` (GPU memory, plan.width wide and
 // regions × plan.height tall): each tile decoded once, on nvJPEG's engines and CPU threads,
 // into a device tile arena, then every piece placed by one kernel. Pixels equal the host read's.
+// `cache` (may be null) keeps decoded tiles in GPU memory between batches.
 void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan,
-                      const ImageView& out, const ReadOptions& options, ReadReport* report);
+                      const ImageView& out, const ReadOptions& options, TileCache* cache,
+                      ReadReport* report);
 
 }  // namespace slidestream::read

@@ -154,7 +154,7 @@ void read_regions(const Slide& slide, int level, std::span<const RegionLocation>
   if (locations.empty() || width == 0 || height == 0) return;
   if (out.device == Device::cuda) {
 #if SLIDESTREAM_HAVE_CUDA
-    read::read_regions_gpu(slide.impl(), level, plan, out, options, report);
+    read::read_regions_gpu(slide.impl(), level, plan, out, options, cache, report);
     return;
 #else
     throw Error(ErrorKind::unsupported,

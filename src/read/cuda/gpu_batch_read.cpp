@@ -22,11 +22,13 @@
 #include <vector>
 
 #include "codec/cuda/ycc_to_rgb.hpp"
+#include "core/cuda_memory.hpp"
 #include "core/thread_pool.hpp"
 #include "cuda/check.hpp"
 #include "io/cuda/staging_pool.hpp"
 #include "read/cuda/nvjpeg_route.hpp"
 #include "read/cuda/placement.hpp"
+#include "read/decoded_tile_cache.hpp"
 #include "read/gpu_read.hpp"
 #include "read/region_batch.hpp"
 #include "read/region_reader.hpp"
@@ -68,6 +70,12 @@ struct BatchGpu {
   int64_t tile_rows = 0;
   bool use_nvjpeg = false;
   StagingSlot* arena = nullptr;
+  // The caller's TileCache keeps decoded tiles in GPU memory: slots of tile_stride bytes in
+  // `slab`; slots.slot[k] is group tile k's (-1: not cached, decoded into the arena).
+  TileCache::Impl* cache = nullptr;
+  std::byte* slab = nullptr;
+  TileCache::Impl::DeviceBatch slots;
+  std::vector<TileCache::Impl::Key> keys;
 
   // The current group: plan tiles [first, first + count); arena slot k holds tile first + k.
   size_t first = 0, count = 0;
@@ -104,6 +112,13 @@ struct BatchGpu {
   }
   const BatchTile& tile(size_t k) const { return plan.tiles[first + k]; }
   size_t offset(size_t k) const { return k * tile_stride; }
+  bool in_slab(size_t k) const { return slab != nullptr && slots.slot[k] >= 0; }
+  bool cached(size_t k) const { return in_slab(k) && slots.hit[k]; }
+  // Where group tile k's decoded pixels go (and are placed from).
+  std::byte* tile_data(size_t k) const {
+    return in_slab(k) ? slab + static_cast<size_t>(slots.slot[k]) * tile_stride
+                      : arena->staging.data() + offset(k);
+  }
   ErrorContext where(const BatchTile& t, int64_t offset = -1) const {
     return {slide.path.string(), source.level_index, t.ty * level_layout.tiles_across + t.tx,
             offset};
@@ -122,8 +137,8 @@ void decode_on_cpu(BatchGpu& b, size_t k) {
   view.dtype = b.level_layout.dtype;
   view.row_pitch = b.tile_row_bytes;
   b.file_bytes += decode_tile(b.source, t.tx, t.ty, view, b.options.fill);
-  cuda::check(cudaMemcpyAsync(b.arena->staging.data() + b.offset(k), view.data, b.tile_bytes,
-                              cudaMemcpyHostToDevice, b.arena->stream.get()),
+  cuda::check(cudaMemcpyAsync(b.tile_data(k), view.data, b.tile_bytes, cudaMemcpyHostToDevice,
+                              b.arena->stream.get()),
               "cudaMemcpyAsync (decoded tile)");
   b.cpu_decoded++;
 }
@@ -191,7 +206,7 @@ void nvjpeg_batch_once(BatchGpu& b, shim::nvjpeg::BatchDecoder& decoder, Staging
     d.planes = shape;
     d.width = tw;
     d.height = th;
-    d.dst = b.arena->staging.data() + b.offset(k);
+    d.dst = b.tile_data(k);
     d.dst_pitch = b.tile_row_bytes;
     streams.emplace_back(stream_bytes.data(), stream_bytes.size());
     outputs.push_back(output);
@@ -263,6 +278,7 @@ void decode_group(BatchGpu& b) {
   b.next_cpu = 0;
   const bool planar = b.source.tiles.planes() != 1;
   for (size_t k = 0; k < b.count; ++k) {
+    if (b.cached(k)) continue;  // already in GPU memory
     (b.use_nvjpeg && !planar ? b.jpeg : b.cpu).push_back(k);
   }
   b.jpeg_front = 0;
@@ -292,9 +308,11 @@ void decode_group(BatchGpu& b) {
   if (b.error) std::rethrow_exception(b.error);
 }
 
-// Every piece of the group's tiles to its region, in rounds of the descriptor room's size.
-void place_group(BatchGpu& b) {
+// Every piece of the group's tiles in the arena (from_slab false) or in the cache's slots (true)
+// to its region, in rounds of the descriptor room's size.
+void place_group(BatchGpu& b, bool from_slab) {
   StagingSlot& arena = *b.arena;
+  const std::byte* base = from_slab ? b.slab : arena.staging.data();
   Placement* host = host_placements(arena);
   int count = 0;
   uint32_t max_rows = 0;
@@ -304,17 +322,19 @@ void place_group(BatchGpu& b) {
     cuda::check(cudaMemcpyAsync(device_placements(arena), host, sizeof(Placement) * count,
                                 cudaMemcpyHostToDevice, stream),
                 "cudaMemcpyAsync (placements)");
-    place(arena.staging.data(), device_placements(arena), count, max_rows, stream);
+    place(base, device_placements(arena), count, max_rows, stream);
     arena.stream.synchronize();  // the host descriptors are rewritten next round
     count = 0;
     max_rows = 0;
   };
   for (size_t k = 0; k < b.count; ++k) {
+    if (b.in_slab(k) != from_slab) continue;
     const BatchTile& t = b.tile(k);
+    const uint64_t start = static_cast<uint64_t>(b.tile_data(k) - base);
     for (uint32_t i = 0; i < t.piece_count; ++i) {
       const BatchPiece& p = b.plan.pieces[t.first_piece + i];
       Placement& d = host[count++];
-      d.src_offset = b.offset(k) + static_cast<uint64_t>(p.src_y) * b.tile_row_bytes +
+      d.src_offset = start + static_cast<uint64_t>(p.src_y) * b.tile_row_bytes +
                      static_cast<uint64_t>(p.src_x) * b.pixel;
       d.src_pitch = b.tile_row_bytes;
       const int64_t row = static_cast<int64_t>(p.region) * b.plan.height + p.dst_y;
@@ -328,6 +348,38 @@ void place_group(BatchGpu& b) {
     }
   }
   flush();
+}
+
+// One group with the cache: its tiles' slots taken (hits pinned, misses reserved), the misses
+// decoded into their slots (or the arena when no slot was free), every piece placed, then the
+// misses made findable. A failure gives the slots back without them.
+void read_group(BatchGpu& b) {
+  if (b.cache != nullptr && b.slab != nullptr) {
+    b.keys.clear();
+    for (size_t k = 0; k < b.count; ++k) {
+      const BatchTile& t = b.tile(k);
+      b.keys.push_back(
+          {&b.slide, b.source.file, b.source.level_index, b.out.cuda_device, t.tx, t.ty});
+    }
+    b.slots = b.cache->acquire_device(b.out.cuda_device, b.keys);
+  } else {
+    b.slots.slot.assign(b.count, -1);
+    b.slots.hit.assign(b.count, 0);
+  }
+  try {
+    decode_group(b);
+    place_group(b, false);
+    if (b.slab != nullptr) place_group(b, true);  // each ends with the arena's stream idle
+  } catch (...) {
+    (void)cudaStreamSynchronize(b.arena->stream.get());
+    if (b.cache != nullptr && b.slab != nullptr) {
+      b.cache->release_device(b.out.cuda_device, b.slots);
+    }
+    throw;
+  }
+  if (b.cache != nullptr && b.slab != nullptr) {
+    b.cache->commit_device(b.out.cuda_device, b.keys, b.slots);
+  }
 }
 
 // Regions partly outside the level get the fill value first, on the arena's stream (so before
@@ -371,7 +423,8 @@ void write_report(const BatchGpu& b, ReadReport& report) {
 }  // namespace
 
 void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan,
-                      const ImageView& out, const ReadOptions& options, ReadReport* report) {
+                      const ImageView& out, const ReadOptions& options, TileCache* cache,
+                      ReadReport* report) {
   const Level& l = slide.level_source(level).layout();
   const int64_t rows = static_cast<int64_t>(plan.needs_fill.size()) * plan.height;
   check_gpu_output(slide, l, level, plan.width, rows, out);
@@ -396,6 +449,13 @@ void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan
   const auto& nv = nv_level ? shim::nvjpeg::availability() : no_nvjpeg;
   b.use_nvjpeg = nv.loaded && nv.hardware_backend;
 
+  if (cache != nullptr && !plan.tiles.empty()) {
+    b.cache = &cache->impl();
+    const int device = out.cuda_device;
+    b.slab = b.cache->device_memory(device, b.tile_stride, [device](size_t bytes) {
+      return cuda::allocate_device_shared(bytes, device);
+    });
+  }
   const size_t group = std::min(kMaxGroupTiles, std::max<size_t>(plan.tiles.size(), 1));
   SlotLease arena = io::cuda::acquire_slot(out.cuda_device, group * b.tile_stride);
   b.arena = arena.get();
@@ -404,8 +464,7 @@ void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan
     for (size_t first = 0; first < plan.tiles.size(); first += group) {
       b.first = first;
       b.count = std::min(group, plan.tiles.size() - first);
-      decode_group(b);
-      place_group(b);  // ends with the arena's stream idle: the next group may reuse it
+      read_group(b);  // ends with the arena's stream idle: the next group may reuse it
     }
     arena->stream.synchronize();
   } catch (...) {
