@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "binding.hpp"
 #include "slidestream/error.hpp"
@@ -189,8 +190,54 @@ nb::tuple array_interface(const AnyArray& a) {
                         dtype_name(a.dtype()), a.device_type(), a.device_id());
 }
 
+// A host copy of a C-contiguous array of any shape and dtype (batches of patches: (N, H, W, C),
+// float16), byte for byte.
+nb::object to_host_bytes(const AnyArray& a) {
+  size_t count = 1;
+  std::vector<size_t> shape(a.ndim());
+  for (size_t i = 0; i < a.ndim(); ++i) count *= shape[i] = a.shape(i);
+  int64_t expected = 1;
+  for (size_t i = a.ndim(); i-- > 0;) {
+    if (a.shape(i) != 1 && a.stride(i) != expected) {
+      bad("array", "must be C-contiguous to be copied as it is");
+    }
+    expected *= static_cast<int64_t>(a.shape(i));
+  }
+  const size_t bytes = count * a.itemsize();
+  Image host = Image::allocate(static_cast<int64_t>(bytes), 1, 1, DataType::uint8, Device::cpu);
+  ImageView src;
+  src.data = reinterpret_cast<std::byte*>(const_cast<void*>(static_cast<const void*>(a.data())));
+  src.width = static_cast<int64_t>(bytes);
+  src.height = 1;
+  src.row_pitch = bytes;
+  src.device = a.device_type() == kDlCpu ? Device::cpu : Device::cuda;
+  src.cuda_device = a.device_id();
+  {
+    nb::gil_scoped_release unlocked;
+    if (src.device == Device::cpu) {
+      if (bytes > 0) std::memcpy(host.data(), src.data, bytes);
+    } else {
+#if SLIDESTREAM_HAVE_CUDA
+      wait_for_producer(src);
+      const cudaError_t rc = cudaMemcpy(host.data(), src.data, bytes, cudaMemcpyDefault);
+      if (rc != cudaSuccess) {
+        throw Error(ErrorKind::cuda, std::string("copying to the host: ") + cudaGetErrorString(rc));
+      }
+#endif
+    }
+  }
+  auto* owned = new Image(std::move(host));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<Image*>(p); });
+  return nb::cast(nb::ndarray<nb::numpy>(owned->data(), shape.size(), shape.data(), owner, nullptr,
+                                         a.dtype(), kDlCpu, 0));
+}
+
 // A host copy (NumPy) of an array on a GPU or the host.
 nb::object to_host(const AnyArray& a) {
+  DataType known;
+  if ((a.ndim() != 2 && a.ndim() != 3) || !data_type_of(a.dtype(), known)) {
+    return to_host_bytes(a);
+  }
   const ImageView src = view_of(a, "array");
   Image host = Image::allocate(src.width, src.height, src.channels, src.dtype, Device::cpu);
   {

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import slidestream
-from conftest import BUILT_FIXTURES, SHARED
+from conftest import BUILT_FIXTURES, SHARED, requires_gpu
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +137,28 @@ def test_torch_dataset_yields_tensors(two_slides):
     batches = list(torch.utils.data.DataLoader(loader.torch_dataset(), batch_size=None))
     assert [b[0].shape[0] for b in batches] == [4, 4, 2]
     assert isinstance(batches[0][0], torch.Tensor)
+
+
+def test_host_copies_of_batches_keep_shape_and_dtype():
+    from slidestream import _core
+
+    a = np.arange(2 * 3 * 4 * 3).astype(np.float16).reshape(2, 3, 4, 3)
+    b = _core.to_host(a)
+    assert b.shape == a.shape and b.dtype == np.float16 and np.array_equal(a, b)
+    with pytest.raises(slidestream.InvalidArgumentError, match="contiguous"):
+        _core.to_host(a[:, ::2])
+
+
+@requires_gpu
+@pytest.mark.parametrize("dtype", ["uint8", "float16"])
+def test_gpu_loader_equals_cpu_loader(two_slides, dtype):
+    grids = _grids(two_slides)
+    kw = dict(size=128, batch_size=32, shuffle=True, seed=2, dtype=dtype,
+              normalize=((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)) if dtype != "uint8" else None)
+    cpu = list(slidestream.PatchLoader(two_slides, grids, device="cpu", **kw))
+    gpu = list(slidestream.PatchLoader(two_slides, grids, device="cuda", cache_bytes=1 << 28,
+                                       **kw))
+    assert len(cpu) == len(gpu)
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_array_equal(a.locations, b.locations)
+        np.testing.assert_array_equal(b.patches.get(), a.patches)
