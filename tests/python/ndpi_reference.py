@@ -20,7 +20,8 @@ def main():
     except openslide.OpenSlideError as e:
         print(f"OpenSlide {openslide.__library_version__}: {e}")
         return 2
-    info = {"library": openslide.__library_version__, "vendor": slide.properties.get("openslide.vendor"),
+    info = {"library": openslide.__library_version__,
+            "vendor": slide.properties.get("openslide.vendor"),
             "properties": dict(slide.properties), "levels": [], "associated": {}}
     for i in range(slide.level_count):
         w, h = slide.level_dimensions[i]
