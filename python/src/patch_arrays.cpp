@@ -1,12 +1,19 @@
 // slidestream._core.empty_patches and slidestream._core.convert_patches: the arrays the patch
 // loader (slidestream.PatchLoader) fills and hands out. empty_patches allocates an (N, H, W, C)
-// uint8 batch on the host or a GPU; convert_patches turns one into float32 / float16, normalized
-// (slidestream/patches.hpp), on the same device. Both release the GIL for the work.
+// uint8 batch on the host or a GPU (stream-ordered pool memory there, see BatchMemory);
+// convert_patches turns one into float32 / float16, normalized (slidestream/patches.hpp), on the
+// same device. Both release the GIL for the work.
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
+
+#if SLIDESTREAM_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
 
 #include "binding.hpp"
 #include "slidestream/error.hpp"
@@ -17,30 +24,96 @@ namespace {
 
 constexpr int kDlCpu = 1, kDlCuda = 2;
 
-nb::object empty_patches(size_t n, int64_t height, int64_t width, int channels,
-                         const std::string& device) {
-  const Target t = parse_target(device);
-  Image image;
-  {
-    nb::gil_scoped_release unlocked;
-    image = Image::allocate(width, static_cast<int64_t>(n) * height, channels, DataType::uint8,
-                            t.device, t.index);
+// A batch's memory: host memory, or GPU memory from the device's stream-ordered pool
+// (cudaMallocAsync). A batch a consumer lets go is freed with cudaFreeAsync on the legacy
+// default stream, after the work queued there (a torch model's, by default), without waiting
+// for the device as cudaFree does: a loader freeing batches must not stall the GPU's other work.
+// (A consumer that uses a batch on a stream of its own synchronises that stream before letting
+// the batch go, as for any memory it does not own.)
+struct BatchMemory {
+  std::byte* data = nullptr;
+  bool on_gpu = false;
+  int device = 0;
+  ~BatchMemory() {
+    if (data == nullptr) return;
+    if (!on_gpu) {
+      std::free(data);
+      return;
+    }
+#if SLIDESTREAM_HAVE_CUDA
+    int previous = 0;
+    if (cudaGetDevice(&previous) == cudaSuccess && previous != device) cudaSetDevice(device);
+    (void)cudaFreeAsync(data, nullptr);
+    if (previous != device) cudaSetDevice(previous);
+#endif
   }
-  return to_python(std::move(image), false, static_cast<int64_t>(n), height);
+};
+
+std::byte* allocate(BatchMemory& m, size_t bytes, const Target& t) {
+  const size_t rounded = std::max<size_t>((bytes + 4095) / 4096 * 4096, 4096);
+  if (t.device == Device::cpu) {
+    m.data = static_cast<std::byte*>(std::aligned_alloc(4096, rounded));
+    if (m.data == nullptr) throw Error(ErrorKind::out_of_memory, "cannot allocate a batch");
+    return m.data;
+  }
+#if SLIDESTREAM_HAVE_CUDA
+  m.on_gpu = true;
+  m.device = t.index;
+  int previous = 0;
+  cudaGetDevice(&previous);
+  cudaSetDevice(t.index);
+  // Keep freed batches in the pool for the next ones instead of giving them back at each sync.
+  cudaMemPool_t pool;
+  if (cudaDeviceGetDefaultMemPool(&pool, t.index) == cudaSuccess) {
+    uint64_t keep = UINT64_MAX;
+    (void)cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  cudaStream_t stream = nullptr;
+  void* p = nullptr;
+  cudaError_t rc = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  if (rc == cudaSuccess) rc = cudaMallocAsync(&p, rounded, stream);
+  if (rc == cudaSuccess) rc = cudaStreamSynchronize(stream);  // usable from any stream now
+  if (stream != nullptr) cudaStreamDestroy(stream);
+  cudaSetDevice(previous);
+  if (rc != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw Error(rc == cudaErrorMemoryAllocation ? ErrorKind::out_of_memory : ErrorKind::cuda,
+                "cannot allocate a batch of " + std::to_string(bytes) +
+                    " bytes on cuda:" + std::to_string(t.index) + ": " + cudaGetErrorString(rc));
+  }
+  m.data = static_cast<std::byte*>(p);
+  return m.data;
+#else
+  throw Error(ErrorKind::unsupported, "GPU memory needs a build with SLIDESTREAM_CUDA=ON");
+#endif
 }
 
-// `image` (n × height rows) as an (n, height, width, channels) array of `dtype`.
-nb::object as_batch(Image&& image, size_t n, size_t height, nb::dlpack::dtype dtype) {
-  const ImageView v = image.view();
-  auto* owned = new Image(std::move(image));
-  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<Image*>(p); });
-  const size_t shape[4] = {n, height, static_cast<size_t>(v.width),
-                           static_cast<size_t>(v.channels)};
-  if (v.device == Device::cpu) {
-    return nb::cast(nb::ndarray<nb::numpy>(v.data, 4, shape, owner, nullptr, dtype, kDlCpu, 0));
+// A new (n, height, width, channels) array of `dtype` on the target; *data is its memory.
+nb::object new_batch(size_t n, size_t height, size_t width, size_t channels,
+                     nb::dlpack::dtype dtype, const Target& t, std::byte** data) {
+  auto* owned = new BatchMemory;
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<BatchMemory*>(p); });
+  {
+    nb::gil_scoped_release unlocked;
+    *data = allocate(*owned, n * height * width * channels * (dtype.bits / 8), t);
+  }
+  const size_t shape[4] = {n, height, width, channels};
+  if (t.device == Device::cpu) {
+    return nb::cast(nb::ndarray<nb::numpy>(*data, 4, shape, owner, nullptr, dtype, kDlCpu, 0));
   }
   return nb::cast(
-      nb::ndarray<nb::array_api>(v.data, 4, shape, owner, nullptr, dtype, kDlCuda, v.cuda_device));
+      nb::ndarray<nb::array_api>(*data, 4, shape, owner, nullptr, dtype, kDlCuda, t.index));
+}
+
+nb::object empty_patches(size_t n, int64_t height, int64_t width, int channels,
+                         const std::string& device) {
+  if (height < 0 || width < 0 || channels <= 0) {
+    throw Error(ErrorKind::invalid_argument, "empty_patches: negative size");
+  }
+  std::byte* data = nullptr;
+  return new_batch(n, static_cast<size_t>(height), static_cast<size_t>(width),
+                   static_cast<size_t>(channels), nb::dtype<uint8_t>(), parse_target(device),
+                   &data);
 }
 
 nb::object convert_patches_py(const nb::ndarray<nb::ro, nb::c_contig>& in, const std::string& dtype,
@@ -67,18 +140,17 @@ nb::object convert_patches_py(const nb::ndarray<nb::ro, nb::c_contig>& in, const
   const bool on_gpu = in.device_type() == nb::device::cuda::value;
   v.device = on_gpu ? Device::cuda : Device::cpu;
   v.cuda_device = on_gpu ? in.device_id() : 0;
-  Image out;
+  const nb::dlpack::dtype dt{static_cast<uint8_t>(nb::dlpack::dtype_code::Float),
+                             static_cast<uint8_t>(to == PatchDtype::float32 ? 32 : 16), 1};
+  std::byte* data = nullptr;
+  nb::object out = new_batch(n, h, static_cast<size_t>(v.width), static_cast<size_t>(v.channels),
+                             dt, Target{v.device, v.cuda_device}, &data);
   {
     nb::gil_scoped_release unlocked;
     wait_for_producer(v);
-    out = Image::allocate(v.width, v.height, v.channels,
-                          to == PatchDtype::float32 ? DataType::float32 : DataType::uint16,
-                          v.device, v.cuda_device);
-    convert_patches(v, out.data(), to, mean, std);
+    convert_patches(v, data, to, mean, std);
   }
-  const nb::dlpack::dtype dt{static_cast<uint8_t>(nb::dlpack::dtype_code::Float),
-                             static_cast<uint8_t>(to == PatchDtype::float32 ? 32 : 16), 1};
-  return as_batch(std::move(out), n, h, dt);
+  return out;
 }
 
 }  // namespace

@@ -283,6 +283,7 @@ void decode_group(BatchGpu& b) {
   }
   b.jpeg_front = 0;
   b.jpeg_back = b.jpeg.size();
+  if (b.cpu.empty() && b.jpeg.empty()) return;  // every tile in the cache
   NvjpegLease nvjpeg(b, b.out.cuda_device);
   {
     std::vector<std::jthread> feeders;
@@ -459,6 +460,7 @@ void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan
   const size_t group = std::min(kMaxGroupTiles, std::max<size_t>(plan.tiles.size(), 1));
   SlotLease arena = io::cuda::acquire_slot(out.cuda_device, group * b.tile_stride);
   b.arena = arena.get();
+  (void)arena->staging.data();  // allocated here, not by the first of many workers at once
   try {
     fill_regions(b);
     for (size_t first = 0; first < plan.tiles.size(); first += group) {
