@@ -147,7 +147,7 @@ nb::object convert_patches_py(const nb::ndarray<nb::ro, nb::c_contig>& in, const
                              dt, Target{v.device, v.cuda_device}, &data);
   {
     nb::gil_scoped_release unlocked;
-    wait_for_producer(v);
+    // No device-wide wait: the loader converts its own batches, complete when read.
     convert_patches(v, data, to, mean, std);
   }
   return out;
@@ -161,7 +161,8 @@ void bind_patch_arrays(nb::module_& m) {
         "An uninitialised (N, H, W, C) uint8 array on the host or a GPU.");
   m.def("convert_patches", &convert_patches_py, nb::arg("array"), nb::arg("dtype"),
         nb::arg("mean") = std::vector<float>{}, nb::arg("std") = std::vector<float>{},
-        "(N, H, W, C) uint8 -> float32 / float16, (v / 255 - mean) / std, same device.");
+        "(N, H, W, C) uint8 -> float32 / float16, (v / 255 - mean) / std, same device (the "
+        "input's GPU work must be complete).");
 }
 
 }  // namespace slidestream::python

@@ -105,7 +105,9 @@ nb::object read_regions_py(const PySlide& self, int level, const Locations& loca
   if (!out.is_none()) {
     const ImageView v = batch_out_view(out, l, where.size(), width, height, o, first);
     nb::gil_scoped_release unlocked;
-    wait_for_producer(v);
+    // A caller's array may have GPU work pending; the loader's own batches (first >= 0) come
+    // from empty_patches with none, and a device-wide wait would stall its other reads.
+    if (first < 0) wait_for_producer(v);
     if (mpp > 0) {
       read_regions_at_mpp(*slide, mpp, where, width, height, v, o, cache);
     } else {
