@@ -62,6 +62,11 @@ class PySlide {
   std::shared_ptr<const Slide> slide_;
 };
 
+// A new (n, height, width, channels) array of `dtype` on the target (NumPy; on a GPU, DLPack over
+// stream-ordered pool memory, freed without a device-wide wait); *data is its memory.
+nb::object new_batch(size_t n, size_t height, size_t width, size_t channels,
+                     nb::dlpack::dtype dtype, const Target& t, std::byte** data);
+
 void bind_errors(nb::module_& m);
 void bind_arrays(nb::module_& m);
 void bind_slide(nb::module_& m);

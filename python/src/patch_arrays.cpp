@@ -88,6 +88,8 @@ std::byte* allocate(BatchMemory& m, size_t bytes, const Target& t) {
 #endif
 }
 
+}  // namespace
+
 // A new (n, height, width, channels) array of `dtype` on the target; *data is its memory.
 nb::object new_batch(size_t n, size_t height, size_t width, size_t channels,
                      nb::dlpack::dtype dtype, const Target& t, std::byte** data) {
@@ -104,6 +106,8 @@ nb::object new_batch(size_t n, size_t height, size_t width, size_t channels,
   return nb::cast(
       nb::ndarray<nb::array_api>(*data, 4, shape, owner, nullptr, dtype, kDlCuda, t.index));
 }
+
+namespace {
 
 nb::object empty_patches(size_t n, int64_t height, int64_t width, int channels,
                          const std::string& device) {

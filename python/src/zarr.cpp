@@ -186,9 +186,9 @@ nb::dict write_array(const AnyArray& array, const std::string& path, int64_t chu
                      const std::string& attributes, const std::string& layout) {
   const ImageView v = source_view(array);
   const Grid grid{chunk_height, chunk_width, shard_height, shard_width};
-  const zarr::ArraySpec spec = make_spec(v.height, v.width, v.channels, v.dtype, grid, format,
-                                         codec, codec_level, fill_value,
-                                         zarr::parse_channel_layout(layout));
+  const zarr::ArraySpec spec =
+      make_spec(v.height, v.width, v.channels, v.dtype, grid, format, codec, codec_level,
+                fill_value, zarr::parse_channel_layout(layout));
   const zarr::WriteOptions w = make_write_options(overwrite, durable, threads, io, io_depth, true);
   zarr::WriteReport r;
   {
@@ -208,9 +208,9 @@ std::unique_ptr<PyArrayWriter> open_writer(bool attach, const std::string& path,
                                            int codec_level, double fill_value, bool overwrite,
                                            bool durable, int threads, const std::string& io,
                                            int io_depth, const std::string& layout) {
-  const zarr::ArraySpec spec = make_spec(height, width, channels, parse_dtype(dtype), grid, format,
-                                         codec, codec_level, fill_value,
-                                         zarr::parse_channel_layout(layout));
+  const zarr::ArraySpec spec =
+      make_spec(height, width, channels, parse_dtype(dtype), grid, format, codec, codec_level,
+                fill_value, zarr::parse_channel_layout(layout));
   zarr::WriteOptions w = make_write_options(overwrite, durable, threads, io, io_depth, true);
   // Writers attach() to this array by its path (Dask): an output it replaces (a partial one
   // included, which has no metadata yet) goes at create(), not at finish().

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/host_device.hpp"
@@ -67,6 +68,12 @@ void area_resample_cpu(const ImageView& in, const ImageView& out, int64_t region
 // The same on the GPU (both views in GPU memory); returns when the result is complete.
 void area_resample_cuda(const ImageView& in, const ImageView& out, int64_t regions,
                         const AreaAxis& ax, const AreaAxis& ay);
+// Scratch GPU memory for one batch (the source regions of a read at an mpp) from the device's
+// stream-ordered pool, usable from any stream when returned, given back with cudaFreeAsync once
+// the last owner lets go (after the work it was used for, which the caller has waited for):
+// cudaMalloc / cudaFree per batch would wait for the whole device (a model running beside the
+// loader included).
+std::shared_ptr<std::byte> device_scratch(size_t bytes, int device);
 #endif
 
 }  // namespace slidestream::ops

@@ -57,6 +57,27 @@ AreaAxisView rebase(const std::byte* base, const Offsets& o) {
 
 }  // namespace
 
+std::shared_ptr<std::byte> device_scratch(size_t bytes, int device) {
+  int previous = 0;
+  cuda::check(cudaGetDevice(&previous), "cudaGetDevice");
+  cuda::check(cudaSetDevice(device), "cudaSetDevice");
+  struct Restore {
+    int device;
+    ~Restore() { (void)cudaSetDevice(device); }
+  } restore{previous};
+  cuda::Stream stream;
+  void* p = nullptr;
+  cuda::check(cudaMallocAsync(&p, bytes > 0 ? bytes : 1, stream.get()), "cudaMallocAsync");
+  stream.synchronize();
+  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [device](std::byte* q) {
+    int was = 0;
+    (void)cudaGetDevice(&was);
+    if (was != device) (void)cudaSetDevice(device);
+    (void)cudaFreeAsync(q, nullptr);
+    if (was != device) (void)cudaSetDevice(was);
+  });
+}
+
 void area_resample_cuda(const ImageView& in, const ImageView& out, int64_t regions,
                         const AreaAxis& ax, const AreaAxis& ay) {
   if (regions <= 0 || out.height == 0 || out.width == 0) return;
@@ -69,14 +90,14 @@ void area_resample_cuda(const ImageView& in, const ImageView& out, int64_t regio
   } restore{previous};
   std::vector<std::byte> tables;
   const Offsets ox = append_axis(tables, ax), oy = append_axis(tables, ay);
-  cuda::DeviceBuffer device_tables(tables.size());
+  const std::shared_ptr<std::byte> device_tables = device_scratch(tables.size(), out.cuda_device);
   cuda::Stream stream;
-  cuda::check(cudaMemcpyAsync(device_tables.data(), tables.data(), tables.size(),
+  cuda::check(cudaMemcpyAsync(device_tables.get(), tables.data(), tables.size(),
                               cudaMemcpyHostToDevice, stream.get()),
               "cudaMemcpyAsync (area tables)");
   area_kernel<<<static_cast<unsigned>(out.height), kThreads, 0, stream.get()>>>(
       in.data, in.row_pitch, in.height / regions, out.data, out.row_pitch, out.height / regions,
-      out.width, out.channels, rebase(device_tables.data(), ox), rebase(device_tables.data(), oy));
+      out.width, out.channels, rebase(device_tables.get(), ox), rebase(device_tables.get(), oy));
   cuda::check(cudaGetLastError(), "area_kernel launch");
   stream.synchronize();
 }

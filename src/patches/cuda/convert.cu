@@ -2,10 +2,12 @@
 // samples up in the value table made on the host (so the bytes equal the CPU's).
 #include <cuda_runtime_api.h>
 
+#include <memory>
 #include <vector>
 
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
+#include "ops/area_resample.hpp"
 #include "patches/convert.hpp"
 
 namespace slidestream::patches {
@@ -35,14 +37,16 @@ void convert_cuda(const ImageView& in, std::byte* out, PatchDtype dtype,
     int device;
     ~Restore() { (void)cudaSetDevice(device); }
   } restore{previous};
-  cuda::DeviceBuffer device_table(table.size() * sizeof(uint32_t));
+  // Stream-ordered memory: a cudaFree per batch would wait for the whole device.
+  const size_t table_bytes = table.size() * sizeof(uint32_t);
+  const std::shared_ptr<std::byte> device_table = ops::device_scratch(table_bytes, in.cuda_device);
   cuda::Stream stream;
-  cuda::check(cudaMemcpyAsync(device_table.data(), table.data(), device_table.size(),
-                              cudaMemcpyHostToDevice, stream.get()),
+  cuda::check(cudaMemcpyAsync(device_table.get(), table.data(), table_bytes, cudaMemcpyHostToDevice,
+                              stream.get()),
               "cudaMemcpyAsync (value table)");
   const size_t row_samples = static_cast<size_t>(in.width) * static_cast<size_t>(in.channels);
   const auto* src = reinterpret_cast<const uint8_t*>(in.data);
-  const auto* t = reinterpret_cast<const uint32_t*>(device_table.data());
+  const auto* t = reinterpret_cast<const uint32_t*>(device_table.get());
   const auto rows = static_cast<unsigned>(in.height);
   if (dtype == PatchDtype::float32) {
     convert_kernel<uint32_t><<<rows, kThreads, 0, stream.get()>>>(
