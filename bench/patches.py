@@ -60,14 +60,18 @@ def record(case, what, ours=False, **fields):
 
 
 def reference(path, locs):
-    import openslide
-
+    try:
+        import openslide
+    except ImportError as e:
+        note(f"no OpenSlide ({e}): pixels are not checked")
+        return {}
     s = openslide.OpenSlide(path)
     return {i: np.asarray(s.read_region((int(x), int(y)), 0, (SIZE, SIZE)))[..., :3]
             for i, (x, y) in enumerate(locs[:peers.CHECK])}
 
 
 def pixel_check(kept, ref):
+    kept = {i: p for i, p in kept.items() if i in ref}
     if not kept:
         return {"checked": 0}
     worst = max(int(np.abs(kept[i].astype(int) - ref[i].astype(int)).max()) for i in kept)

@@ -114,7 +114,7 @@ def cucim_batch(path, locs, device, workers, batch=64):
 
     img = CuImage(path)
     put, kept = to_gpu(), {}
-    where = np.ascontiguousarray(np.asarray(locs, dtype=np.int64))
+    where = np.asarray(locs, dtype=np.int64).tolist()  # a list of [x, y], as cuCIM documents
     t0 = time.perf_counter()
     gen = img.read_region(where, (SIZE, SIZE), 0, num_workers=workers, batch_size=batch,
                           device=device)
