@@ -22,8 +22,7 @@ def _locations(slide, n, seed, margin):
 
 @pytest.mark.parametrize("factor", [2, 3])
 def test_integer_factor_mpp_read_equals_downscale_local_mean(sample_slide, factor):
-    from skimage.transform import downscale_local_mean
-
+    downscale_local_mean = pytest.importorskip("skimage.transform").downscale_local_mean
     with slidestream.open_slide(sample_slide) as slide:
         mpp0 = slide.mpp[0]
         where = _locations(slide, 20, factor, 128 * factor)
@@ -66,6 +65,7 @@ def test_mpp_finer_than_level_zero_is_refused(sample_slide):
 
 
 def _reference_mask(rgb, method, speck, hole):
+    pytest.importorskip("skimage")
     from skimage.color import rgb2hsv
     from skimage.filters import threshold_otsu
     from skimage.morphology import remove_small_holes, remove_small_objects
