@@ -144,6 +144,7 @@ JpegHeader read_jpeg_header(const source::ByteStore& store, uint64_t start, uint
       have_sof = true;
     } else if (marker == 0xDD && seg_len >= 2) {
       h.restart_interval = be16(seg);
+      h.dri_offset = static_cast<size_t>(pos);
     } else if (marker == 0xE0 && seg_len >= 5 && std::memcmp(seg, "JFIF", 5) == 0) {
       jfif = true;
     } else if (marker == 0xEE && seg_len >= 12 && std::memcmp(seg, "Adobe", 5) == 0) {
@@ -167,13 +168,19 @@ JpegHeader read_jpeg_header(const source::ByteStore& store, uint64_t start, uint
   return h;
 }
 
-std::vector<std::byte> with_frame_size(const JpegHeader& header, uint32_t width, uint32_t height) {
+std::vector<std::byte> tile_header(const JpegHeader& header, uint32_t width, uint32_t height,
+                                   bool drop_restart_interval) {
   std::vector<std::byte> out = header.bytes;
   const size_t at = header.sof_offset + 5;  // FF Cn, length (2), precision (1)
   out[at] = std::byte(height >> 8);
   out[at + 1] = std::byte(height & 0xFF);
   out[at + 2] = std::byte(width >> 8);
   out[at + 3] = std::byte(width & 0xFF);
+  if (drop_restart_interval && header.restart_interval != 0) {
+    const size_t length = 2 + be16(out.data() + header.dri_offset + 2);
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(header.dri_offset),
+              out.begin() + static_cast<std::ptrdiff_t>(header.dri_offset + length));
+  }
   return out;
 }
 

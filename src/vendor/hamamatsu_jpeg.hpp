@@ -1,9 +1,9 @@
 // The JPEG side of Hamamatsu NDPI (hamamatsu.cpp reads the TIFF side): each NDPI image is one
 // JPEG stream. Its header (SOI up to the end of the SOS segment) is read once at open, as
 // OpenSlide's load_jpeg_header walks it, and kept: a pseudo-tile is that header with the frame
-// size (SOF) patched to the tile's size, one restart interval of the stream's entropy-coded data,
-// and EOI (NdpiLevelSource). Nothing here trusts the file: every length is checked against the
-// stream's byte range before it is read.
+// size (SOF) patched to the tile's size and no DRI, one restart interval of the stream's
+// entropy-coded data, and EOI (NdpiLevelSource). Nothing here trusts the file: every length is
+// checked against the stream's byte range before it is read.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +20,7 @@ struct JpegHeader {
   size_t sof_offset = 0;           // of the SOFn marker's 0xFF in `bytes`
   uint16_t width = 0, height = 0;  // as the SOF says (0 where a side exceeds 65,535)
   uint16_t restart_interval = 0;   // MCUs per restart interval (DRI), 0 without one
+  size_t dri_offset = 0;           // of the DRI segment's 0xFF in `bytes`, where there is one
   int mcu_width = 8, mcu_height = 8;
   uint16_t photometric = 6;  // libjpeg's colour-space guess: 6 YCbCr, 2 RGB
 };
@@ -29,8 +30,12 @@ struct JpegHeader {
 JpegHeader read_jpeg_header(const source::ByteStore& store, uint64_t start, uint64_t end,
                             const std::string& where);
 
-// `header` with its frame size set to width x height (each at most 65,535).
-std::vector<std::byte> with_frame_size(const JpegHeader& header, uint32_t width, uint32_t height);
+// `header` with its frame size set to width x height (each at most 65,535) and, with
+// `drop_restart_interval`, without its DRI segment: a pseudo-tile is one whole restart interval,
+// which decodes exactly as a stream without restarts does (DC prediction starts from 0, the data
+// ends byte-aligned), so the tile is a plain baseline JPEG that every decoder takes.
+std::vector<std::byte> tile_header(const JpegHeader& header, uint32_t width, uint32_t height,
+                                   bool drop_restart_interval);
 
 // Offsets (in the store) of the first byte after each restart marker of the entropy-coded data
 // in [data_start, end), at most `want` of them: for images whose recorded offsets are missing,

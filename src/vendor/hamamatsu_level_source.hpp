@@ -1,8 +1,9 @@
 // The tile source of one NDPI image: a JPEG stream, pseudo-tiled by its restart intervals.
 // A tile is three byte ranges, joined by the readers before decoding: the stream's header with
-// its frame size patched to the tile's (held in memory), one restart interval of entropy-coded
-// data from the file (less its closing RSTn marker) and EOI (in memory). Assembled, it is an
-// ordinary baseline JPEG with a restart interval, which libjpeg-turbo and nvJPEG decode alike.
+// its frame size patched to the tile's and its DRI segment left out (held in memory), one
+// restart interval of entropy-coded data from the file (less its closing RSTn marker) and EOI
+// (in memory). Assembled, it is a plain baseline JPEG, which libjpeg-turbo and nvJPEG decode
+// alike, to the pixels the interval decodes to inside the whole stream.
 // An image without restart markers is one tile (the whole stream). OpenSlide's scaled levels
 // (libjpeg's 1/2, 1/4, 1/8 IDCT scaling of each tile) share the same intervals; their format
 // asks the decoder to scale.

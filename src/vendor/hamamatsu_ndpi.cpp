@@ -220,10 +220,12 @@ std::optional<Image> read_image(const tiff::TiffFile& tf, const source::ByteStor
     }
     image.width = h.width;
     image.height = h.height;
-    h.restart_interval = 0;
+    h.restart_interval = 0;  // one tile, restart markers and all
   }
   size_tiles(h, index, image);
-  image.tile_header = with_frame_size(h, image.tile_width, image.tile_height);
+  // A pseudo-tile is one restart interval: its header needs no DRI. A macro keeps its own.
+  image.tile_header =
+      tile_header(h, image.tile_width, image.tile_height, image.role == Role::level);
   image.intervals = read_intervals(tf, file, ifd, s, s.start + h.bytes.size(), image);
   return image;
 }
