@@ -50,6 +50,22 @@ TEST(CliPatches, CsvHoldsTheTissueGrid) {
   const std::vector<RegionLocation> expected = expected_grid(Slide::open(slide_path));
   EXPECT_FALSE(expected.empty());
   EXPECT_TRUE(got == expected) << got.size() << " vs " << expected.size();
+  // --mask-out: the tissue mask as a Zarr array zarr-python reads.
+  const auto mask_path = dir / "mask.zarr";
+  ASSERT_EQ(run_command(patches_cmd(slide_path, "--tissue --out '" + (dir / "c2.csv").string() +
+                                                    "' --mask-out '" + mask_path.string() + "'"),
+                        &out),
+            0)
+      << out;
+  ASSERT_EQ(run_python("patches_mask_dump.py", {mask_path.string()}, &out), 0) << out;
+  const TissueMask mask = tissue_mask(Slide::open(slide_path));
+  int64_t h = 0, w = 0, tissue = 0;
+  std::istringstream(out) >> h >> w >> tissue;
+  EXPECT_EQ(h, mask.height);
+  EXPECT_EQ(w, mask.width);
+  int64_t expected_tissue = 0;
+  for (uint8_t v : mask.pixels) expected_tissue += v;
+  EXPECT_EQ(tissue, expected_tissue);
   // An existing output stays unless --overwrite.
   EXPECT_NE(run_command(patches_cmd(slide_path, "--out '" + csv.string() + "'"), &out), 0);
   EXPECT_NE(out.find("exists"), std::string::npos) << out;

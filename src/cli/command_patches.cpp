@@ -38,6 +38,7 @@ struct PatchesOptions {
   bool tissue = false;
   double min_tissue = 0.5;
   std::string tissue_method = "otsu";
+  std::string mask_output;
   std::string output;
   std::string device = "cpu";
   int64_t batch = 256;
@@ -109,6 +110,36 @@ void write_zarr(const PatchesOptions& o, const Slide& slide,
   writer.finish();
 }
 
+// The tissue mask as a Zarr v3 array (height, width) of uint8 (1 tissue), with its scale
+// (level-0 pixels per mask pixel), threshold and method in its attributes.
+void write_mask(const PatchesOptions& o, const TissueMask& mask) {
+  zarr::ArraySpec spec;
+  spec.height = mask.height;
+  spec.width = mask.width;
+  spec.channels = 1;
+  spec.chunk_height = std::min<int64_t>(std::max<int64_t>(mask.height, 1), 1024);
+  spec.chunk_width = std::min<int64_t>(std::max<int64_t>(mask.width, 1), 1024);
+  spec.codec = zarr::Codec::zstd;
+  zarr::WriteOptions write;
+  write.overwrite = o.overwrite;
+  zarr::ArrayWriter writer = zarr::ArrayWriter::create(o.mask_output, spec, write);
+  ImageView v;
+  v.data = reinterpret_cast<std::byte*>(const_cast<uint8_t*>(mask.pixels.data()));
+  v.width = mask.width;
+  v.height = mask.height;
+  v.channels = 1;
+  v.row_pitch = static_cast<size_t>(mask.width);
+  writer.write(v);
+  const nlohmann::json attributes = {{"slidestream_tissue_mask",
+                                      {{"slide", o.slide},
+                                       {"scale_x", mask.scale_x},
+                                       {"scale_y", mask.scale_y},
+                                       {"threshold", mask.threshold},
+                                       {"method", o.tissue_method}}}};
+  writer.set_attributes(attributes.dump());
+  writer.finish();
+}
+
 int run_patches(const PatchesOptions& o) {
   const bool csv = ends_with(o.output, ".csv");
   if (!csv && !ends_with(o.output, ".zarr")) {
@@ -124,6 +155,7 @@ int run_patches(const PatchesOptions& o) {
     t.method = parse_tissue_method(o.tissue_method);
     t.threads = o.threads;
     mask = tissue_mask(slide, t);
+    if (!o.mask_output.empty()) write_mask(o, mask);
     grid_options.mask = &mask;
     grid_options.min_tissue = o.min_tissue;
   }
@@ -160,6 +192,9 @@ Command add_patches_command(CLI::App& app) {
   sub->add_option("--min-tissue", o->min_tissue, "Tissue fraction a patch needs (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   sub->add_option("--tissue-method", o->tissue_method, "otsu | otsu-saturation | otsu-density");
+  sub->add_option("--mask-out", o->mask_output,
+                  "With --tissue: also write the mask as a Zarr array (H, W) of 0/1")
+      ->needs(sub->get_option("--tissue"));
   sub->add_option("-o,--out", o->output, "coords.csv (x,y per line) or patches.zarr")->required();
   sub->add_option("--device", o->device, "Where patches are read for .zarr: cpu | cuda[:N]");
   sub->add_option("--batch", o->batch, "Patches per read (default 256)")
