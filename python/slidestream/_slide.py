@@ -343,6 +343,10 @@ class TileCache:
     def capacity_bytes(self) -> int:
         return self._core.capacity_bytes
 
+    def __reduce__(self):
+        # Another process gets an empty cache of the same size (tiles stay where they were).
+        return (type(self), (self.capacity_bytes,))
+
     def stats(self) -> dict[str, int]:
         """hits, misses, evictions, entries, used_bytes (host) and device_hits, device_misses,
         device_entries, device_used_bytes (GPU memory), each never above the capacity."""

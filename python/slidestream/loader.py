@@ -41,20 +41,20 @@ class PatchBatch(NamedTuple):
     skipped: list[tuple[int, int, int, str]]
 
 
-def random_sampler(count: int, size: int, mpp: float | None = None,
-                   level: int = 0) -> Sampler:
+class random_sampler:  # noqa: N801 (a function to its callers; a class so that it pickles)
     """A sampler for :class:`PatchLoader`: `count` random level-0 corners per slide and epoch,
     each patch's footprint (`size` pixels of `level`, or at `mpp`) inside level 0."""
 
-    def sample(slide: Slide, rng: np.random.Generator) -> np.ndarray:
-        w, h = slide.dimensions
-        scale = (mpp / slide.mpp[0]) if mpp else slide.level_downsamples[level]
-        foot = int(np.ceil(size * scale))
-        xs = rng.integers(0, max(w - foot, 0) + 1, count)
-        ys = rng.integers(0, max(h - foot, 0) + 1, count)
-        return np.stack([xs, ys], axis=1)
+    def __init__(self, count: int, size: int, mpp: float | None = None, level: int = 0) -> None:
+        self.count, self.size, self.mpp, self.level = int(count), int(size), mpp, int(level)
 
-    return sample
+    def __call__(self, slide: Slide, rng: np.random.Generator) -> np.ndarray:
+        w, h = slide.dimensions
+        scale = (self.mpp / slide.mpp[0]) if self.mpp else slide.level_downsamples[self.level]
+        foot = int(np.ceil(self.size * scale))
+        xs = rng.integers(0, max(w - foot, 0) + 1, self.count)
+        ys = rng.integers(0, max(h - foot, 0) + 1, self.count)
+        return np.stack([xs, ys], axis=1)
 
 
 class PatchLoader:

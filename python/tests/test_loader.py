@@ -162,3 +162,15 @@ def test_gpu_loader_equals_cpu_loader(two_slides, dtype):
     for a, b in zip(cpu, gpu):
         np.testing.assert_array_equal(a.locations, b.locations)
         np.testing.assert_array_equal(b.patches.get(), a.patches)
+
+
+def test_a_loader_pickles_for_worker_processes(two_slides):
+    import pickle
+
+    loader = slidestream.PatchLoader(two_slides[:1], sampler=slidestream.random_sampler(6, 64),
+                                     size=64, batch_size=3, device="cpu", cache_bytes=1 << 20,
+                                     seed=4)
+    copy = pickle.loads(pickle.dumps(loader))
+    assert copy.cache.capacity_bytes == 1 << 20
+    a, b = list(loader), list(copy)
+    assert [x.locations.tolist() for x in a] == [x.locations.tolist() for x in b]
