@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Patches for training and inference (issue 15): slidestream against its peers in one call.
 
-  python3 bench/patches.py --source ../shared/testdata/cmu-1-small-region.svs \\
-      --slides /tmp/slides --out patches.json [--patches 20000] [--peer-patches 4000]
+  python3 bench/patches.py --slides /tmp/slides --out patches.json [--patches 20000]
+      [--peer-patches 4000] [--source ../shared/testdata/cmu-1-small-region.svs]
+  (or BENCHES=bench/patches.py scripts/device-check.sh, which passes --cli/--build/--slides)
 
 The slide is an Aperio SVS of the seed's shape (26420 x 19920, 256^2 JPEG tiles, levels 1/4 and
 1/16; bench/make_patches_slide.py makes it in --slides from the real scan, or --slide names one).
@@ -221,7 +222,10 @@ def print_markdown():
 def main():
     global OUT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--source", help="the scan the slide is made from")
+    ap.add_argument("--source", help="the scan the slide is made from (default: "
+                    ".carry/ or ../shared/testdata/cmu-1-small-region.svs)")
+    ap.add_argument("--cli", help="ignored (scripts/device-check.sh passes it to every driver)")
+    ap.add_argument("--build", help="ignored (as --cli)")
     ap.add_argument("--slides", help="where patches.svs is (made if absent)")
     ap.add_argument("--slide", help="use this slide instead")
     ap.add_argument("--out", required=True)
@@ -241,7 +245,16 @@ def main():
     OUT = a.out
     skip = set(filter(None, a.skip.split(",")))
     path = a.slide
+    if path is None and a.source is None:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for candidate in (os.path.join(here, ".carry", "cmu-1-small-region.svs"),
+                          os.path.join(here, "..", "shared", "testdata", "cmu-1-small-region.svs")):
+            if os.path.exists(candidate):
+                a.source = candidate
+                break
     if path is None:
+        if a.source is None or a.slides is None:
+            ap.error("give --slide, or --slides (and --source where the scan is not found)")
         import make_patches_slide
 
         path = str(make_patches_slide.make(a.source, a.slides))
