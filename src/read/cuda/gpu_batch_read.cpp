@@ -1,6 +1,6 @@
 // Batched region reads into GPU memory (read/gpu_read.hpp: read_regions_gpu). The batch's tiles
-// (each once, read/region_batch.hpp) are decoded in groups into a tile arena, a staging slot
-// whose device twin holds one whole decoded tile per tile of the group:
+// (each once, read/region_batch.hpp) are decoded in groups (up to 256 MiB) into a tile arena, a
+// staging slot whose device twin holds one whole decoded tile per tile of the group:
 //  - YCbCr JPEG tiles go to one queue served by nvJPEG batch decoders (the hardware engines;
 //    their planes then finished by ycc_to_rgb into the arena, as the whole-level read does) from
 //    the front and by CPU threads (libjpeg-turbo through the host read path) from the back;
@@ -9,7 +9,8 @@
 // Then one placement kernel copies every piece of every tile into its region. Regions partly
 // outside the level are filled first on the same stream. Every tile nvJPEG refuses or fails on
 // is decoded by the CPU path, whose pixels or error (file, level, tile, offset) stand, so the
-// batch equals the host read bit for bit.
+// batch equals the host read bit for bit. With a TileCache, tiles live in its GPU slots instead
+// of the arena: hits are placed without decoding, misses decode into their slot.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -43,8 +44,10 @@ using io::cuda::SlotLease;
 using io::cuda::StagingSlot;
 
 constexpr size_t kPage = 4096;
-// Tiles decoded per round: bounds the arena (512 tiles of 256² RGB: 100 MB) whatever the batch.
-constexpr size_t kMaxGroupTiles = 512;
+// Decoded bytes per round: bounds the arena (pinned and device memory, pooled) whatever the
+// batch, while a batch of 256 random 256² patches (about 1,000 tiles of 256²) still decodes in
+// one round: each round ends with a tail where the decoders run out of tiles one by one.
+constexpr size_t kMaxGroupBytes = size_t{256} << 20;
 
 size_t align_up(size_t v) {
   return (v + kPage - 1) / kPage * kPage;
@@ -457,7 +460,9 @@ void read_regions_gpu(const Slide::Impl& slide, int level, const BatchPlan& plan
       return cuda::allocate_device_shared(bytes, device);
     });
   }
-  const size_t group = std::min(kMaxGroupTiles, std::max<size_t>(plan.tiles.size(), 1));
+  const size_t group =
+      std::min(std::max<size_t>(kMaxGroupBytes / std::max<size_t>(b.tile_stride, 1), 1),
+               std::max<size_t>(plan.tiles.size(), 1));
   SlotLease arena = io::cuda::acquire_slot(out.cuda_device, group * b.tile_stride);
   b.arena = arena.get();
   (void)arena->staging.data();  // allocated here, not by the first of many workers at once
