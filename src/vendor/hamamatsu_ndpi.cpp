@@ -157,10 +157,12 @@ std::shared_ptr<const Intervals> read_intervals(const tiff::TiffFile& tf,
                     std::to_string(count) + " tiles cannot fit in a JPEG of " +
                         std::to_string(s.end - s.start) + " bytes");
   }
-  in->starts.reserve(static_cast<size_t>(count) + 1);
+  // Nothing is allocated for `count` before the file shows that many offsets (the recorded
+  // ones are values in the file; scanned ones are markers found): a lying size costs nothing.
   in->starts.push_back(data_start);  // OpenSlide ignores the first recorded offset too
   if (count > 1) {
     if (auto recorded = recorded_starts(tf, ifd, count)) {
+      in->starts.reserve(recorded->size() + 1);
       for (size_t i = 1; i < recorded->size(); ++i) in->starts.push_back(s.start + (*recorded)[i]);
     } else {
       std::vector<uint64_t> found = scan_restart_markers(file, data_start, s.end, count - 1);
