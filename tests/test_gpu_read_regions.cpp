@@ -18,6 +18,7 @@
 #include "slidestream/patches.hpp"
 #include "slidestream/regions.hpp"
 #include "slidestream/slide.hpp"
+#include "support/stub_slide.hpp"
 #include "support/test_support.hpp"
 
 #if SLIDESTREAM_HAVE_CUDA
@@ -119,6 +120,30 @@ TEST(GpuReadRegions, GpuCacheChangesNoPixelAndStaysUnderItsCap) {
         EXPECT_GT(s.device_hits, 0u);
       }
       EXPECT_GT(s.device_entries, 0u);
+    }
+  }
+#endif
+}
+
+TEST(GpuReadRegions, StubSlideGpuBatchEqualsHostBatch) {
+  SLIDESTREAM_REQUIRE_GPU();
+#if SLIDESTREAM_HAVE_CUDA
+  Slide slide = test::make_stub_slide();
+  for (int level = 0; level < 3; ++level) {
+    std::vector<RegionLocation> locations;
+    for (int i = 0; i < 30; ++i) locations.push_back({(i * 37) % 130 - 15, (i * 53) % 90 - 10});
+    ReadOptions host;
+    host.fill = 5;
+    const Image expected = read_regions(slide, level, locations, 13, 9, host);
+    ReadOptions gpu = host;
+    gpu.device = Device::cuda;
+    TileCache cache(1 << 20);
+    for (TileCache* c : {static_cast<TileCache*>(nullptr), &cache, &cache}) {
+      const Image got = read_regions(slide, level, locations, 13, 9, gpu, c);
+      size_t differing = 0;
+      EXPECT_EQ(
+          test::max_abs_difference(test::to_host(got.view()), host_bytes(expected), &differing), 0)
+          << "level " << level << (c ? " cached" : "");
     }
   }
 #endif

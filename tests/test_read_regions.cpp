@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "slidestream/error.hpp"
 #include "slidestream/regions.hpp"
 #include "slidestream/slide.hpp"
+#include "support/stub_slide.hpp"
 #include "test_read_util.hpp"
 
 namespace slidestream::test {
@@ -118,6 +120,39 @@ TEST(ReadRegions, BatchEqualsReadRegionOneByOneOnEveryKindOfLevel) {
         Image one = slide.read_region(level, x, y, w, h, options);
         EXPECT_TRUE(region_of(batch, i, h) == bytes_of(one))
             << "region " << i << " " << w << "x" << h << " at level (" << x << ", " << y << ")";
+      }
+    }
+  }
+}
+
+// The stub slide (tests/support/stub_slide.hpp): missing tiles, tiles in three ranges over two
+// stores, a level in strips, a level whose stored tiles are larger than the grid. Every region
+// equals the formula, with the fill in missing tiles and outside, with and without a cache.
+TEST(ReadRegions, StubSlideRegionsEqualTheFormulaOnEveryKindOfSource) {
+  Slide slide = make_stub_slide();
+  for (int level = 0; level < 3; ++level) {
+    const Level& l = slide.level(level);
+    std::vector<RegionLocation> locations;
+    std::mt19937 rng(static_cast<unsigned>(level));
+    for (int i = 0; i < 40; ++i) {
+      const int64_t x = static_cast<int64_t>(rng() % (l.width + 20)) - 10;
+      const int64_t y = static_cast<int64_t>(rng() % (l.height + 20)) - 10;
+      // Level-0 corners that map back to exactly (x, y) of this level.
+      locations.push_back({static_cast<int64_t>(std::llround(x * l.downsample)),
+                           static_cast<int64_t>(std::llround(y * l.downsample))});
+    }
+    TileCache cache(1 << 20);
+    for (TileCache* c : {static_cast<TileCache*>(nullptr), &cache, &cache}) {
+      ReadOptions options;
+      options.fill = 5;
+      const Image batch = read_regions(slide, level, locations, 13, 9, options, c);
+      for (size_t i = 0; i < locations.size(); ++i) {
+        const int64_t x = level_coordinate(locations[i].x, l.downsample);
+        const int64_t y = level_coordinate(locations[i].y, l.downsample);
+        const Image expected = stub_expected(level, x, y, 13, 9, 5);
+        EXPECT_TRUE(region_of(batch, i, 9) == bytes_of(expected))
+            << "level " << level << " region " << i << " at (" << x << ", " << y << ")"
+            << (c ? " cached" : "");
       }
     }
   }
