@@ -7,6 +7,7 @@ pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(OPENJP2 REQUIRED IMPORTED_TARGET libopenjp2)
 pkg_check_modules(BLOSC REQUIRED IMPORTED_TARGET blosc)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)           # CLI region output
+pkg_check_modules(PUGIXML REQUIRED IMPORTED_TARGET pugixml)      # vendors' XML descriptions
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 # The GPU machine lacks libtiff/OpenSlide: SLIDESTREAM_TESTS_GPU_ONLY builds only the

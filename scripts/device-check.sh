@@ -32,7 +32,7 @@ if [ "${1:-}" = prepare ]; then
   BUILD_DIR=${2:-build-gpu}
   mkdir -p .debs .carry/fixtures .carry/testdata .carry/whl
   (cd .debs && apt-get download libdeflate0 libdeflate-dev libopenjp2-7 libopenjp2-7-dev \
-      libblosc1 libblosc-dev libsnappy1v5)
+      libblosc1 libblosc-dev libsnappy1v5 libpugixml1v5 libpugixml-dev)
   cp ../shared/testdata/* .carry/testdata/
   cp ../shared/testdata/cmu-1-small-region.svs .carry/
   # One fixture of each kind (uncompressed 8-bit/float/BigTIFF, JPEG with and without tables,
@@ -46,6 +46,11 @@ if [ "${1:-}" = prepare ]; then
   done
   # The NDPI fixtures (4 MB; test_gpu_ndpi reads them).
   [ -d "$BUILD_DIR/tests/fixtures/ndpi" ] && cp -r "$BUILD_DIR/tests/fixtures/ndpi" .carry/fixtures/
+  # The vendor slides (Philips, Leica, Ventana, libvips JPEG 2000; 2.2 MB) for test_gpu_vendors.
+  if [ -d "$BUILD_DIR/tests/fixtures/vendors" ]; then
+    mkdir -p .carry/fixtures/vendors
+    cp "$BUILD_DIR"/tests/fixtures/vendors/*.* .carry/fixtures/vendors/
+  fi
   wheel=$(ls .whl/nvidia_nvimgcodec_cu13-*.whl 2>/dev/null | head -1)
   if [ -n "$wheel" ]; then
     tmp=$(mktemp -d)

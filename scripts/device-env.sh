@@ -1,13 +1,13 @@
 # Sourced by the scripts that run on the lent GPU machine (scripts/device-check.sh,
 # bench/before_after.sh): makes what the machine lacks usable from the carried folders.
-#   .debs/   Debian 12 .deb files (libdeflate, libopenjp2, blosc), unpacked into a private prefix
+#   .debs/   Debian 12 .deb files (libdeflate, libopenjp2, blosc, pugixml), unpacked into a private prefix
 #   .whl/, .carry/whl/   Python wheels, installed into /tmp/site (PYTHONPATH); WHEEL_DIRS (paths
 #            relative to the repository, space-separated) names other folders instead
 # Expects ROOT (the repository) and LOGS (a folder for logs); defines nothing else.
 
 device_env_libraries() {
   local prefix=/tmp/ss-deps need_debs=0 pc f
-  for pc in libdeflate libopenjp2 blosc; do
+  for pc in libdeflate libopenjp2 blosc pugixml; do
     pkg-config --exists "$pc" || need_debs=1
   done
   if [ "$need_debs" = 1 ]; then

@@ -48,7 +48,7 @@ apt_packages=(
   cmake ninja-build g++ pkg-config git ca-certificates
   # libraries we link
   libjpeg62-turbo-dev libturbojpeg0-dev libdeflate-dev libzstd-dev libopenjp2-7-dev
-  libblosc-dev liblz4-dev libpng-dev nlohmann-json3-dev libcli11-dev
+  libblosc-dev liblz4-dev libpng-dev nlohmann-json3-dev libcli11-dev libpugixml-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # independent references (tests only) and fixture writers

@@ -97,17 +97,17 @@ TEST_F(CliOverwrite, BadArgumentsLeaveTheOldOutput) {
 }
 
 TEST_F(CliOverwrite, AnInputThatCannotBeDecodedLeavesTheOldOutput) {
-  // libvips' JPEG 2000 TIFF (which we cannot decode), a slide whose tile data is corrupt
+  // libvips' WebP TIFF (which we cannot decode), a slide whose tile data is corrupt
   // (unreadable.svs), and one whose last tile only is bad: the run fails late, after writing.
   const fs::path scratch = test::scratch_dir("cli_overwrite_inputs");
-  const fs::path jp2k = scratch / "vips-jp2k.tif";
+  const fs::path webp = scratch / "vips-webp.tif";
   std::string output;
-  ASSERT_EQ(test::run_command("vips tiffsave " + quoted(slide_) + " " + quoted(jp2k) +
-                                  " --tile --compression jp2k",
+  ASSERT_EQ(test::run_command("vips tiffsave " + quoted(slide_) + " " + quoted(webp) +
+                                  " --tile --compression webp",
                               &output),
             0)
       << output;
-  const std::vector<fs::path> inputs = {jp2k, test::shared_testdata() / "unreadable.svs",
+  const std::vector<fs::path> inputs = {webp, test::shared_testdata() / "unreadable.svs",
                                         slide_with_a_bad_last_tile(slide_, scratch)};
   for (const std::string command : {"convert", "process"}) {
     fs::remove_all(out());

@@ -1,5 +1,5 @@
-// A whole-slide image: a TIFF/BigTIFF pyramid (generic tiled TIFF, Aperio SVS, OME-TIFF) opened
-// once and read from many threads at once.
+// A whole-slide image: a TIFF/BigTIFF pyramid (generic tiled TIFF, Aperio SVS, Philips TIFF,
+// Leica SCN, Ventana BIF, OME-TIFF) opened once and read from many threads at once.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,7 @@ enum class Compression : uint16_t {
   adobe_deflate = 8,
   deflate = 32946,
   jpeg2000_aperio_ycbcr = 33003,
+  jpeg2000_vips = 33004,  // libvips' `tiffsave --compression jp2k`: J2K codestreams of YCbCr
   jpeg2000_aperio_rgb = 33005,
   jpeg2000 = 34712,
   zstd = 50000,
@@ -74,7 +75,8 @@ class Slide {
   static Slide open(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const noexcept;
-  const std::string& format() const noexcept;  // "aperio", "ome-tiff", "generic-tiff"
+  // "aperio", "philips", "leica", "ventana", "ome-tiff", "generic-tiff" (OpenSlide's vendor names)
+  const std::string& format() const noexcept;
   const std::vector<Level>& levels() const noexcept;
   const Level& level(int index) const;  // throws invalid_argument when out of range
   const std::vector<AssociatedImage>& associated_images() const noexcept;

@@ -2,7 +2,9 @@
 // JP2 files (which some generic writers put under 34712). Aperio's 33003 codestreams hold
 // YCbCr without a multi-component transform; they are converted to RGB exactly as OpenSlide
 // does (openslide-decode-jp2k.c: its lookup tables, integer rounding and clamping, chroma taken
-// from the pixel's own subsampled position), so that our pixels equal OpenSlide's.
+// from the pixel's own subsampled position), so that our pixels equal OpenSlide's. libvips'
+// 33004 codestreams hold the YCbCr its tiffsave converted to; OpenSlide cannot read them, so
+// they are converted back exactly as libvips' own TIFF reader does.
 #include <openjpeg.h>
 
 #include <algorithm>
@@ -101,6 +103,38 @@ uint8_t clamp8(int v) {
                                       (m.first_error.empty() ? "" : ": " + m.first_error));
 }
 
+// libvips' YCbCr → RGB for JPEG 2000 tiles in TIFF (jp2kload.c, YCC_TO_RGB, applied by its
+// TIFF reader to every 3-band 33003/33004/33005 tile): the writer's own inverse of the
+// conversion its tiffsave applies before encoding. C's double arithmetic, truncated toward zero.
+template <typename Sample>
+void vips_ycc_to_rgb(const ImageView& out, int64_t w, int64_t h, size_t sample, Sample at,
+                     uint32_t precision) {
+  const int offset = 1 << (precision - 1);
+  const int upb = (1 << precision) - 1;
+  for (int64_t y = 0; y < h; ++y) {
+    std::byte* row = out.row(y);
+    for (int64_t x = 0; x < w; ++x) {
+      // vips first stores each component in the image's sample type, then converts.
+      const int mask = sample == 1 ? 0xff : 0xffff;
+      const int luma = at(0, x, y) & mask;
+      const int cb = (at(1, x, y) & mask) - offset;
+      const int cr = (at(2, x, y) & mask) - offset;
+      const int rgb[3] = {
+          luma + static_cast<int>(1.402 * static_cast<float>(cr)),
+          luma - static_cast<int>(0.344 * static_cast<float>(cb) + 0.714 * static_cast<float>(cr)),
+          luma + static_cast<int>(1.772 * static_cast<float>(cb))};
+      for (int c = 0; c < 3; ++c) {
+        const int v = std::clamp(rgb[c], 0, upb);
+        if (sample == 1) {
+          reinterpret_cast<uint8_t*>(row)[3 * x + c] = static_cast<uint8_t>(v);
+        } else {
+          reinterpret_cast<uint16_t*>(row)[3 * x + c] = static_cast<uint16_t>(v);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void decode_jpeg2000(std::span<const std::byte> encoded, const TileFormat& format,
@@ -181,6 +215,12 @@ void decode_jpeg2000(std::span<const std::byte> encoded, const TileFormat& forma
   };
 
   const bool ycbcr = format.compression == Compression::jpeg2000_aperio_ycbcr && channels == 3;
+  if (format.compression == Compression::jpeg2000_vips && channels == 3) {
+    vips_ycc_to_rgb(
+        out, w, h, sample, [&](int c, int64_t x, int64_t y) { return at(c, x, y); },
+        image->comps[0].prec);
+    return;
+  }
   const YCbCrTables& t = tables();
   for (int64_t y = 0; y < h; ++y) {
     std::byte* row = out.row(y);

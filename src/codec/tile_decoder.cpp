@@ -22,7 +22,7 @@ bool is_byte_codec(Compression c) {
 
 bool is_jpeg2000(Compression c) {
   return c == Compression::jpeg2000 || c == Compression::jpeg2000_aperio_ycbcr ||
-         c == Compression::jpeg2000_aperio_rgb;
+         c == Compression::jpeg2000_aperio_rgb || c == Compression::jpeg2000_vips;
 }
 
 void swap_bytes(std::span<std::byte> data, int bytes_per_sample) {

@@ -42,6 +42,7 @@ const char* decoder_name(Compression c) {
     case Compression::jpeg2000:
     case Compression::jpeg2000_aperio_rgb:
     case Compression::jpeg2000_aperio_ycbcr:
+    case Compression::jpeg2000_vips:
       return "openjpeg";
     default:
       return "unknown";

@@ -27,6 +27,8 @@ std::string to_string(Compression compression) {
       return "jpeg2000-aperio-ycbcr";
     case Compression::jpeg2000_aperio_rgb:
       return "jpeg2000-aperio-rgb";
+    case Compression::jpeg2000_vips:
+      return "jpeg2000-vips";
     case Compression::jpeg2000:
       return "jpeg2000";
     case Compression::zstd:

@@ -19,7 +19,10 @@ void finish_levels(Slide::Impl& impl) {
     LevelSource& source = *impl.level_sources[i];
     const Level& l = source.layout();
     const double downsample =
-        (base_h / static_cast<double>(l.height) + base_w / static_cast<double>(l.width)) / 2.0;
+        impl.level_downsamples.size() == impl.level_sources.size()
+            ? impl.level_downsamples[i]
+            : (base_h / static_cast<double>(l.height) + base_w / static_cast<double>(l.width)) /
+                  2.0;
     source.place_in_pyramid(static_cast<int>(i), downsample);
     impl.levels.push_back(source.layout());
   }

@@ -23,6 +23,12 @@ struct Slide::Impl {
   std::string format;         // the vendor that opened it: "aperio", "ome-tiff", "generic-tiff"
   std::vector<Level> levels;  // each level source's layout(), largest first
   std::vector<std::shared_ptr<source::LevelSource>> level_sources;  // parallel to levels
+  // Downsamples a vendor states (Philips' from its XML), parallel to level_sources; empty: the
+  // size ratios (source::finish_levels).
+  std::vector<double> level_downsamples;
+  // The main-chain IFD whose tags give the tiff.* properties (OpenSlide's property directory):
+  // the first, except where a vendor says otherwise (Leica and Ventana: level 0's).
+  size_t tiff_property_ifd = 0;
   std::vector<AssociatedImage> associated;
   std::vector<std::shared_ptr<source::LevelSource>> associated_sources;  // parallel to associated
   std::map<std::string, std::string> properties;

@@ -57,7 +57,10 @@ void add_associated(const TiffFile& tf, const std::shared_ptr<const source::Byte
 }
 
 void set_resolution_mpp(const TiffFile& tf, Slide::Impl& s) {
-  const Ifd& first = tf.ifds().front();
+  set_resolution_mpp(tf, tf.ifds().front(), s);
+}
+
+void set_resolution_mpp(const TiffFile& tf, const Ifd& first, Slide::Impl& s) {
   uint64_t unit = tf.get_uint(first, tag::resolution_unit).value_or(2);
   // libtiff keeps resolutions as float; OpenSlide divides by that float.
   auto as_float = [](std::optional<double> v) -> std::optional<double> {
@@ -75,8 +78,8 @@ void set_resolution_mpp(const TiffFile& tf, Slide::Impl& s) {
 namespace {
 
 // The tiff.* properties of openslide-decode-tiff.c's _openslide_tiff_init_properties_and_hash.
-void add_tiff_properties(const TiffFile& tf, std::map<std::string, std::string>& p) {
-  const Ifd& first = tf.ifds().front();
+void add_tiff_properties(const TiffFile& tf, const Ifd& first,
+                         std::map<std::string, std::string>& p) {
   if (auto d = tf.get_string(first, tag::image_description)) {
     p["openslide.comment"] = *d;
     p["tiff.ImageDescription"] = *d;
@@ -116,7 +119,8 @@ void add_tiff_properties(const TiffFile& tf, std::map<std::string, std::string>&
 void add_common_properties(const TiffFile& tf, Slide::Impl& s) {
   auto& p = s.properties;
   p["openslide.vendor"] = s.format;
-  add_tiff_properties(tf, p);
+  const auto& ifds = tf.ifds();
+  add_tiff_properties(tf, ifds[s.tiff_property_ifd < ifds.size() ? s.tiff_property_ifd : 0], p);
   p["openslide.level-count"] = std::to_string(s.levels.size());
   for (const Level& lv : s.levels) {
     std::string prefix = "openslide.level[" + std::to_string(lv.index) + "].";

@@ -30,6 +30,8 @@ void add_associated(const TiffFile& tiff, const std::shared_ptr<const source::By
 
 // mpp from the first IFD's XResolution / YResolution / ResolutionUnit, as OpenSlide reads them.
 void set_resolution_mpp(const TiffFile& tiff, Slide::Impl& slide);
+// The same from another IFD (OpenSlide's property directory of Leica and Ventana slides).
+void set_resolution_mpp(const TiffFile& tiff, const Ifd& ifd, Slide::Impl& slide);
 // Properties every TIFF vendor shares, in OpenSlide's names (openslide.*, tiff.*). Needs the
 // levels finished (source::finish_levels).
 void add_common_properties(const TiffFile& tiff, Slide::Impl& slide);

@@ -34,6 +34,8 @@ struct Vendor {
   // Fills level_sources, associated*, metadata and vendor properties; the table's driver then
   // finishes the levels (source::finish_levels). May throw Error naming the cause.
   void (*open)(const SlideProbe& probe, Slide::Impl& slide);
+  // Optional: runs after the shared properties are in (to drop or adjust some of them).
+  void (*finish)(Slide::Impl& slide) = nullptr;
 };
 
 // The table, in detection order.
@@ -54,5 +56,14 @@ void open_generic_tiff(const SlideProbe& probe, Slide::Impl& slide);
 // hamamatsu_level_source.cpp).
 std::optional<std::string> detect_hamamatsu_ndpi(const SlideProbe& probe);
 void open_hamamatsu_ndpi(const SlideProbe& probe, Slide::Impl& slide);
+std::optional<std::string> detect_philips(const SlideProbe& probe);
+void open_philips(const SlideProbe& probe, Slide::Impl& slide);
+void finish_philips(Slide::Impl& slide);
+std::optional<std::string> detect_leica(const SlideProbe& probe);
+void open_leica(const SlideProbe& probe, Slide::Impl& slide);
+void finish_leica(Slide::Impl& slide);
+std::optional<std::string> detect_ventana(const SlideProbe& probe);
+void open_ventana(const SlideProbe& probe, Slide::Impl& slide);
+void finish_ventana(Slide::Impl& slide);
 
 }  // namespace slidestream::vendor

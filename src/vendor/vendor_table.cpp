@@ -13,12 +13,15 @@ namespace slidestream::vendor {
 namespace {
 
 // Detection order: the vendors that recognise their own marks first, generic-tiff last.
-constexpr std::array<Vendor, 4> kVendors = {{
+constexpr auto kVendors = std::to_array<Vendor>({
     {"hamamatsu", detect_hamamatsu_ndpi, open_hamamatsu_ndpi},
     {"aperio", detect_aperio, open_aperio},
+    {"philips", detect_philips, open_philips, finish_philips},
+    {"leica", detect_leica, open_leica, finish_leica},
+    {"ventana", detect_ventana, open_ventana, finish_ventana},
     {"ome-tiff", detect_ome_tiff, open_ome_tiff},
     {"generic-tiff", detect_generic_tiff, open_generic_tiff},
-}};
+});
 
 }  // namespace
 
@@ -57,6 +60,7 @@ void open_slide(Slide::Impl& s) {
     vendor.open(probe, s);
     source::finish_levels(s);
     if (probe.tiff) tiff::add_common_properties(*probe.tiff, s);
+    if (vendor.finish) vendor.finish(s);
     return;
   }
   // Every vendor today reads TIFF: a file that is not one keeps the parser's own error.

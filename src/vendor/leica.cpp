@@ -1,0 +1,266 @@
+// Leica SCN (as OpenSlide's openslide-vendor-leica.c reads it): a tiled TIFF whose first
+// ImageDescription is SCN XML in a Leica namespace. The XML's collection is the slide; its
+// brightfield images whose view is not the whole collection are the main images (each a region
+// of the slide, one TIFF IFD per pyramid level), the one whose view is the whole collection is
+// the macro. A level is the collection's canvas at that resolution, with each main image's IFD
+// placed at its offset; pixels outside every region are missing (filled), as OpenSlide draws
+// nothing there. Our tile sources serve a level on one tile grid, so each region must start on
+// that grid and end on it or at the level's edge; other layouts are refused, naming the region.
+#include "vendor/leica.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "codec/tile_decoder.hpp"
+#include "slidestream/error.hpp"
+#include "source/table_level_source.hpp"
+#include "tiff/metadata.hpp"
+#include "tiff/tiff_level_source.hpp"
+#include "tiff/tiff_slide.hpp"
+#include "vendor/vendor.hpp"
+
+namespace slidestream::vendor {
+namespace {
+
+constexpr const char* kNamespaceMark = "http://www.leica-microsystems.com/scn/";
+
+Error leica_error(ErrorKind kind, const std::string& cause) {
+  return Error(kind, "Leica SCN: " + cause);
+}
+
+struct Area {
+  std::shared_ptr<tiff::TiffLevelSource> source;
+  size_t ifd = 0;
+  int64_t nm_offset_x = 0, nm_offset_y = 0;
+  int64_t x = 0, y = 0;  // pixels, once the level's resolution is known
+};
+
+struct LeicaLevel {
+  double nm_per_pixel = 0;
+  std::vector<Area> areas;
+};
+
+const tiff::Ifd& ifd_at(const tiff::TiffFile& tf, int64_t index) {
+  if (index < 0 || static_cast<size_t>(index) >= tf.ifds().size()) {
+    throw leica_error(ErrorKind::format, "the XML names IFD " + std::to_string(index) +
+                                             ", but the file has " +
+                                             std::to_string(tf.ifds().size()));
+  }
+  return tf.ifds()[static_cast<size_t>(index)];
+}
+
+void set_prop(Slide::Impl& s, const std::string& name, const std::optional<std::string>& v) {
+  if (v) s.properties[name] = *v;
+}
+
+// The main images' IFDs, level by level (OpenSlide's create_levels_from_collection).
+std::vector<LeicaLevel> collect_levels(const SlideProbe& probe, const LeicaCollection& c,
+                                       Slide::Impl& s) {
+  std::vector<LeicaLevel> levels;
+  const LeicaImage* first = nullptr;
+  for (const LeicaImage& image : c.images) {
+    if (image.is_macro || !image.brightfield()) continue;
+    if (!first) {
+      first = &image;
+      set_prop(s, "leica.aperture", image.aperture);
+      set_prop(s, "leica.creation-date", image.creation_date);
+      set_prop(s, "leica.device-model", image.device_model);
+      set_prop(s, "leica.device-version", image.device_version);
+      set_prop(s, "leica.illumination-source", image.illumination_source);
+      set_prop(s, "leica.objective", image.objective);
+      levels.resize(image.dimensions.size());
+    }
+    if (image.objective != first->objective ||
+        image.dimensions.size() != first->dimensions.size()) {
+      throw leica_error(ErrorKind::unsupported,
+                        "main images of different objectives or level "
+                        "counts (OpenSlide refuses them too)");
+    }
+    for (size_t i = 0; i < image.dimensions.size(); ++i) {
+      const LeicaDimension& d = image.dimensions[i];
+      LeicaLevel& l = levels[i];
+      if (&image == first) {
+        l.nm_per_pixel = d.nm_per_pixel;
+      } else {
+        const double first_nm = first->dimensions[i].nm_per_pixel;
+        if (1 - std::fabs(d.nm_per_pixel - first_nm) / first_nm < 0.98) {
+          throw leica_error(ErrorKind::format, "main images of inconsistent resolutions");
+        }
+        l.nm_per_pixel = std::min(l.nm_per_pixel, d.nm_per_pixel);
+      }
+      Area a;
+      a.ifd = static_cast<size_t>(d.ifd);
+      a.source = tiff::TiffLevelSource::load(*probe.tiff, ifd_at(*probe.tiff, d.ifd), probe.file);
+      a.nm_offset_x = image.nm_offset_x;
+      a.nm_offset_y = image.nm_offset_y;
+      l.areas.push_back(std::move(a));
+    }
+  }
+  if (!first) throw leica_error(ErrorKind::format, "no brightfield main image");
+  if (first->objective) {
+    if (auto v = tiff::parse_double(*first->objective);
+        v && *v == std::trunc(*v) &&
+        first->objective->find_first_not_of("+-0123456789") == std::string::npos) {
+      s.objective_power = *v;
+    }
+  }
+  return levels;
+}
+
+std::string region_name(size_t level, size_t area) {
+  return "level " + std::to_string(level) + " region " + std::to_string(area);
+}
+
+// Level `index` as one tile grid over the canvas: each region's tiles at its offset.
+std::shared_ptr<source::LevelSource> build_level(const LeicaCollection& c, LeicaLevel& l,
+                                                 size_t index) {
+  const int64_t width = static_cast<int64_t>(std::ceil(c.nm_across / l.nm_per_pixel));
+  const int64_t height = static_cast<int64_t>(std::ceil(c.nm_down / l.nm_per_pixel));
+  const source::LevelSource& first = *l.areas.front().source;
+  Level layout = first.layout();
+  const int64_t tw = layout.tile_width, th = layout.tile_height;
+  layout.width = width;
+  layout.height = height;
+  layout.tiles_across = (width + tw - 1) / tw;
+  layout.tiles_down = (height + th - 1) / th;
+  std::vector<source::ByteRange> tiles(
+      static_cast<size_t>(layout.tiles_across * layout.tiles_down));
+  std::vector<bool> taken(tiles.size());
+  for (size_t n = 0; n < l.areas.size(); ++n) {
+    Area& a = l.areas[n];
+    a.x = static_cast<int64_t>(a.nm_offset_x / l.nm_per_pixel);
+    a.y = static_cast<int64_t>(a.nm_offset_y / l.nm_per_pixel);
+    const source::LevelSource& src = *a.source;
+    const Level& al = src.layout();
+    const auto& f = src.format();
+    const auto& f0 = first.format();
+    if (al.tile_width != tw || al.tile_height != th || f.compression != f0.compression ||
+        f.photometric != f0.photometric || al.dtype != layout.dtype ||
+        al.channels != layout.channels ||
+        !std::equal(f.jpeg_tables.begin(), f.jpeg_tables.end(), f0.jpeg_tables.begin(),
+                    f0.jpeg_tables.end())) {
+      throw leica_error(ErrorKind::unsupported,
+                        region_name(index, n) +
+                            " is stored unlike region 0 (tile size, codec "
+                            "or JPEG tables): one level needs one tile format");
+    }
+    const bool ends_x = a.x + al.width >= width || al.width % tw == 0;
+    const bool ends_y = a.y + al.height >= height || al.height % th == 0;
+    if (a.x < 0 || a.y < 0 || a.x % tw != 0 || a.y % th != 0 || !ends_x || !ends_y) {
+      throw leica_error(ErrorKind::unsupported,
+                        region_name(index, n) + " (" + std::to_string(al.width) + " x " +
+                            std::to_string(al.height) + " px at " + std::to_string(a.x) + ", " +
+                            std::to_string(a.y) + ") is not on the level's " + std::to_string(tw) +
+                            " x " + std::to_string(th) +
+                            " tile grid: slidestream reads SCN regions that start and end on it");
+    }
+    for (int64_t row = 0; row < al.tiles_down; ++row) {
+      for (int64_t col = 0; col < al.tiles_across; ++col) {
+        const int64_t gc = a.x / tw + col, gr = a.y / th + row;
+        if (gc >= layout.tiles_across || gr >= layout.tiles_down) continue;
+        const size_t i = static_cast<size_t>(gr * layout.tiles_across + gc);
+        if (taken[i]) {
+          throw leica_error(ErrorKind::unsupported,
+                            region_name(index, n) + " overlaps another region's tiles");
+        }
+        taken[i] = true;
+        source::TileBytes b = src.tile(col, row);
+        if (!b.missing()) tiles[i] = b.front();
+      }
+    }
+  }
+  const auto& tables = first.format().jpeg_tables;
+  std::vector<std::shared_ptr<const source::ByteStore>> stores;
+  for (size_t i = 0; i < first.store_count(); ++i) {
+    stores.push_back(
+        std::shared_ptr<const source::ByteStore>(l.areas.front().source, &first.store(i)));
+  }
+  return std::make_shared<source::TableLevelSource>(
+      layout, first.format(), std::vector<std::byte>(tables.begin(), tables.end()),
+      std::move(stores), std::move(tiles));
+}
+
+void add_macro(const SlideProbe& probe, const LeicaCollection& c, Slide::Impl& s) {
+  bool have = false;
+  for (const LeicaImage& image : c.images) {
+    if (!image.is_macro || !image.brightfield()) continue;
+    if (have) throw leica_error(ErrorKind::format, "more than one macro image");
+    have = true;
+    const tiff::Ifd& ifd = ifd_at(*probe.tiff, image.dimensions.front().ifd);
+    tiff::add_associated(*probe.tiff, probe.file, ifd, "macro", s);
+  }
+}
+
+// openslide.region[n].* and openslide.bounds-*, from level 0's regions.
+void add_region_properties(const LeicaLevel& level0, Slide::Impl& s) {
+  int64_t x0 = INT64_MAX, y0 = INT64_MAX, x1 = INT64_MIN, y1 = INT64_MIN;
+  for (size_t n = 0; n < level0.areas.size(); ++n) {
+    const Area& a = level0.areas[n];
+    const Level& l = a.source->layout();
+    const std::string p = "openslide.region[" + std::to_string(n) + "].";
+    s.properties[p + "x"] = std::to_string(a.x);
+    s.properties[p + "y"] = std::to_string(a.y);
+    s.properties[p + "width"] = std::to_string(l.width);
+    s.properties[p + "height"] = std::to_string(l.height);
+    x0 = std::min(x0, a.x);
+    y0 = std::min(y0, a.y);
+    x1 = std::max(x1, a.x + l.width);
+    y1 = std::max(y1, a.y + l.height);
+  }
+  s.properties["openslide.bounds-x"] = std::to_string(x0);
+  s.properties["openslide.bounds-y"] = std::to_string(y0);
+  s.properties["openslide.bounds-width"] = std::to_string(x1 - x0);
+  s.properties["openslide.bounds-height"] = std::to_string(y1 - y0);
+}
+
+}  // namespace
+
+std::optional<std::string> detect_leica(const SlideProbe& probe) {
+  if (!probe.tiff) return "not a TIFF file: " + probe.not_tiff;
+  if (auto why = tiff::first_ifd_untiled(*probe.tiff)) return why;
+  const std::string desc = tiff::description_of(*probe.tiff, probe.tiff->ifds().front());
+  if (desc.find(kNamespaceMark) == std::string::npos) {
+    return std::string("ImageDescription has no Leica SCN XML namespace");
+  }
+  return std::nullopt;
+}
+
+void open_leica(const SlideProbe& probe, Slide::Impl& s) {
+  const tiff::TiffFile& tf = *probe.tiff;
+  LeicaCollection c = parse_leica_xml(tiff::description_of(tf, tf.ifds().front()));
+  if (c.nm_across <= 0 || c.nm_down <= 0) {
+    throw leica_error(ErrorKind::format, "the collection's size is not positive");
+  }
+  set_prop(s, "leica.barcode", c.barcode);
+  set_prop(s, "openslide.barcode", c.barcode);
+  std::vector<LeicaLevel> levels = collect_levels(probe, c, s);
+  for (size_t i = 0; i < levels.size(); ++i) {
+    if (!(levels[i].nm_per_pixel > 0) || !std::isfinite(levels[i].nm_per_pixel) ||
+        c.nm_across / levels[i].nm_per_pixel > 4e9 || c.nm_down / levels[i].nm_per_pixel > 4e9) {
+      throw leica_error(ErrorKind::format, "level " + std::to_string(i) + " has " +
+                                               std::to_string(levels[i].nm_per_pixel) +
+                                               " nm per pixel");
+    }
+    s.level_sources.push_back(build_level(c, levels[i], i));
+  }
+  add_macro(probe, c, s);
+  add_region_properties(levels.front(), s);
+  s.tiff_property_ifd = levels.front().areas.front().ifd;
+  tiff::set_resolution_mpp(tf, tf.ifds()[s.tiff_property_ifd], s);
+}
+
+void finish_leica(Slide::Impl& s) {
+  // OpenSlide keeps the XML out of the properties (in case level 0 is also directory 0), and
+  // gives a level made of regions no tile size.
+  s.properties.erase("openslide.comment");
+  s.properties.erase("tiff.ImageDescription");
+  for (size_t i = 0; i < s.levels.size(); ++i) {
+    const std::string p = "openslide.level[" + std::to_string(i) + "].";
+    s.properties.erase(p + "tile-width");
+    s.properties.erase(p + "tile-height");
+  }
+}
+
+}  // namespace slidestream::vendor
