@@ -177,15 +177,34 @@ __device__ inline int sample_at(const J2kPlanes& p, int c, uint32_t x, uint32_t 
                                     static_cast<size_t>(cy) * p.pitch[c])[cx];
 }
 
+// libvips' YCC_TO_RGB (jp2kload.c), as jpeg2000_decoder.cpp's vips_ycc_to_rgb: C doubles
+// (no FMA: --fmad=false), truncated toward zero, clamped to the sample range.
 template <typename T>
-__global__ void j2k_kernel(J2kPlanes planes, int channels, bool ycbcr, const YCbCrTables* t,
+__device__ void vips_ycc_to_rgb(int luma, int cb, int cr, T* row) {
+  constexpr int kOffset = sizeof(T) == 1 ? 128 : 32768;
+  constexpr int kMax = sizeof(T) == 1 ? 255 : 65535;
+  const double dcb = static_cast<double>(static_cast<float>(cb - kOffset));
+  const double dcr = static_cast<double>(static_cast<float>(cr - kOffset));
+  const int rgb[3] = {luma + static_cast<int>(1.402 * dcr),
+                      luma - static_cast<int>(0.344 * dcb + 0.714 * dcr),
+                      luma + static_cast<int>(1.772 * dcb)};
+  for (int c = 0; c < 3; ++c) row[c] = static_cast<T>(min(max(rgb[c], 0), kMax));
+}
+
+template <typename T>
+__global__ void j2k_kernel(J2kPlanes planes, int channels, J2kColour colour, const YCbCrTables* t,
                            std::byte* out, size_t out_pitch, uint32_t width, uint32_t height) {
   const uint32_t x = blockIdx.x * blockDim.x + threadIdx.x;
   const uint32_t y = blockIdx.y;
   if (x >= width || y >= height) return;
   T* row = reinterpret_cast<T*>(out + static_cast<size_t>(y) * out_pitch) +
            static_cast<size_t>(x) * channels;
-  if (ycbcr) {
+  if (colour == J2kColour::vips_ycc && channels == 3) {
+    vips_ycc_to_rgb<T>(sample_at<T>(planes, 0, x, y), sample_at<T>(planes, 1, x, y),
+                       sample_at<T>(planes, 2, x, y), row);
+    return;
+  }
+  if (colour == J2kColour::aperio_ycbcr && sizeof(T) == 1) {
     // decode_jpeg2000: each component truncated to 8 bits, then OpenSlide's integer formulas.
     const uint8_t luma = static_cast<uint8_t>(sample_at<T>(planes, 0, x, y));
     const uint8_t cb = static_cast<uint8_t>(sample_at<T>(planes, 1, x, y));
@@ -247,17 +266,18 @@ YCbCrTables make_ycbcr_tables() {
   return t;
 }
 
-void j2k_planes_to_pixels(const J2kPlanes& planes, int channels, bool sixteen, bool ycbcr,
+void j2k_planes_to_pixels(const J2kPlanes& planes, int channels, bool sixteen, J2kColour colour,
                           const YCbCrTables* tables, std::byte* out, size_t out_pitch,
                           uint32_t width, uint32_t height, cudaStream_t stream) {
   if (width == 0 || height == 0) return;
   constexpr unsigned kThreads = 128;
   dim3 grid((width + kThreads - 1) / kThreads, height);
   if (sixteen) {
-    j2k_kernel<uint16_t><<<grid, kThreads, 0, stream>>>(planes, channels, false, tables, out,
-                                                        out_pitch, width, height);
+    j2k_kernel<uint16_t><<<grid, kThreads, 0, stream>>>(
+        planes, channels, colour == J2kColour::aperio_ycbcr ? J2kColour::as_stored : colour, tables,
+        out, out_pitch, width, height);
   } else {
-    j2k_kernel<uint8_t><<<grid, kThreads, 0, stream>>>(planes, channels, ycbcr, tables, out,
+    j2k_kernel<uint8_t><<<grid, kThreads, 0, stream>>>(planes, channels, colour, tables, out,
                                                        out_pitch, width, height);
   }
   slidestream::cuda::check(cudaGetLastError(), "j2k_kernel launch");

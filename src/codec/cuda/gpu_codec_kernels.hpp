@@ -50,17 +50,22 @@ struct YCbCrTables {
 };
 YCbCrTables make_ycbcr_tables();
 
+// What follows a JPEG 2000 tile's decoding, as decode_jpeg2000 does it: nothing, Aperio's
+// YCbCr (33003, 8-bit, 3 channels: OpenSlide's tables) or libvips' YCbCr (33004, 3 channels:
+// its reader's formula in C doubles, truncated).
+enum class J2kColour { as_stored, aperio_ycbcr, vips_ycc };
+
 // One decoded JPEG 2000 tile as planes (one per component, 8- or 16-bit) to interleaved pixels
 // in `out`, as decode_jpeg2000 does it: channel c of pixel (x, y) comes from component c at
-// (min(x / sub_x, w_c - 1), min(y / sub_y, h_c - 1)); with `ycbcr` (Aperio 33003, 8-bit,
-// 3 channels) the three samples are converted with `tables` (device memory).
+// (min(x / sub_x, w_c - 1), min(y / sub_y, h_c - 1)), then `colour` (Aperio's with `tables`,
+// device memory).
 struct J2kPlanes {
   const void* data[4] = {};
   size_t pitch[4] = {};
   uint32_t width[4] = {}, height[4] = {};
   uint32_t sub_x[4] = {}, sub_y[4] = {};
 };
-void j2k_planes_to_pixels(const J2kPlanes& planes, int channels, bool sixteen, bool ycbcr,
+void j2k_planes_to_pixels(const J2kPlanes& planes, int channels, bool sixteen, J2kColour colour,
                           const YCbCrTables* tables, std::byte* out, size_t out_pitch,
                           uint32_t width, uint32_t height, cudaStream_t stream);
 

@@ -169,7 +169,7 @@ bool layout_covered(const Level& l, const codec::TileFormat& f) {
 
 bool is_jpeg2000(Compression c) {
   return c == Compression::jpeg2000 || c == Compression::jpeg2000_aperio_ycbcr ||
-         c == Compression::jpeg2000_aperio_rgb;
+         c == Compression::jpeg2000_aperio_rgb || c == Compression::jpeg2000_vips;
 }
 
 // Whether nvJPEG2000 may decode this stream for this level (the GPU kernels then do exactly
@@ -683,6 +683,11 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
   StreamWait wait;
   const bool ycbcr =
       level.compression == Compression::jpeg2000_aperio_ycbcr && level.channels == 3 && !sixteen;
+  const codec::cuda::J2kColour colour =
+      ycbcr ? codec::cuda::J2kColour::aperio_ycbcr
+      : level.compression == Compression::jpeg2000_vips && level.channels == 3
+          ? codec::cuda::J2kColour::vips_ycc
+          : codec::cuda::J2kColour::as_stored;
   if (ycbcr) {
     const codec::cuda::YCbCrTables t = codec::cuda::make_ycbcr_tables();
     cuda::check(cudaMemcpyAsync(tables.data(), &t, sizeof(t), cudaMemcpyHostToDevice, stream),
@@ -731,7 +736,7 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
       return false;
     }
     codec::cuda::j2k_planes_to_pixels(
-        p, level.channels, sixteen, ycbcr,
+        p, level.channels, sixteen, colour,
         reinterpret_cast<const codec::cuda::YCbCrTables*>(tables.data()), dst, tile_row_bytes,
         level.tile_width, level.tile_height, stream);
     // The encoded bytes and the planes are reused for the next tile.
