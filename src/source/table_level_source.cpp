@@ -21,6 +21,14 @@ std::vector<std::shared_ptr<const ByteStore>> stores_of(
 
 }  // namespace
 
+void check_table_size(int64_t across, int64_t down, const std::string& what) {
+  if (across < 0 || down < 0 || (across > 0 && down > kMaxTableTiles / across)) {
+    throw Error(ErrorKind::limit, what + " would be " + std::to_string(across) + " x " +
+                                      std::to_string(down) + " tiles, more than " +
+                                      std::to_string(kMaxTableTiles) + ": its size is implausible");
+  }
+}
+
 TableLevelSource::TableLevelSource(const Level& layout, const codec::TileFormat& format,
                                    std::vector<std::byte> jpeg_tables,
                                    std::vector<std::shared_ptr<const ByteStore>> stores,
@@ -54,6 +62,7 @@ std::shared_ptr<TableLevelSource> resized_level(const std::shared_ptr<const Leve
   out.height = height;
   out.tiles_across = (width + in.tile_width - 1) / in.tile_width;
   out.tiles_down = (height + in.tile_height - 1) / in.tile_height;
+  check_table_size(out.tiles_across, out.tiles_down, "a resized level");
   std::vector<ByteRange> tiles(static_cast<size_t>(out.tiles_across * out.tiles_down));
   for (int64_t row = 0; row < std::min(out.tiles_down, in.tiles_down); ++row) {
     for (int64_t col = 0; col < std::min(out.tiles_across, in.tiles_across); ++col) {

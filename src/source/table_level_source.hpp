@@ -5,12 +5,20 @@
 // JPEG in memory, a level assembled from several IFDs.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "source/level_source.hpp"
 
 namespace slidestream::source {
+
+// The most tiles a table may hold (96 MiB of ranges): far beyond any real level (a 100,000 x
+// 300,000 px slide in 512 px tiles has 115,000), so that a lying size in a vendor's XML cannot
+// make open allocate gigabytes. check_table_size throws Error(limit) naming `what` beyond it.
+inline constexpr int64_t kMaxTableTiles = int64_t{1} << 22;
+void check_table_size(int64_t tiles_across, int64_t tiles_down, const std::string& what);
 
 class TableLevelSource final : public LevelSource {
  public:

@@ -125,6 +125,9 @@ std::shared_ptr<source::LevelSource> build_level(const LeicaCollection& c, Leica
   layout.height = height;
   layout.tiles_across = (width + tw - 1) / tw;
   layout.tiles_down = (height + th - 1) / th;
+  source::check_table_size(layout.tiles_across, layout.tiles_down,
+                           "Leica SCN: level " + std::to_string(index) + " (" +
+                               std::to_string(width) + " x " + std::to_string(height) + " px)");
   std::vector<source::ByteRange> tiles(
       static_cast<size_t>(layout.tiles_across * layout.tiles_down));
   std::vector<bool> taken(tiles.size());

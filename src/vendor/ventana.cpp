@@ -99,6 +99,7 @@ std::shared_ptr<source::LevelSource> stitched_level(
   out.height = (rows * th + d - 1) / d;
   out.tiles_across = (cols + d - 1) / d;
   out.tiles_down = (rows + d - 1) / d;
+  source::check_table_size(out.tiles_across, out.tiles_down, "Ventana BIF: " + where);
   std::vector<int> covered(static_cast<size_t>(out.tiles_across * out.tiles_down));
   for (const auto& a : bif.areas) {
     for (int64_t r = a.start_row; r < a.start_row + a.tiles_down; ++r) {
