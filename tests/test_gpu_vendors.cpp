@@ -29,6 +29,11 @@ TEST(GpuVendors, EveryLevelOfEveryVendorSlideEqualsTheHostRead) {
   ASSERT_FALSE(fixtures.empty());
   int compared = 0;
   for (const auto& f : fixtures) {
+    if (!SLIDESTREAM_HAVE_PUGIXML && f.vendor != "generic-tiff") {
+      // A build without pugixml refuses the XML vendors (their CPU tests need it anyway).
+      std::printf("skipped %s: built without pugixml\n", f.name.c_str());
+      continue;
+    }
     Slide slide = Slide::open(f.path());
     for (const Level& l : slide.levels()) {
       for (uint8_t fill : {uint8_t{0}, uint8_t{255}}) {
@@ -63,7 +68,7 @@ TEST(GpuVendors, EveryLevelOfEveryVendorSlideEqualsTheHostRead) {
           << f.name << " level " << l.index << " region: " << differing << " bytes differ";
     }
   }
-  EXPECT_GE(compared, 30);
+  EXPECT_GE(compared, SLIDESTREAM_HAVE_PUGIXML ? 30 : 4);
   std::printf("compared %d GPU level reads of vendor slides with host reads\n", compared);
 #endif
 }

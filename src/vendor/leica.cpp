@@ -26,6 +26,11 @@ namespace {
 
 constexpr const char* kNamespaceMark = "http://www.leica-microsystems.com/scn/";
 
+}  // namespace
+
+#if SLIDESTREAM_HAVE_PUGIXML
+namespace {
+
 Error leica_error(ErrorKind kind, const std::string& cause) {
   return Error(kind, "Leica SCN: " + cause);
 }
@@ -219,6 +224,7 @@ void add_region_properties(const LeicaLevel& level0, Slide::Impl& s) {
 }
 
 }  // namespace
+#endif  // SLIDESTREAM_HAVE_PUGIXML
 
 std::optional<std::string> detect_leica(const SlideProbe& probe) {
   if (!probe.tiff) return "not a TIFF file: " + probe.not_tiff;
@@ -231,6 +237,7 @@ std::optional<std::string> detect_leica(const SlideProbe& probe) {
 }
 
 void open_leica(const SlideProbe& probe, Slide::Impl& s) {
+#if SLIDESTREAM_HAVE_PUGIXML
   const tiff::TiffFile& tf = *probe.tiff;
   LeicaCollection c = parse_leica_xml(tiff::description_of(tf, tf.ifds().front()));
   if (c.nm_across <= 0 || c.nm_down <= 0) {
@@ -252,6 +259,12 @@ void open_leica(const SlideProbe& probe, Slide::Impl& s) {
   add_region_properties(levels.front(), s);
   s.tiff_property_ifd = levels.front().areas.front().ifd;
   tiff::set_resolution_mpp(tf, tf.ifds()[s.tiff_property_ifd], s);
+#else
+  (void)probe;
+  (void)s;
+  throw Error(ErrorKind::unsupported,
+              "Leica SCN: this slidestream was built without pugixml, which reads its XML");
+#endif
 }
 
 void finish_leica(Slide::Impl& s) {

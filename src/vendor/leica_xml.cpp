@@ -1,5 +1,6 @@
 // The Leica SCN ImageDescription (vendor/leica.hpp): scn / collection / image / pixels /
 // dimension and view, read as OpenSlide's parse_xml_description reads them.
+#if SLIDESTREAM_HAVE_PUGIXML  // without it the vendors refuse their slides
 #include <algorithm>
 #include <charconv>
 
@@ -110,3 +111,5 @@ LeicaCollection parse_leica_xml(std::string_view xml) {
 }
 
 }  // namespace slidestream::vendor
+
+#endif  // SLIDESTREAM_HAVE_PUGIXML

@@ -23,6 +23,7 @@
 #include "vendor/vendor_xml.hpp"
 
 namespace slidestream::vendor {
+#if SLIDESTREAM_HAVE_PUGIXML
 namespace {
 
 constexpr const char* kPixelSpacingXpath =
@@ -108,6 +109,7 @@ void clip_levels(const pugi::xml_document& doc,
 }
 
 }  // namespace
+#endif  // SLIDESTREAM_HAVE_PUGIXML
 
 std::optional<std::string> detect_philips(const SlideProbe& probe) {
   if (!probe.tiff) return "not a TIFF file: " + probe.not_tiff;
@@ -125,6 +127,7 @@ std::optional<std::string> detect_philips(const SlideProbe& probe) {
 }
 
 void open_philips(const SlideProbe& probe, Slide::Impl& s) {
+#if SLIDESTREAM_HAVE_PUGIXML
   const tiff::TiffFile& tf = *probe.tiff;
   auto doc = parse_xml(tiff::description_of(tf, tf.ifds().front()), "the Philips ImageDescription");
   check_philips_xml(*doc);
@@ -133,6 +136,12 @@ void open_philips(const SlideProbe& probe, Slide::Impl& s) {
   clip_levels(*doc, levels, s);
   add_philips_properties(*doc, s);
   add_philips_xml_associated(*doc, s);
+#else
+  (void)probe;
+  (void)s;
+  throw Error(ErrorKind::unsupported,
+              "Philips TIFF: this slidestream was built without pugixml, which reads its XML");
+#endif
 }
 
 void finish_philips(Slide::Impl& s) {

@@ -2,6 +2,8 @@
 // checks, properties, associated images from the XML).
 #pragma once
 
+#if SLIDESTREAM_HAVE_PUGIXML
+
 #include <optional>
 #include <string_view>
 
@@ -26,3 +28,5 @@ void add_philips_properties(const pugi::xml_document& doc, Slide::Impl& slide);
 void add_philips_xml_associated(const pugi::xml_document& doc, Slide::Impl& slide);
 
 }  // namespace slidestream::vendor
+
+#endif  // SLIDESTREAM_HAVE_PUGIXML

@@ -1,6 +1,7 @@
 // Philips TIFF metadata (vendor/philips.hpp): the XML's attributes as philips.* properties,
 // OpenSlide's own properties derived from them, and the label and macro JPEGs the XML may
 // carry in base64, each as OpenSlide's openslide-vendor-philips-tiff.c reads them.
+#if SLIDESTREAM_HAVE_PUGIXML  // without it the vendors refuse their slides
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -195,3 +196,5 @@ void add_philips_xml_associated(const pugi::xml_document& doc, Slide::Impl& s) {
 }
 
 }  // namespace slidestream::vendor
+
+#endif  // SLIDESTREAM_HAVE_PUGIXML

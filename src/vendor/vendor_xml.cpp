@@ -1,4 +1,5 @@
 // The vendors' XML helpers (vendor/vendor_xml.hpp).
+#if SLIDESTREAM_HAVE_PUGIXML  // without it the vendors refuse their slides
 #include "vendor/vendor_xml.hpp"
 
 #include <cstdint>
@@ -86,3 +87,5 @@ std::vector<std::byte> decode_base64(std::string_view text) {
 }
 
 }  // namespace slidestream::vendor
+
+#endif  // SLIDESTREAM_HAVE_PUGIXML

@@ -4,6 +4,7 @@
 // so that each vendor file can say what it looks for in OpenSlide's own words.
 #pragma once
 
+#if SLIDESTREAM_HAVE_PUGIXML  // without it the XML vendors refuse their slides (philips.cpp...)
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -30,3 +31,5 @@ std::optional<std::string> select_string(pugi::xml_node context, const char* xpa
 std::vector<std::byte> decode_base64(std::string_view text);
 
 }  // namespace slidestream::vendor
+
+#endif  // SLIDESTREAM_HAVE_PUGIXML

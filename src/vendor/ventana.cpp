@@ -30,16 +30,21 @@ namespace {
 
 constexpr uint16_t kXmlPacket = 700;
 
-Error ventana_error(ErrorKind kind, const std::string& cause) {
-  return Error(kind, "Ventana BIF: " + cause);
-}
-
 // The XMLPacket of `ifd` up to its first NUL, or nullopt.
 std::optional<std::string> xml_packet(const tiff::TiffFile& tf, const tiff::Ifd& ifd) {
   if (!ifd.find(kXmlPacket)) return std::nullopt;
   auto bytes = tf.get_bytes(ifd, kXmlPacket);
   std::string s(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   return s.substr(0, s.find('\0'));
+}
+
+}  // namespace
+
+#if SLIDESTREAM_HAVE_PUGIXML
+namespace {
+
+Error ventana_error(ErrorKind kind, const std::string& cause) {
+  return Error(kind, "Ventana BIF: " + cause);
 }
 
 struct LevelInfo {
@@ -174,6 +179,7 @@ struct Found {
 };
 
 }  // namespace
+#endif  // SLIDESTREAM_HAVE_PUGIXML
 
 std::optional<std::string> detect_ventana(const SlideProbe& probe) {
   if (!probe.tiff) return "not a TIFF file: " + probe.not_tiff;
@@ -185,6 +191,7 @@ std::optional<std::string> detect_ventana(const SlideProbe& probe) {
 }
 
 void open_ventana(const SlideProbe& probe, Slide::Impl& s) {
+#if SLIDESTREAM_HAVE_PUGIXML
   const tiff::TiffFile& tf = *probe.tiff;
   const auto& ifds = tf.ifds();
   auto props = parse_ventana_iscan(*xml_packet(tf, ifds.front()));
@@ -251,6 +258,12 @@ void open_ventana(const SlideProbe& probe, Slide::Impl& s) {
   }
   s.properties.insert(props.begin(), props.end());
   s.tiff_property_ifd = levels.front().dir;
+#else
+  (void)probe;
+  (void)s;
+  throw Error(ErrorKind::unsupported,
+              "Ventana BIF: this slidestream was built without pugixml, which reads its XML");
+#endif
 }
 
 void finish_ventana(Slide::Impl& s) {

@@ -1,6 +1,7 @@
 // The Ventana XML packets (vendor/ventana.hpp): the slide-wide iScan attributes, and level 0's
 // stitching (areas of interest and the overlaps between their tiles), read as OpenSlide's
 // parse_initial_xml and parse_level0_xml read them.
+#if SLIDESTREAM_HAVE_PUGIXML  // without it the vendors refuse their slides
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -157,3 +158,5 @@ VentanaStitching parse_ventana_level0(std::string_view xml, int64_t tile_width,
 }
 
 }  // namespace slidestream::vendor
+
+#endif  // SLIDESTREAM_HAVE_PUGIXML
