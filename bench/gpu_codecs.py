@@ -17,6 +17,9 @@ import sys
 
 import tifffile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cli_backends  # noqa: E402  bench/cli_backends.py
+
 SHORT, LONG, ASCII = 3, 4, 2
 
 
@@ -83,9 +86,10 @@ def make_big(src, dst, across):
 
 
 def read(cli, slide, device, threads, env):
+    env, flags = cli_backends.split(env)
     e = dict(os.environ, **env)
     out = subprocess.run([cli, "read", slide, "--device", device, "--threads", str(threads),
-                          "--repeat", "3", "--json"], capture_output=True, text=True, env=e)
+                          "--repeat", "3", "--json", *flags], capture_output=True, text=True, env=e)
     if out.returncode != 0:
         return {"error": (out.stderr or out.stdout).strip()[-300:]}
     return json.loads(out.stdout)
@@ -98,10 +102,10 @@ def main():
     nw, jw = "SLIDESTREAM_NVCOMP_WORKERS", "SLIDESTREAM_NVJPEG2K_WORKERS"
     lossless = [("cpu, all threads (host memory)", "cpu", 0, {}),
                 ("cuda, CPU decode + copy (switch off)", "cuda", 0, {nv: "0"}),
-                ("cuda, nvCOMP x2 + CPU helpers", "cuda", 0, {}),
-                ("cuda, nvCOMP x4 + CPU helpers", "cuda", 0, {nw: "4"}),
-                ("cuda, nvCOMP x2 alone (--threads 1)", "cuda", 1, {}),
-                ("cuda, nvCOMP x4 alone (--threads 1)", "cuda", 1, {nw: "4"})]
+                ("cuda, nvCOMP x2 + CPU helpers", "cuda", 0, {nv: "1", nw: "2"}),
+                ("cuda, nvCOMP x4 + CPU helpers", "cuda", 0, {nv: "1", nw: "4"}),
+                ("cuda, nvCOMP x2 alone (--threads 1)", "cuda", 1, {nv: "1", nw: "2"}),
+                ("cuda, nvCOMP x4 alone (--threads 1)", "cuda", 1, {nv: "1", nw: "4"})]
     j2k = [("cpu, all threads (host memory)", "cpu", 0, {}),
            ("cuda, CPU decode + copy (switch off)", "cuda", 0, {j2: "0"}),
            ("cuda, nvJPEG2000 x4 + CPU helpers", "cuda", 0, {}),

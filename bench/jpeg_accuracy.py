@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from uc1 import jpeg_tile_bytes  # noqa: E402
+import cli_backends  # noqa: E402  bench/cli_backends.py
 
 
 def main():
@@ -40,9 +41,10 @@ def main():
     results = []
     for name, env, threads in settings:
         dump = "/tmp/jpeg-accuracy.bin"
+        env, flags = cli_backends.split(env)
         p = subprocess.run([a.cli, "read", jpeg, "--device", "cuda", "--threads", str(threads),
-                            "--repeat", "2", "--dump", dump, "--json"], capture_output=True,
-                           text=True, env=dict(os.environ, **env))
+                            "--repeat", "2", "--dump", dump, "--json", *flags],
+                           capture_output=True, text=True, env=dict(os.environ, **env))
         if p.returncode != 0:
             results.append({"setting": name, "error": p.stderr[-300:]})
             continue

@@ -8,9 +8,8 @@ from uc1 import jpeg_tile_bytes
 cli, jpeg = sys.argv[1], sys.argv[2]
 tiles, th, tw, H, W = jpeg_tile_bytes(jpeg)
 dump = "/tmp/probe.bin"
-p = subprocess.run([cli, "read", jpeg, "--device", "cuda", "--threads", "1", "--gpu-jpeg", "--repeat", "2",
-                    "--dump", dump, "--json"], capture_output=True, text=True,
-                   env=dict(os.environ, SLIDESTREAM_NVJPEG="sync"))
+p = subprocess.run([cli, "read", jpeg, "--device", "cuda", "--threads", "1", "--gpu-jpeg", "--gpu-jpeg-wait",
+                    "--repeat", "2", "--dump", dump, "--json"], capture_output=True, text=True)
 print(p.stdout[-300:], p.stderr[-300:])
 ours = np.fromfile(dump, np.uint8).reshape(H, W, 3)
 across = (W + tw - 1) // tw

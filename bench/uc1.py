@@ -85,9 +85,9 @@ def timed(fn, repeat, cold_path=None):
 # ---------------------------------------------------------------- ours (the CLI)
 
 def ours(cli, path, case, what, repeat, threads=0, io="auto", cold=False, env=None,
-         dump=None, device="cuda"):
+         dump=None, device="cuda", flags=()):
     cmd = [cli, "read", path, "--device", device, "--threads", str(threads), "--io", io,
-           "--repeat", str(repeat + 1), "--json"]
+           "--repeat", str(repeat + 1), "--json", *flags]
     if cold:
         cmd.append("--drop-cache")
     if dump:
@@ -398,14 +398,14 @@ def main():
         note("== jpeg.tif warm")
         warm(jpeg)
         dump = "/tmp/uc1-jpeg-ours.bin"
-        # nvJPEG decoders are made once per process (about a second); "sync" makes them in the
-        # warm-up read, which is not counted, as a long-running reader would have them.
-        nv_env = {"SLIDESTREAM_NVJPEG": "sync"}
+        # nvJPEG decoders are made once per process (about a second); --gpu-jpeg-wait makes them
+        # in the warm-up read, which is not counted, as a long-running reader would have them.
+        nv_flags = ["--gpu-jpeg-wait"]
         ours(a.cli, jpeg, "uc1-jpeg-warm", f"slidestream {N} thr (CPU + nvJPEG, one queue)", R,
-             N, dump=dump, env=nv_env)
+             N, dump=dump, flags=nv_flags)
         ours(a.cli, jpeg, "uc1-jpeg-warm", f"slidestream {N} thr, CPU decoders only", R, N,
-             env={"SLIDESTREAM_NVJPEG": "0"})
-        ours(a.cli, jpeg, "uc1-jpeg-warm", "slidestream 1 thr + nvJPEG", R, 1, env=nv_env)
+             flags=["--no-gpu-jpeg"])
+        ours(a.cli, jpeg, "uc1-jpeg-warm", "slidestream 1 thr + nvJPEG", R, 1, flags=nv_flags)
         ours(a.cli, jpeg, "uc1-jpeg-warm", f"slidestream {N} thr into host memory (CPU path)", R,
              N, device="cpu")
         try:
@@ -425,9 +425,9 @@ def main():
             cucim_peer(jpeg, "uc1-jpeg-warm", "cpu", N, R)
         if "cold" not in skip:
             ours(a.cli, jpeg, "uc1-jpeg-cold", f"slidestream {N} thr (CPU + nvJPEG)", R, N,
-                 cold=True, env=nv_env)
+                 cold=True, flags=nv_flags)
             ours(a.cli, jpeg, "uc1-jpeg-cold", f"slidestream {N} thr, CPU decoders only", R, N,
-                 cold=True, env={"SLIDESTREAM_NVJPEG": "0"})
+                 cold=True, flags=["--no-gpu-jpeg"])
             if "cucim" not in skip:
                 cucim_peer(jpeg, "uc1-jpeg-cold", "cuda", N, R, cold=True)
 

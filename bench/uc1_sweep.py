@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from uc1 import limit_pread, warm  # noqa: E402
+import cli_backends  # noqa: E402  bench/cli_backends.py
 
 
 def read(cli, path, threads, env, cold, repeat, task_bytes=0):
@@ -23,6 +24,8 @@ def read(cli, path, threads, env, cold, repeat, task_bytes=0):
         cmd.append("--drop-cache")
     if task_bytes:
         cmd += ["--task-bytes", str(task_bytes)]
+    env, flags = cli_backends.split(env)
+    cmd += flags
     p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **env))
     if p.returncode != 0:
         return {"error": (p.stderr or p.stdout)[-300:]}

@@ -2,7 +2,7 @@
 //  - read + Sobel into GPU (or host) memory by pipeline::process_to_image, per mode, timed over
 //    repeats: global; tiled (the band executor, streaming uncompressed levels by file ranges);
 //    tiled-rows (the band executor reading a tile-row at a time through the GPU read path,
-//    SLIDESTREAM_BAND_STREAM=0); tiled-slots (the per-tile executor, SLIDESTREAM_PIPELINE_BANDS=0);
+//    Options::band_stream = false); tiled-slots (the per-tile executor, Options::bands = false);
 //  - with --write DIR: the Zarr write alone (our writer, the float32 Sobel result from a GPU
 //    array, the chunking and format `process` uses), and pipeline::process end to end in tiled
 //    and global mode, taken in turns so that the disk's drift hits each alike.
@@ -36,28 +36,11 @@ double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Sets an environment variable for one variant's lifetime.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (value) ::setenv(name, value, 1);
-    active_ = value != nullptr;
-  }
-  ~ScopedEnv() {
-    if (active_) ::unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  bool active_ = false;
-};
-
 struct Variant {
   std::string name;
   pipeline::Mode mode;
-  const char* env_name;  // set to "0" for this variant (nullptr: none)
+  bool bands = true;        // pipeline::Options::bands
+  bool band_stream = true;  // pipeline::Options::band_stream
 };
 
 std::vector<Variant> variants_named(const std::string& list) {
@@ -65,14 +48,10 @@ std::vector<Variant> variants_named(const std::string& list) {
   std::stringstream in(list);
   std::string name;
   while (std::getline(in, name, ',')) {
-    if (name == "global") out.push_back({name, pipeline::Mode::global, nullptr});
-    if (name == "tiled") out.push_back({name, pipeline::Mode::tiled, nullptr});
-    if (name == "tiled-rows") {
-      out.push_back({name, pipeline::Mode::tiled, "SLIDESTREAM_BAND_STREAM"});
-    }
-    if (name == "tiled-slots") {
-      out.push_back({name, pipeline::Mode::tiled, "SLIDESTREAM_PIPELINE_BANDS"});
-    }
+    if (name == "global") out.push_back({name, pipeline::Mode::global});
+    if (name == "tiled") out.push_back({name, pipeline::Mode::tiled});
+    if (name == "tiled-rows") out.push_back({name, pipeline::Mode::tiled, true, false});
+    if (name == "tiled-slots") out.push_back({name, pipeline::Mode::tiled, false, true});
   }
   return out;
 }
@@ -136,14 +115,16 @@ int main(int argc, char** argv) {
       return o;
     };
     for (const Variant& variant : variants_named(modes)) {
-      ScopedEnv env(variant.env_name ? variant.env_name : "", variant.env_name ? "0" : nullptr);
       std::vector<double> wall;
       pipeline::Summary best;
       for (int r = 0; r < repeats; ++r) {
         pipeline::Summary s;
         auto start = Clock::now();
         {
-          Image out = pipeline::process_to_image(slide, chain, options_for(variant.mode), &s);
+          pipeline::Options o = options_for(variant.mode);
+          o.bands = variant.bands;
+          o.band_stream = variant.band_stream;
+          Image out = pipeline::process_to_image(slide, chain, o, &s);
         }  // the result is freed inside the timing: what a caller that keeps it would not pay
         wall.push_back(since(start));
         if (r == 0 || s.seconds < best.seconds) best = s;

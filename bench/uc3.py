@@ -21,7 +21,7 @@ bench/make_bench_slides.py), warm (file in the page cache), the parts --parts na
             global, in turns, in one process;
   cli       slidestream process --mode global / --mode tiled, Zarr v3, chunk = tile, timed around
             the CLI; JPEG decoded on the CPU in both modes (bit-identical results); and with
-            SLIDESTREAM_PIPELINE_READ=device, through the GPU read path;
+            --read-into-device, through the GPU read path;
   seed      the seed-style pipeline with its write (tensorstore), and a spot check that tiled ==
             global bit for bit and against the seed-style output (a region of each written Zarr,
             read back with tensorstore).
@@ -52,6 +52,7 @@ import subprocess
 import sys
 import time
 
+import cli_backends  # bench/cli_backends.py, next to this file
 import gpu_memory  # bench/gpu_memory.py, next to this file
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -357,15 +358,17 @@ def main():
                 cmd = [str(cli), "process", str(slide), str(dst), "--op", "sobel", "--mode",
                        mode, "--device", args.device, "--tile", str(args.tile), "--overwrite",
                        "--json", "--threads", str(args.threads)]
+                run_env, flags = cli_backends.split(env_extra)
+                cmd += flags
                 try:
                     memory = {}
                     if bare_mib is not None:
                         with gpu_memory.DevicePeak(args.gpu) as peak:
-                            rec, wall = run_json(cmd, env={**os.environ, **env_extra})
+                            rec, wall = run_json(cmd, env={**os.environ, **run_env})
                         memory = {"device_peak_mib": round(peak.above_idle_mib, 1),
                                   "above_bare_mib": round(peak.above_idle_mib - bare_mib, 1)}
                     else:
-                        rec, wall = run_json(cmd, env={**os.environ, **env_extra})
+                        rec, wall = run_json(cmd, env={**os.environ, **run_env})
                     pixels = pixels or rec["width"] * rec["height"]
                     add(case_w, label + " (CLI)", True, wall, rec.get("peak_gpu_bytes"), pixels,
                         **memory,

@@ -2,7 +2,7 @@
 # Sweeps the band executor with bench_uc3 on raw.tif (read + Sobel into GPU memory):
 #   bench/uc3_band_sweep.sh BUILD_DIR SLIDES_DIR   (slides from bench/make_bench_slides.py)
 # First the streamed reader's range size (SLIDESTREAM_BAND_TASK_MIB) per band height, then the
-# row-at-a-time reader (SLIDESTREAM_BAND_STREAM=0) by tile-rows read at once
+# row-at-a-time reader (--modes tiled-rows: pipeline::Options::band_stream = false) by tile-rows read at once
 # (SLIDESTREAM_BAND_READERS), which JPEG levels use.
 set -u
 B=$1; S=$2

@@ -35,6 +35,7 @@
 #include "slidestream/error.hpp"
 #include "slidestream/image.hpp"
 #include "slidestream/read_options.hpp"
+#include "slidestream/settings.hpp"
 #include "slidestream/slide.hpp"
 #include "support/gpu_images.hpp"
 #include "support/test_support.hpp"
@@ -44,28 +45,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Sets an environment variable for one scope (the decoders read their switches per read).
-class ScopedEnv {
+// Changes the library's settings for one scope.
+class ScopedSettings {
  public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
+  explicit ScopedSettings(const std::function<void(Settings&)>& change) : old_(settings()) {
+    Settings s = old_;
+    change(s);
+    set_settings(s);
   }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
+  ~ScopedSettings() { set_settings(old_); }
 
  private:
-  std::string name_;
-  std::optional<std::string> old_;
+  Settings old_;
 };
 
 std::optional<fs::path> optional_fixture(const std::string& name) {
@@ -117,13 +108,15 @@ struct GpuRead {
   ReadReport report;
 };
 
-GpuRead read_level_on_gpu(const Slide& slide, int level, int threads) {
+// The options of a read that asks for every GPU decoder (nvCOMP is opt-in).
+const ReadOptions kAllGpuDecoders{.gpu_byte_codecs = true};
+
+GpuRead read_level_on_gpu(const Slide& slide, int level, int threads,
+                          ReadOptions options = kAllGpuDecoders) {
   const Level& l = slide.level(level);
   Image gpu = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
-  ReadOptions options;
   options.device = Device::cuda;
   options.threads = threads;
-  options.gpu_byte_codecs = true;
   GpuRead r;
   slide.read_level(level, gpu.view(), options, &r.report);
   r.pixels = to_host(gpu.view());
@@ -275,7 +268,7 @@ TEST(GpuCodecs, BatchesSplitByInputBytesStillEqualTheHostRead) {
   SLIDESTREAM_REQUIRE_GPU();
   REQUIRE_LIBRARY(nvcomp_missing());
   // Small batches: each worker takes many, and a tile that does not fit waits for the next.
-  ScopedEnv small("SLIDESTREAM_NVCOMP_INPUT_BYTES", "100000");
+  ScopedSettings small([](Settings& s) { s.nvcomp_input_bytes = 100000; });
   int compared = 0;
   for (const char* name : {"vips-deflate-128.tif", "gc-zstd-checksum-256.tif"}) {
     auto path = optional_fixture(name);
@@ -325,23 +318,23 @@ TEST(GpuCodecs, SwitchedOffOrUncoveredLevelsDecodeOnTheCpu) {
   SLIDESTREAM_REQUIRE_GPU();
   struct Case {
     const char* fixture;
-    const char* env;  // switch turned off, or nullptr: a layout the GPU decoders leave alone
+    ReadOptions options;  // a GPU decoder switched off, or a layout the GPU decoders leave alone
     const char* gpu_decoder;
   };
+  const ReadOptions no_nvcomp{.gpu_byte_codecs = false};
+  const ReadOptions no_nvjpeg2k{.gpu_byte_codecs = true, .gpu_jpeg2000 = GpuJpeg2000::off};
   int compared = 0;
-  for (const Case& c : {Case{"vips-zstd-256.tif", "SLIDESTREAM_NVCOMP", "nvcomp"},
-                        Case{"tf-deflate-pred-256.tif", "SLIDESTREAM_NVCOMP", "nvcomp"},
-                        Case{"tf-aperio-j2k-ycbcr-256.svs", "SLIDESTREAM_NVJPEG2K", "nvjpeg2000"},
-                        Case{"tf-planar-deflate-256.tif", nullptr, "nvcomp"},    // planar 2
-                        Case{"tf-float32-fpred-256.tif", nullptr, "nvcomp"}}) {  // predictor 3
+  for (const Case& c : {Case{"vips-zstd-256.tif", no_nvcomp, "nvcomp"},
+                        Case{"tf-deflate-pred-256.tif", no_nvcomp, "nvcomp"},
+                        Case{"tf-aperio-j2k-ycbcr-256.svs", no_nvjpeg2k, "nvjpeg2000"},
+                        Case{"tf-planar-deflate-256.tif", kAllGpuDecoders, "nvcomp"},    // planar 2
+                        Case{"tf-float32-fpred-256.tif", kAllGpuDecoders, "nvcomp"}}) {  // pred. 3
     auto path = optional_fixture(c.fixture);
     if (!path) continue;
     SCOPED_TRACE(c.fixture);
-    std::optional<ScopedEnv> off;
-    if (c.env) off.emplace(c.env, "0");
     Slide slide = Slide::open(*path);
     auto host = tight(slide.read_level(0).view());
-    GpuRead gpu = read_level_on_gpu(slide, 0, 0);
+    GpuRead gpu = read_level_on_gpu(slide, 0, 0, c.options);
     EXPECT_TRUE(gpu.pixels == host) << gpu.report.decoder;
     EXPECT_EQ(gpu.report.decoder.find(c.gpu_decoder), std::string::npos) << gpu.report.decoder;
     EXPECT_EQ(gpu.report.decoder.rfind("cpu-", 0), 0u) << gpu.report.decoder;
@@ -442,8 +435,8 @@ TEST(GpuCodecs, LossyJpeg2000StaysWithOpenJpegUnlessAskedAndHowFarNvjpeg2000Land
       EXPECT_TRUE(gpu.pixels == host) << gpu.report.decoder;
       EXPECT_EQ(gpu.report.decoder.find("nvjpeg2000"), std::string::npos) << gpu.report.decoder;
     }
-    ScopedEnv lossy("SLIDESTREAM_NVJPEG2K", "lossy");
-    GpuRead gpu = read_level_on_gpu(slide, 0, 1);
+    GpuRead gpu = read_level_on_gpu(
+        slide, 0, 1, ReadOptions{.gpu_byte_codecs = true, .gpu_jpeg2000 = GpuJpeg2000::all});
     EXPECT_EQ(gpu.report.decoder, "nvjpeg2000");
     size_t differing = 0;
     const int worst = max_abs_difference(gpu.pixels, host, &differing);

@@ -46,6 +46,7 @@ int compare_gpu_with_host(const fs::path& path) {
       ReadOptions options;
       options.device = Device::cuda;
       options.threads = threads;
+      options.gpu_jpeg_wait = true;  // decoders made on first use, not in the background
       Image gpu = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
       ReadReport report;
       slide.read_level(l.index, gpu.view(), options, &report);
@@ -69,7 +70,6 @@ int compare_gpu_with_host(const fs::path& path) {
 TEST(GpuNdpi, EveryLevelOfEveryNdpiEqualsTheHostRead) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA
-  ::setenv("SLIDESTREAM_NVJPEG", "sync", 0);  // decoders made on first use, not in background
   const auto fixtures = test::ndpi_fixtures();
   ASSERT_FALSE(fixtures.empty()) << "no NDPI fixtures in " << test::ndpi_fixture_dir();
   int compared = 0;
@@ -81,7 +81,6 @@ TEST(GpuNdpi, EveryLevelOfEveryNdpiEqualsTheHostRead) {
 TEST(GpuNdpi, SlideOver4GiBEqualsTheHostRead) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA
-  ::setenv("SLIDESTREAM_NVJPEG", "sync", 0);
   const fs::path dir = test::scratch_dir(per_test("gpu_ndpi_sparse"));
   std::string why;
   bool unsupported = false;

@@ -55,9 +55,16 @@ Image to_host(const Image& image) {
   return ::testing::AssertionSuccess();
 }
 
+// The backend choices run() passes on (pipeline::Options::bands, band_stream, read_into_device);
+// the scoped switches below change them for one scope.
+pipeline::Options g_backends;
+
 Image run(const Slide& slide, const std::vector<ops::Op>& chain, Mode mode, Device device,
           int64_t tile, int level = 0, pipeline::Summary* summary = nullptr, int slots = 0) {
   pipeline::Options o;
+  o.bands = g_backends.bands;
+  o.band_stream = g_backends.band_stream;
+  o.read_into_device = g_backends.read_into_device;
   o.mode = mode;
   o.device = device;
   o.level = level;
@@ -124,9 +131,9 @@ TEST(GpuPipeline, ReadingStraightIntoDeviceMemoryGivesTheSamePixels) {
   Slide slide = Slide::open(cmu());
   auto chain = chain_of({"sobel"});
   Image cpu = run(slide, chain, Mode::global, Device::cpu, 512);
-  ::setenv("SLIDESTREAM_PIPELINE_READ", "device", 1);
+  g_backends.read_into_device = true;
   Image tiled = run(slide, chain, Mode::tiled, Device::cuda, 300);
-  ::unsetenv("SLIDESTREAM_PIPELINE_READ");
+  g_backends.read_into_device = false;
   EXPECT_TRUE(same_pixels(tiled, cpu));
 }
 
@@ -214,8 +221,8 @@ TEST(GpuPipeline, CorruptTileFailsWithContextAndNoCompleteOutput) {
 // on tile edges that divide the image and ones that do not, smaller and larger than the slide's
 // own tiles, and that the staged slot executor it replaced gives the same pixels.
 struct BandsOff {
-  BandsOff() { ::setenv("SLIDESTREAM_PIPELINE_BANDS", "0", 1); }
-  ~BandsOff() { ::unsetenv("SLIDESTREAM_PIPELINE_BANDS"); }
+  BandsOff() { g_backends.bands = false; }
+  ~BandsOff() { g_backends.bands = true; }
 };
 
 std::vector<fs::path> band_slides() {
@@ -362,8 +369,8 @@ TEST(GpuPipelineBands, CorruptTileFailsTheBandRunWithContext) {
 // the same pixels as reading each tile-row through the GPU read path, and as the CPU, both into
 // a GPU image and into Zarr straight from device bands (several bands written at once).
 struct StreamOff {
-  StreamOff() { ::setenv("SLIDESTREAM_BAND_STREAM", "0", 1); }
-  ~StreamOff() { ::unsetenv("SLIDESTREAM_BAND_STREAM"); }
+  StreamOff() { g_backends.band_stream = false; }
+  ~StreamOff() { g_backends.band_stream = true; }
 };
 
 TEST(GpuPipelineBands, StreamedEqualsRowReaderEqualsCpu) {

@@ -65,9 +65,6 @@ struct Case {
 TEST(GpuRead, EveryLevelOfEverySlideEqualsTheHostRead) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA
-  // nvJPEG decoders are made on first use rather than in the background, so that JPEG levels
-  // really go through them here.
-  ::setenv("SLIDESTREAM_NVJPEG", "sync", 0);
   auto slides = all_slides();
   ASSERT_FALSE(slides.empty()) << "no test slides found";
   int compared = 0;
@@ -97,6 +94,8 @@ TEST(GpuRead, EveryLevelOfEverySlideEqualsTheHostRead) {
                      std::to_string(c.threads));
         ReadOptions options;
         options.device = Device::cuda;
+        // nvJPEG decoders made on first use, not in the background: JPEG tiles go through them.
+        options.gpu_jpeg_wait = true;
         options.io = c.io;
         options.threads = c.threads;
         Image gpu = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
@@ -177,6 +176,7 @@ TEST(GpuRead, RegionIntoACallersPitchedBufferWithFill) {
     const ImageView& view = device.view();
     ReadOptions options = host_options;
     options.device = Device::cuda;
+    options.gpu_jpeg_wait = true;
     ReadReport report;
     slide->read_region(0, x, y, w, h, view, options, &report);
     auto got = to_host(view);
@@ -196,7 +196,6 @@ TEST(GpuRead, RegionIntoACallersPitchedBufferWithFill) {
 TEST(GpuRead, JpegEnginesGiveLibjpegTurboPixels) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA
-  ::setenv("SLIDESTREAM_NVJPEG", "sync", 0);
   const auto& nvjpeg = shim::nvjpeg::availability();
   if (!nvjpeg.hardware_backend) {
     GTEST_SKIP() << "this GPU has no nvJPEG hardware backend (" << nvjpeg.why
@@ -217,6 +216,7 @@ TEST(GpuRead, JpegEnginesGiveLibjpegTurboPixels) {
       // The process's first reads fill the staging pools; then the engines are ready at once.
       ReadOptions options;
       options.device = Device::cuda;
+      options.gpu_jpeg_wait = true;
       Image warm_up = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
       slide.read_level(0, warm_up.view(), options);
     }
@@ -228,6 +228,7 @@ TEST(GpuRead, JpegEnginesGiveLibjpegTurboPixels) {
       for (int threads : {1, 0}) {
         ReadOptions options;
         options.device = Device::cuda;
+        options.gpu_jpeg_wait = true;
         options.threads = threads;
         Image gpu = Image::allocate(b.w, b.h, l.channels, l.dtype, Device::cuda);
         ReadReport report;
@@ -252,6 +253,7 @@ TEST(GpuRead, DestinationTooSmallIsInvalidArgument) {
   Image small = Image::allocate(l.width - 1, l.height, l.channels, l.dtype, Device::cuda);
   ReadOptions options;
   options.device = Device::cuda;
+  options.gpu_jpeg_wait = true;
   try {
     slide.read_level(0, small.view(), options);
     FAIL() << "a too-small destination was accepted";
@@ -269,6 +271,7 @@ TEST(GpuRead, HostPointerInAGpuViewIsInvalidArgument) {
   lie.device = Device::cuda;  // says GPU, points at host memory
   ReadOptions options;
   options.device = Device::cuda;
+  options.gpu_jpeg_wait = true;
   try {
     slide.read_level(0, lie, options);
     FAIL() << "a host pointer was accepted as GPU memory";
@@ -291,6 +294,7 @@ TEST(GpuRead, OutOfGpuMemoryIsOutOfMemory) {
   Slide slide = Slide::open(test::shared_testdata() / "boxes.tiff");
   ReadOptions options;
   options.device = Device::cuda;
+  options.gpu_jpeg_wait = true;
   Image ok = slide.read_level(0, options);
   EXPECT_TRUE(ok);
 }
@@ -315,6 +319,7 @@ TEST(GpuRead, AutomaticSaysWhyItDidNotUseCufile) {
     }
     ReadOptions options;
     options.device = Device::cuda;
+    options.gpu_jpeg_wait = true;
     ReadReport report;
     Image gpu = Image::allocate(l.width, l.height, l.channels, l.dtype, Device::cuda);
     slide->read_level(0, gpu.view(), options, &report);

@@ -52,7 +52,6 @@ std::vector<std::byte> host_bytes(const Image& image) {
 TEST(GpuReadRegions, GpuBatchEqualsHostBatchOnEveryKindOfLevel) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA
-  setenv("SLIDESTREAM_NVJPEG", "sync", 1);  // the first read makes the decoders and waits
   const std::vector<std::pair<std::filesystem::path, int>> cases = {
       {test::shared_testdata() / "cmu-1-small-region.svs", 0},
       {test::fixture("vips-jpeg90-256.tif"), 0},
@@ -76,6 +75,7 @@ TEST(GpuReadRegions, GpuBatchEqualsHostBatchOnEveryKindOfLevel) {
       ReadOptions gpu = host;
       gpu.device = Device::cuda;
       gpu.threads = threads;
+      gpu.gpu_jpeg_wait = true;  // the first read makes the decoders and waits
       ReadReport report;
       Image got = Image::allocate(256, static_cast<int64_t>(locations.size()) * 256,
                                   expected.channels(), expected.dtype(), Device::cuda);
@@ -93,7 +93,6 @@ TEST(GpuReadRegions, GpuBatchEqualsHostBatchOnEveryKindOfLevel) {
 TEST(GpuReadRegions, GpuCacheChangesNoPixelAndStaysUnderItsCap) {
   SLIDESTREAM_REQUIRE_GPU();
 #if SLIDESTREAM_HAVE_CUDA
-  setenv("SLIDESTREAM_NVJPEG", "sync", 1);
   for (const char* name : {"cmu-1-small-region.svs", "vips-jpeg90-256.tif"}) {
     const auto path =
         std::string(name).ends_with(".svs") ? test::shared_testdata() / name : test::fixture(name);
@@ -105,6 +104,7 @@ TEST(GpuReadRegions, GpuCacheChangesNoPixelAndStaysUnderItsCap) {
       TileCache cache(cap);
       ReadOptions gpu;
       gpu.device = Device::cuda;
+      gpu.gpu_jpeg_wait = true;  // the first read makes the decoders and waits
       for (int round = 0; round < 3; ++round) {
         const Image got = read_regions(slide, 0, locations, 256, 256, gpu, &cache);
         size_t differing = 0;

@@ -43,6 +43,16 @@ struct Options {
   bool overwrite = false;
   // With overwrite: replace whatever is at the output, not only a Zarr (zarr::MultiscaleOptions).
   bool overwrite_any = false;
+  // Backends of the tiled mode on a GPU (each the measured default; bench/uc3.py compares them):
+  // the band executor (whole tile-rows read into a device ring, processed a band at a time)
+  // where the ops and the level allow it; false: always the slot executor (tiles in flight).
+  bool bands = true;
+  // Band executor, uncompressed levels: stream them by file ranges gathered on the GPU (unless
+  // cuFile is asked for or may work); false: read each tile-row through the GPU read path.
+  bool band_stream = true;
+  // Slot executor: read and decode on the CPU into pinned memory, then copy (false), or read
+  // through the GPU read path straight into device memory (true).
+  bool read_into_device = false;
   std::function<void(const Progress&)> on_progress;  // called from one thread at a time
 };
 

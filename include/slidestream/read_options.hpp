@@ -14,6 +14,11 @@ namespace slidestream {
 // actually taken is reported by ReadReport, never guessed.
 enum class IoBackend { automatic, posix, cufile };
 
+// Which JPEG 2000 streams a GPU read hands to nvJPEG2000: none; reversible (5/3) ones, where it
+// equals OpenJPEG bit for bit; or all, irreversible (9/7) ones too, whose samples then depend on
+// nvJPEG2000's floating-point arithmetic (within a grey level or two of OpenJPEG's).
+enum class GpuJpeg2000 { off, reversible, all };
+
 std::string_view to_string(IoBackend backend) noexcept;
 IoBackend parse_io_backend(std::string_view text);  // "auto" | "posix" | "cufile"
 
@@ -40,6 +45,13 @@ struct ReadOptions {
   // and the GPU read gives the CPU read's pixels or error on every input; ask for nvCOMP only
   // for slides you trust (about 1.7x faster deflate/zstd GPU reads, bench/RESULTS.md).
   bool gpu_byte_codecs = false;
+  // nvJPEG's decoders cost about a second to make, so by default a process's first JPEG read
+  // decodes on the CPU while they are made in the background, and later reads use them. true:
+  // make them now and wait (tests and benchmarks that measure the GPU decoders).
+  bool gpu_jpeg_wait = false;
+  // GPU reads: which JPEG 2000 streams nvJPEG2000 decodes (GpuJpeg2000 above); the others decode
+  // with OpenJPEG on the CPU threads.
+  GpuJpeg2000 gpu_jpeg2000 = GpuJpeg2000::reversible;
 };
 
 // What a read actually did, for the CLI and benchmarks.

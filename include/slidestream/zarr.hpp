@@ -73,8 +73,9 @@ struct WriteOptions {
   // system allows; the unaligned rest is written through the cache.
   bool direct_io = true;
   // Chunk (shard) files being written at once: a direct write waits for the disk, so the disk's
-  // queue is kept full by many writes in flight, not by many cores. 0: kDefaultIoDepth. Capped so
-  // that the units in flight hold at most about 1 GiB of staging memory.
+  // queue is kept full by many writes in flight, not by many cores. 0: Settings::zarr_io_depth
+  // (kDefaultIoDepth unless overridden). Capped so that the units in flight hold at most
+  // Settings::zarr_staging_mib (1 GiB) of staging memory.
   int io_depth = 0;
 };
 

@@ -14,7 +14,6 @@
 #include <thread>
 
 #if SLIDESTREAM_HAVE_CUDA
-#include "core/env_setting.hpp"
 #include "shim/cufile.hpp"
 #endif
 #include "pipeline/band.hpp"
@@ -24,6 +23,7 @@
 #include "pipeline/tile_cache.hpp"
 #include "pipeline/tiling.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/settings.hpp"
 
 namespace slidestream::pipeline {
 namespace {
@@ -34,11 +34,11 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Device memory the tiled mode may give its slots unless the caller fixes the slot count (within
-// the 512 MiB of issue 16.4 with the read path's staging).
-constexpr uint64_t kSlotDeviceBudget = 384ull << 20;
-// Host memory for decoded slide tiles kept for the halos of later output tiles.
-constexpr uint64_t kTileCacheBudget = 512ull << 20;
+// The memory budgets are Settings (slidestream/settings.hpp): the slots' device memory unless the
+// caller fixes the slot count (within the 512 MiB of issue 16.4 with the read path's staging),
+// host memory for decoded slide tiles kept for the halos of later output tiles, and the band
+// executor's device memory.
+constexpr uint64_t kMiB = 1ull << 20;
 
 struct Plan {
   int level = 0;
@@ -48,6 +48,7 @@ struct Plan {
   std::vector<ops::PixelFormat> formats;
   int64_t unit = 0;  // edge of a processed and written tile: the shard if sharded, else the chunk
   int threads = 1;
+  bool read_into_device = false;  // options.read_into_device
   ErrorContext where;
 };
 
@@ -86,6 +87,7 @@ Plan make_plan(const Slide& slide, const std::vector<ops::Op>& chain, const Opti
   if (options.device == Device::cuda && !SLIDESTREAM_HAVE_CUDA) {
     throw Error(ErrorKind::unsupported, "this build has no CUDA support (device cuda)", plan.where);
   }
+  plan.read_into_device = options.read_into_device;
   plan.threads = options.threads > 0
                      ? options.threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -98,48 +100,14 @@ int64_t layout_radius(const Plan& plan) {
   return r;
 }
 
-// Where the tiled GPU mode reads to: "host" (default: CPU read and decode into pinned memory,
-// then an asynchronous copy on the slot's stream) or "device" (the GPU read path).
-bool gpu_reads_into_device() {
-  const char* value = std::getenv("SLIDESTREAM_PIPELINE_READ");
-  return value != nullptr && std::string(value) == "device";
-}
-
-// Device memory the band executor may take (ring, window and output bands). The goal is the
-// whole tiled run within 512 MiB of a bare CUDA context, device-wide (issue 16.4): this, plus
-// the GPU read path's staging and the kernels' modules. The seed's 26420-wide float32 Sobel
-// takes 428 MiB streamed (its bands go through pinned host memory, band_geometry).
-constexpr uint64_t kBandDeviceBudget = 448ull << 20;
-
 #if SLIDESTREAM_HAVE_CUDA
-// The GPU tiled mode's band executor (pipeline/band.hpp) is on unless
-// SLIDESTREAM_PIPELINE_BANDS=0; it also steps aside where a caller fixes the slot count.
-bool bands_enabled() {
-  const char* value = std::getenv("SLIDESTREAM_PIPELINE_BANDS");
-  return value == nullptr || std::string(value) != "0";
-}
-
-// Uncompressed levels are streamed by file ranges (pipeline/band.hpp) unless
-// SLIDESTREAM_BAND_STREAM=0, or cuFile is asked for or may work (nvidia-fs present): the GPU read
-// path then reads each tile-row, through cuFile where it can.
+// Uncompressed levels are streamed by file ranges (pipeline/band.hpp) unless the caller turns it
+// off (options.band_stream), or cuFile is asked for or may work (nvidia-fs present): the GPU
+// read path then reads each tile-row, through cuFile where it can.
 bool streaming_allowed(const Options& options) {
-  const char* value = std::getenv("SLIDESTREAM_BAND_STREAM");
-  if (value != nullptr && std::string(value) == "0") return false;
+  if (!options.band_stream) return false;
   if (options.io == IoBackend::cufile) return false;
   return options.io == IoBackend::posix || !shim::cufile::nvidia_fs_present();
-}
-
-// The streamed reader's range size: 4 MiB (SLIDESTREAM_BAND_TASK_MIB overrides, for measuring).
-// Page-cache preads of that size run at full speed, and the ring stays small: it holds the
-// ranges every reader thread has in flight.
-uint64_t band_task_bytes() {
-  return static_cast<uint64_t>(env_int("SLIDESTREAM_BAND_TASK_MIB", 4, 1, 64)) << 20;
-}
-
-// The row reader's slide tile-rows per read: 0 lets band_geometry cover a band with each read
-// (SLIDESTREAM_BAND_ROW_TILES overrides, for measuring; 1 is the one-tile-row reads of before).
-int band_row_tiles() {
-  return env_int("SLIDESTREAM_BAND_ROW_TILES", 0, 1, 64);
 }
 #endif
 
@@ -217,7 +185,7 @@ SlotLayout slot_layout(const Plan& plan, bool gpu, const TiledSink& sink) {
   layout.chain = plan.chain;
   layout.formats = plan.formats;
   layout.image = ops::ImageExtent{plan.width, plan.height};
-  layout.read_into_device = gpu && gpu_reads_into_device();
+  layout.read_into_device = gpu && plan.read_into_device;
   layout.host_results = sink.image == nullptr;
   int64_t grown = 0;
   layout.max_window_pixels.assign(plan.chain.size() + 1, 0);
@@ -247,7 +215,8 @@ std::vector<std::unique_ptr<Slot>> make_slots(const SlotLayout& layout, const Pl
   std::vector<std::unique_ptr<Slot>> pool;
   pool.push_back(make_slot());
   if (gpu && options.slots <= 0 && pool[0]->device_bytes() > 0) {
-    int64_t fit = static_cast<int64_t>(kSlotDeviceBudget / pool[0]->device_bytes());
+    const uint64_t budget = static_cast<uint64_t>(settings().slot_device_budget_mib) * kMiB;
+    int64_t fit = static_cast<int64_t>(budget / pool[0]->device_bytes());
     slots = static_cast<int>(std::clamp<int64_t>(fit, 2, slots));
     slots = static_cast<int>(std::min<int64_t>(slots, tiles));
   }
@@ -274,7 +243,10 @@ std::unique_ptr<TileCache> make_tile_cache(const Slide& slide, const Plan& plan,
   uint64_t want = tile_bytes * (3 * static_cast<uint64_t>(level.tiles_across) + per_window * slots);
   uint64_t floor_bytes = tile_bytes * per_window * static_cast<uint64_t>(slots);
   return std::make_unique<TileCache>(
-      slide, plan.level, std::max(floor_bytes, std::min(want, kTileCacheBudget)), read_options);
+      slide, plan.level,
+      std::max(floor_bytes,
+               std::min(want, static_cast<uint64_t>(settings().tile_cache_mib) * kMiB)),
+      read_options);
 }
 
 // The tiled mode through the staged executor (pipeline/engine.hpp): each output unit takes a slot,
@@ -404,12 +376,12 @@ class SlotRun {
 
 // The tiled mode on a GPU by bands (pipeline/band.hpp) where the band executor takes the job;
 // nothing otherwise. Only for reads whose pixels equal the host read's: JPEG is decoded by
-// libjpeg-turbo inside the GPU read path unless SLIDESTREAM_PIPELINE_READ=device.
+// libjpeg-turbo inside the GPU read path unless options.read_into_device.
 std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
                                           const Options& options, const TiledSink& sink,
                                           GpuMemoryMeter& meter) {
 #if SLIDESTREAM_HAVE_CUDA
-  if (options.device != Device::cuda || options.slots > 0 || !bands_enabled()) return std::nullopt;
+  if (options.device != Device::cuda || options.slots > 0 || !options.bands) return std::nullopt;
   auto start = Clock::now();
   TileGrid grid(plan.width, plan.height, plan.unit);
   BandJob job;
@@ -429,10 +401,12 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
   // Bands go to the Zarr writer straight from the GPU (it copies each chunk down itself), unless
   // the host pyramid needs them on the host.
   job.host_bands = sink.pyramid != nullptr;
-  job.device_budget = kBandDeviceBudget;
-  job.tile_rows_per_read = band_row_tiles();
+  job.device_budget = static_cast<uint64_t>(settings().band_device_budget_mib) * kMiB;
+  job.tile_rows_per_read = static_cast<int>(settings().band_row_tiles);
   if (streaming_allowed(options)) {
-    const uint64_t task = band_task_bytes();
+    // Page-cache preads of this size run at full speed, and the ring stays small: it holds the
+    // ranges every reader thread has in flight.
+    const uint64_t task = static_cast<uint64_t>(settings().band_task_mib) * kMiB;
     job.stream = plan_raw_rows(slide, plan.level, task, nullptr);
     // Only the streaming readers run that far ahead; a row-at-a-time reader keeps 2 rows.
     if (!job.stream.ranges.empty()) {
@@ -440,7 +414,7 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
     }
   }
   std::string why;
-  uint64_t device_bytes = band_device_bytes(slide.level(plan.level), job, kBandDeviceBudget, &why);
+  uint64_t device_bytes = band_device_bytes(slide.level(plan.level), job, job.device_budget, &why);
   if (device_bytes == 0) return std::nullopt;
 
   std::atomic<uint64_t> bytes_written{0};

@@ -42,10 +42,6 @@ Loaded load() {
   Loaded result;
   Availability& a = result.availability;
   a.nvidia_fs = nvidia_fs_present();
-  if (const char* off = std::getenv("SLIDESTREAM_CUFILE"); off && std::string(off) == "0") {
-    a.why = "disabled by SLIDESTREAM_CUFILE=0";
-    return result;
-  }
   Library library("libcufile", {"libcufile.so.0", "libcufile.so"});
   Symbols& s = result.symbols;
   library.bind("cuFileDriverOpen", &s.driver_open)

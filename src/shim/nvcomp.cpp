@@ -122,10 +122,6 @@ const Availability& availability() {
 }
 
 bool enabled(std::string* why) {
-  if (const char* v = std::getenv("SLIDESTREAM_NVCOMP"); v && std::string(v) == "0") {
-    if (why) *why = "disabled by SLIDESTREAM_NVCOMP=0";
-    return false;
-  }
   const Availability& a = availability();
   if (!a.loaded && why) *why = a.why;
   return a.loaded;

@@ -28,8 +28,8 @@ struct Availability {
 // Loads the library once per process; never throws.
 const Availability& availability();
 
-// Whether reads may use nvCOMP now: loaded, and not turned off by SLIDESTREAM_NVCOMP=0 (read on
-// every call, so tests and benchmarks can switch it per read). *why says why not.
+// Whether nvCOMP is usable (loaded); *why says why not. Whether a read uses it is the read's
+// option (ReadOptions::gpu_byte_codecs, off by default).
 bool enabled(std::string* why = nullptr);
 
 struct Alignment {

@@ -76,10 +76,6 @@ bool probe_backend(const Symbols& s, nvjpegBackend_t backend, std::string* why) 
 Loaded load() {
   Loaded result;
   Availability& a = result.availability;
-  if (const char* off = std::getenv("SLIDESTREAM_NVJPEG"); off && std::string(off) == "0") {
-    a.why = "disabled by SLIDESTREAM_NVJPEG=0";
-    return result;
-  }
   Library library("libnvjpeg", {"libnvjpeg.so.13", "libnvjpeg.so"});
   Symbols& s = result.symbols;
   library.bind("nvjpegGetProperty", &s.get_property)
@@ -226,10 +222,9 @@ DecoderPool& DecoderPool::instance() {
   return pool;
 }
 
-std::vector<std::unique_ptr<BatchDecoder>> DecoderPool::acquire(int device, int want) {
+std::vector<std::unique_ptr<BatchDecoder>> DecoderPool::acquire(int device, int want, bool wait) {
   std::vector<std::unique_ptr<BatchDecoder>> out;
-  const char* mode = std::getenv("SLIDESTREAM_NVJPEG");
-  const bool sync = mode && std::string(mode) == "sync";
+  const bool sync = wait;
   const Availability& a = availability();
   if (!a.loaded || !a.hardware_backend) return out;
   std::unique_lock lock(impl_->mutex);

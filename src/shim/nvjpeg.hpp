@@ -61,8 +61,8 @@ class BatchDecoder {
 // backend, its state) costs on the order of a second, far more than decoding a level with
 // the CPU threads, so a read never waits for them: the first JPEG read starts making them on a
 // background thread and decodes on the CPU; later reads find them ready. A one-shot read (the
-// CLI) never starts them: the second read in a process does. SLIDESTREAM_NVJPEG=0 turns nvJPEG
-// off; SLIDESTREAM_NVJPEG=sync makes the first read make them and wait (tests, benchmarks).
+// CLI) never starts them: the second read in a process does. A read that asks to `wait`
+// (ReadOptions::gpu_jpeg_wait: tests, benchmarks) makes them on its own thread and waits.
 class DecoderPool {
  public:
   static DecoderPool& instance();
@@ -73,7 +73,7 @@ class DecoderPool {
   // the CUDA-core (hybrid) backend's differ by 1 here and there, up to 3 grey levels after colour
   // conversion (bench/probes/nvjpeg_planes_probe.cpp), so GPUs without JPEG engines decode on the
   // CPU.
-  std::vector<std::unique_ptr<BatchDecoder>> acquire(int device, int want);
+  std::vector<std::unique_ptr<BatchDecoder>> acquire(int device, int want, bool wait = false);
   void release(int device, std::unique_ptr<BatchDecoder> decoder);
 
  private:

@@ -103,11 +103,6 @@ const Loaded& loaded() {
   return instance;
 }
 
-std::string setting() {
-  const char* v = std::getenv("SLIDESTREAM_NVJPEG2K");
-  return v ? v : "";
-}
-
 }  // namespace
 
 const Availability& availability() {
@@ -115,17 +110,9 @@ const Availability& availability() {
 }
 
 bool enabled(std::string* why) {
-  if (setting() == "0") {
-    if (why) *why = "disabled by SLIDESTREAM_NVJPEG2K=0";
-    return false;
-  }
   const Availability& a = availability();
   if (!a.loaded && why) *why = a.why;
   return a.loaded;
-}
-
-bool lossy_enabled() {
-  return setting() == "lossy";
 }
 
 Decoder::Decoder() {

@@ -23,13 +23,9 @@ struct Availability {
 // Loads the library once per process; never throws.
 const Availability& availability();
 
-// Whether reads may use nvJPEG2000 now: loaded, and SLIDESTREAM_NVJPEG2K is not 0 (read on
-// every call). *why says why not.
+// Whether nvJPEG2000 is usable (loaded); *why says why not. Whether a read uses it is the
+// read's option (ReadOptions::gpu_jpeg2000).
 bool enabled(std::string* why = nullptr);
-// Irreversible (9/7) streams decode on the GPU only with SLIDESTREAM_NVJPEG2K=lossy: their
-// samples depend on each decoder's floating-point arithmetic, so by default they stay with
-// OpenJPEG and a GPU read equals a host read everywhere.
-bool lossy_enabled();
 
 struct Component {
   uint32_t width = 0, height = 0;

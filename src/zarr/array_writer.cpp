@@ -10,6 +10,7 @@
 #include "core/thread_pool.hpp"
 #include "io/file.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/settings.hpp"
 #include "slidestream/zarr.hpp"
 #include "zarr/chunk_codec.hpp"
 #include "zarr/chunk_file.hpp"
@@ -25,8 +26,8 @@ namespace {
 using detail::AlignedBuffer;
 using detail::Layout;
 
-// Staging memory (host, pinned or device) held by the units in flight of one write_region.
-constexpr size_t kStagingBudget = size_t{1} << 30;
+// Staging memory (host, pinned or device) held by the units in flight of one write_region:
+// Settings::zarr_staging_mib.
 
 // Encodes one unit (chunk, or shard of inner chunks) whose pixels inside the array are `region`
 // (host, interleaved) into `out`; returns the encoded size. Compressed inner chunks of a shard are
@@ -219,10 +220,11 @@ class EncoderTurn {
 };
 
 // Units written at once: every unit in flight holds a staging buffer (host, pinned or device) of
-// its size, within kStagingBudget.
+// its size, within the staging budget (Settings::zarr_staging_mib).
 size_t in_flight_limit(const Layout& l, int threads, int io_depth) {
   const size_t unit_bytes = l.unit_bytes() + (l.sharded ? l.index_bytes() : 0);
-  const size_t by_budget = std::max<size_t>(2, kStagingBudget / std::max<size_t>(unit_bytes, 1));
+  const size_t budget = static_cast<size_t>(settings().zarr_staging_mib) << 20;
+  const size_t by_budget = std::max<size_t>(2, budget / std::max<size_t>(unit_bytes, 1));
   return std::min<size_t>(static_cast<size_t>(std::max(threads, io_depth)), by_budget);
 }
 
@@ -425,7 +427,8 @@ std::unique_ptr<ArrayWriter::Impl> make_impl(const std::filesystem::path& path,
                 {.file = path.string()});
   }
   impl->threads = options.threads > 0 ? options.threads : hardware_threads();
-  impl->io_depth = options.io_depth > 0 ? options.io_depth : kDefaultIoDepth;
+  impl->io_depth =
+      options.io_depth > 0 ? options.io_depth : static_cast<int>(settings().zarr_io_depth);
   // No more workers than units in flight can use: a small array gets a small pool.
   const Layout& layout = impl->layout;
   const size_t units = static_cast<size_t>(layout.units_down() * layout.units_across());

@@ -4,16 +4,19 @@
 #include <mutex>
 #include <vector>
 
+#include "slidestream/settings.hpp"
+
 namespace slidestream::io::cuda {
 namespace {
 
 // Idle slots kept for reuse; more are freed when returned. 64 × 8 MiB (+ device twins) covers
 // two slots for each of 32 threads at the default task size.
-constexpr size_t kMaxIdleSlots = 64;
+// (Settings::staging_idle_slots, read when a slot is handed out: returning one cannot throw.)
 
 struct Pool {
   std::mutex mutex;
   std::vector<StagingSlot*> idle;
+  size_t max_idle = 0;
 };
 
 // Deliberately never destroyed: freeing pinned and device memory from a static destructor runs
@@ -47,7 +50,7 @@ void SlotReturn::operator()(StagingSlot* slot) const noexcept {
   }
   Pool& p = pool();
   std::lock_guard lock(p.mutex);
-  if (p.idle.size() < kMaxIdleSlots) {
+  if (p.idle.size() < p.max_idle) {
     p.idle.push_back(slot);
     return;
   }
@@ -56,8 +59,10 @@ void SlotReturn::operator()(StagingSlot* slot) const noexcept {
 
 SlotLease acquire_slot(int device, size_t capacity) {
   Pool& p = pool();
+  const auto max_idle = static_cast<size_t>(settings().staging_idle_slots);
   {
     std::lock_guard lock(p.mutex);
+    p.max_idle = max_idle;
     // The smallest idle slot that fits, so big slots stay for big requests.
     auto best = p.idle.end();
     for (auto it = p.idle.begin(); it != p.idle.end(); ++it) {

@@ -29,7 +29,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/env_setting.hpp"
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
 #include "io/cuda/staging_pool.hpp"
@@ -38,6 +37,7 @@
 #include "pipeline/cuda/band_gather.hpp"
 #include "pipeline/slot.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/settings.hpp"
 
 namespace slidestream::pipeline {
 namespace {
@@ -100,11 +100,10 @@ int selected(int device) {
   return device;
 }
 
-// Tile-rows read at once by the row-at-a-time reader. SLIDESTREAM_BAND_READERS overrides, for
-// measuring (bench/uc3_band_sweep.sh).
+// Tile-rows read at once by the row-at-a-time reader (Settings::band_readers; measured with
+// bench/uc3_band_sweep.sh).
 int band_readers() {
-  static const int readers = env_int("SLIDESTREAM_BAND_READERS", 2, 1, 16);
-  return readers;
+  return static_cast<int>(settings().band_readers);
 }
 
 int hardware_threads(const ReadOptions& o) {

@@ -262,7 +262,8 @@ struct NvjpegLease {
     const size_t batch = static_cast<size_t>(nvjpeg_batch());
     if (b.jpeg.size() < batch) return;
     const size_t want = std::min<size_t>(nvjpeg_workers(), b.jpeg.size() / batch);
-    decoders = shim::nvjpeg::DecoderPool::instance().acquire(device, static_cast<int>(want));
+    decoders = shim::nvjpeg::DecoderPool::instance().acquire(device, static_cast<int>(want),
+                                                             b.options.gpu_jpeg_wait);
     if (!decoders.empty()) b.nv_name = decoders.front()->name();
   }
   NvjpegLease(const NvjpegLease&) = delete;

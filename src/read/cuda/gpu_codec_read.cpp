@@ -32,7 +32,6 @@
 #include "codec/cuda/j2k_codestream.hpp"
 #include "codec/nvcomp_route.hpp"
 #include "codec/tile_decoder.hpp"
-#include "core/env_setting.hpp"
 #include "cuda/check.hpp"
 #include "cuda/resources.hpp"
 #include "io/cuda/staging_pool.hpp"
@@ -41,6 +40,7 @@
 #include "shim/nvcomp.hpp"
 #include "shim/nvjpeg2k.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/settings.hpp"
 
 namespace slidestream::read::gpu_codecs {
 namespace {
@@ -50,15 +50,11 @@ using io::cuda::StagingSlot;
 using read::Placement;
 
 constexpr size_t kPage = 4096;
-// GPU feeders per read (SLIDESTREAM_NVCOMP_WORKERS / SLIDESTREAM_NVJPEG2K_WORKERS override them
-// for measuring). Measured with 16 CPU helpers (bench/gpu_codecs.py, H100, 2026-11-25): nvCOMP
-// x4 0.052 s deflate / 0.033 s zstd vs x2 0.053 / 0.051; nvJPEG2000 x8 0.37 s vs x4 0.47.
-constexpr int kNvcompWorkers = 4;
-constexpr int kNvjpeg2kWorkers = 8;
-// Decompressed bytes per nvCOMP batch: nvCOMP decodes each chunk with one warp, so a batch
-// needs hundreds of tiles to fill an H100; more only holds more memory.
-constexpr size_t kBatchOutputBytes = size_t{96} << 20;
-constexpr size_t kBatchInputBytes = size_t{32} << 20;
+// GPU feeders per read, and the bytes of one batch, are Settings (slidestream/settings.hpp).
+// Feeders measured with 16 CPU helpers (bench/gpu_codecs.py, H100, 2026-11-25): nvCOMP x4
+// 0.052 s deflate / 0.033 s zstd vs x2 0.053 / 0.051; nvJPEG2000 x8 0.37 s vs x4 0.47.
+// Decoded bytes per batch (Settings::gpu_codec_output_bytes): nvCOMP decodes each chunk with one
+// warp, so a batch needs hundreds of tiles to fill an H100; more only holds more memory.
 constexpr size_t kMaxBatch = 1024;
 static_assert(kMaxBatch <= kMaxPlacements);
 constexpr int kHelperTiles = 8;     // tiles a CPU helper decodes per copy
@@ -174,7 +170,8 @@ bool is_jpeg2000(Compression c) {
 
 // Whether nvJPEG2000 may decode this stream for this level (the GPU kernels then do exactly
 // what decode_jpeg2000 does); *why when not.
-bool nvjpeg2k_may_take(std::span<const std::byte> bytes, const Level& l, std::string* why) {
+bool nvjpeg2k_may_take(std::span<const std::byte> bytes, const Level& l, GpuJpeg2000 streams,
+                       std::string* why) {
   codec::j2k::CodestreamFacts f;
   if (!codec::j2k::inspect(bytes, &f, why)) return false;
   const int want_bits = l.dtype == DataType::uint8 ? 8 : 16;
@@ -185,9 +182,10 @@ bool nvjpeg2k_may_take(std::span<const std::byte> bytes, const Level& l, std::st
   } else if (f.components < l.channels || f.components > 4) {
     *why = std::to_string(f.components) + " components for " + std::to_string(l.channels) +
            " channels";
-  } else if (!f.reversible && !shim::nvjpeg2k::lossy_enabled()) {
+  } else if (!f.reversible && streams != GpuJpeg2000::all) {
     *why =
-        "irreversible (9/7) wavelet: OpenJPEG decodes it (SLIDESTREAM_NVJPEG2K=lossy for the GPU)";
+        "irreversible (9/7) wavelet: OpenJPEG decodes it (ReadOptions::gpu_jpeg2000 = all for "
+        "the GPU)";
   } else {
     for (int c = 0; c < f.components; ++c) {
       if (f.precision[c] != want_bits || f.is_signed[c]) {
@@ -284,6 +282,10 @@ Engine choose(const source::LevelSource& tiles, const ReadOptions& options, std:
       reason = "predictor or sample type";
       return Engine::none;
     }
+    if (options.gpu_jpeg2000 == GpuJpeg2000::off) {
+      reason = "nvJPEG2000 not asked for (ReadOptions::gpu_jpeg2000)";
+      return Engine::none;
+    }
     if (!shim::nvjpeg2k::enabled(&reason)) return Engine::none;
     // The level's first stored tile decides: a lossy level must not hand every tile to the GPU
     // workers only to have each one sent back to the CPU.
@@ -291,7 +293,8 @@ Engine choose(const source::LevelSource& tiles, const ReadOptions& options, std:
     if (!first_stored_tile(tiles, uint64_t{64} << 20, &encoded, &reason)) {
       return Engine::none;
     }
-    return nvjpeg2k_may_take(encoded, l, &reason) ? Engine::nvjpeg2k : Engine::none;
+    return nvjpeg2k_may_take(encoded, l, options.gpu_jpeg2000, &reason) ? Engine::nvjpeg2k
+                                                                        : Engine::none;
   }
   reason = "no GPU decoder for " + to_string(l.compression);
   return Engine::none;
@@ -341,12 +344,14 @@ struct LevelDecode::Impl {
     tile_row_bytes = static_cast<size_t>(level.tile_width) * pixel;
     tile_bytes = tile_row_bytes * level.tile_height;
     stride = align_up(tile_bytes, kPage);
-    gpu_workers = engine == Engine::nvjpeg2k
-                      ? env_int("SLIDESTREAM_NVJPEG2K_WORKERS", kNvjpeg2kWorkers, 1, 64)
-                      : env_int("SLIDESTREAM_NVCOMP_WORKERS", kNvcompWorkers, 1, 64);
+    const Settings tuned = settings();
+    gpu_workers = static_cast<int>(engine == Engine::nvjpeg2k ? tuned.nvjpeg2k_workers
+                                                              : tuned.nvcomp_workers);
+    batch_output_bytes = static_cast<size_t>(tuned.gpu_codec_output_bytes);
+    batch_input_bytes = static_cast<size_t>(tuned.nvcomp_input_bytes);
     // CPU helpers only where their bytes equal the GPU decoder's: always for nvCOMP (lossless),
     // for nvJPEG2000 unless lossy streams go to the GPU too.
-    const bool exact = engine != Engine::nvjpeg2k || !shim::nvjpeg2k::lossy_enabled();
+    const bool exact = engine != Engine::nvjpeg2k || options.gpu_jpeg2000 != GpuJpeg2000::all;
     cpu_helpers = exact ? std::max(0, threads - gpu_workers) : 0;
   }
 
@@ -361,6 +366,7 @@ struct LevelDecode::Impl {
   codec::TileFormat format;
   size_t pixel = 0, tile_row_bytes = 0, tile_bytes = 0, stride = 0;
   int gpu_workers = 0, cpu_helpers = 0;
+  size_t batch_output_bytes = 0, batch_input_bytes = 0;  // per batch (Settings)
 
   std::vector<Tile> tiles;
   uint64_t largest = 0, total = 0;  // stored bytes of the tiles
@@ -437,13 +443,9 @@ struct LevelDecode::Impl {
   };
   // The batch's input bytes for this read: the largest tile fits, small reads stay small.
   size_t nvcomp_input_bytes(size_t batch, size_t input_align) const {
-    // SLIDESTREAM_NVCOMP_INPUT_BYTES caps a batch's compressed bytes (tests: many small batches).
-    size_t batch_input = kBatchInputBytes;
-    if (const char* v = std::getenv("SLIDESTREAM_NVCOMP_INPUT_BYTES"); v && *v) {
-      batch_input = std::max<size_t>(std::strtoull(v, nullptr, 10), 1);
-    }
+    // Settings::nvcomp_input_bytes caps a batch's compressed bytes (tests: many small batches).
     return std::max<size_t>(largest + 2 * input_align,
-                            std::min<size_t>(batch_input, total + 2 * input_align * batch));
+                            std::min<size_t>(batch_input_bytes, total + 2 * input_align * batch));
   }
   // Copies the batch up, decompresses, verifies every chunk and finishes (byte order,
   // predictor) the verified ones on the GPU; verdict[c] says whether chunk c was verified.
@@ -551,7 +553,7 @@ void LevelDecode::Impl::nvcomp_worker(const std::atomic<bool>& stop) {
   // Batches sized to this read: a small region must not hold batch-sized buffers.
   const size_t share = (tiles.size() + gpu_workers - 1) / static_cast<size_t>(gpu_workers);
   const size_t batch =
-      std::clamp<size_t>(std::min(kBatchOutputBytes / stride, share), 1, kMaxBatch);
+      std::clamp<size_t>(std::min(batch_output_bytes / stride, share), 1, kMaxBatch);
   const size_t input_bytes = nvcomp_input_bytes(batch, align.input);
 
   const NvcompLayout at = nvcomp_layout(batch, align.input);
@@ -704,7 +706,7 @@ void LevelDecode::Impl::nvjpeg2k_worker(const std::atomic<bool>& stop) {
     encoded.resize(t.bytes);
     read_encoded(t, encoded.data());
     std::string why;
-    if (!nvjpeg2k_may_take(encoded, level, &why)) return false;
+    if (!nvjpeg2k_may_take(encoded, level, options.gpu_jpeg2000, &why)) return false;
     if (!lease.decoder->parse(encoded, &components, &why)) return false;
     if (components.size() < static_cast<size_t>(level.channels) || components.size() > 4) {
       return false;

@@ -23,10 +23,10 @@ namespace slidestream::read::gpu_codecs {
 enum class Engine { none, nvcomp_deflate, nvcomp_zstd, nvjpeg2k };
 
 // The GPU decoder that takes this level's tiles, or none (and *why): the library loaded and
-// not switched off (SLIDESTREAM_NVCOMP=0, SLIDESTREAM_NVJPEG2K=0), a layout the kernels handle
-// (interleaved samples the size of the level's type, predictor 1 or 2 for byte codecs), deflate
-// and zstd only where options.gpu_byte_codecs asks for nvCOMP, and for JPEG 2000 a first tile whose
-// stream nvJPEG2000 may decode (reversible, unless SLIDESTREAM_NVJPEG2K=lossy).
+// asked for (options.gpu_byte_codecs for nvCOMP, options.gpu_jpeg2000), a layout the kernels
+// handle (interleaved samples the size of the level's type, predictor 1 or 2 for byte codecs),
+// and for JPEG 2000 a first tile whose stream nvJPEG2000 may decode (reversible, unless
+// options.gpu_jpeg2000 is `all`).
 Engine choose(const source::LevelSource& tiles, const ReadOptions& options,
               std::string* why = nullptr);
 

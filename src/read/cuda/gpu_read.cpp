@@ -29,7 +29,6 @@
 #include "codec/cuda/ycc_to_rgb.hpp"
 #include "codec/jpeg_frame.hpp"
 #include "codec/jpeg_ycc.hpp"
-#include "core/env_setting.hpp"
 #include "core/thread_pool.hpp"
 #include "cuda/check.hpp"
 #include "io/cuda/staging_pool.hpp"
@@ -42,6 +41,7 @@
 #include "shim/cufile.hpp"
 #include "shim/nvjpeg.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/settings.hpp"
 #include "source/slide_impl.hpp"
 
 namespace slidestream::read {
@@ -154,7 +154,7 @@ struct Shared {
 constexpr std::ptrdiff_t kMaxDirectInFlight = 64;
 std::counting_semaphore<kMaxDirectInFlight>& direct_reads() {
   static std::counting_semaphore<kMaxDirectInFlight> semaphore(
-      env_int("SLIDESTREAM_DIRECT_IN_FLIGHT", 16, 1, kMaxDirectInFlight));
+      std::min<std::ptrdiff_t>(settings().direct_in_flight, kMaxDirectInFlight));
   return semaphore;
 }
 struct DirectSlot {
@@ -698,11 +698,11 @@ int size_cpu_workers(Shared& s, size_t task_bytes) {
 struct NvjpegLease {
   std::vector<std::unique_ptr<shim::nvjpeg::BatchDecoder>> decoders;
   int device = 0;
-  NvjpegLease(Shared& s, int device_) : device(device_) {
+  NvjpegLease(Shared& s, int device_, bool wait) : device(device_) {
     if (s.jpeg.size() < static_cast<size_t>(nvjpeg_batch())) return;
     decoders = shim::nvjpeg::DecoderPool::instance().acquire(
         device,
-        static_cast<int>(std::min<size_t>(nvjpeg_workers(), s.jpeg.size() / nvjpeg_batch())));
+        static_cast<int>(std::min<size_t>(nvjpeg_workers(), s.jpeg.size() / nvjpeg_batch())), wait);
     if (!decoders.empty()) s.nv_name = decoders.front()->name();
   }
   NvjpegLease(const NvjpegLease&) = delete;
@@ -818,7 +818,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   open_range_io(s, io);
   const size_t task_bytes = plan_raw_ranges(s);
   const int cpu_workers = size_cpu_workers(s, task_bytes);
-  NvjpegLease nvjpeg(s, out.cuda_device);
+  NvjpegLease nvjpeg(s, out.cuda_device, options.gpu_jpeg_wait);
   run_workers(s, nvjpeg, decoders.gpu_codec, cpu_workers);
   if (report) write_report(s, decoders.gpu_codec, io.note, *report);
 }

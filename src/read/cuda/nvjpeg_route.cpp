@@ -9,23 +9,21 @@
 #include <string>
 
 #include "codec/jpeg_frame.hpp"
-#include "core/env_setting.hpp"
 #include "read/region_reader.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/settings.hpp"
 #include "source/slide_impl.hpp"
 
 namespace slidestream::read {
 
+// Settings::nvjpeg_batch / nvjpeg_workers, measured on the lent H100 (bench/RESULTS.md;
+// slidestream/settings.hpp documents them).
 int nvjpeg_batch() {
-  static const int batch = env_int("SLIDESTREAM_NVJPEG_BATCH", 64, 8, kMaxNvjpegBatch);
-  return batch;
+  return static_cast<int>(std::min<int64_t>(settings().nvjpeg_batch, kMaxNvjpegBatch));
 }
 
 int nvjpeg_workers() {
-  // 4 × 64: 0.151 s for the bench JPEG level with 16 CPU threads; 2 × 64 0.165 s, 1 × 64
-  // 0.175 s, 6 × 64 0.192 s (bench/uc1_sweep.py, H100, 2026-11-25).
-  static const int workers = env_int("SLIDESTREAM_NVJPEG_WORKERS", 4, 1, 8);
-  return workers;
+  return static_cast<int>(settings().nvjpeg_workers);
 }
 
 bool nvjpeg_can_take(const Level& l) {

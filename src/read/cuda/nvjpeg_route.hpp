@@ -14,8 +14,7 @@
 namespace slidestream::read {
 
 inline constexpr int kMaxNvjpegBatch = 256;
-// Tiles per nvJPEG batch and batch decoders per read (SLIDESTREAM_NVJPEG_BATCH,
-// SLIDESTREAM_NVJPEG_WORKERS override them for measuring them again).
+// Tiles per nvJPEG batch and batch decoders per read (Settings::nvjpeg_batch / nvjpeg_workers).
 int nvjpeg_batch();
 int nvjpeg_workers();
 

@@ -8,6 +8,7 @@
 #include "shim/nvcomp.hpp"
 #include "shim/nvjpeg.hpp"
 #include "shim/nvjpeg2k.hpp"
+#include "slidestream/read_options.hpp"
 
 namespace slidestream::sysinfo {
 namespace {
@@ -111,8 +112,8 @@ nlohmann::json query_system() {
   }
   j["nvjpeg"] = nv;
 
-  // Loading either library needs no device; `usable` also honours the switches
-  // (SLIDESTREAM_NVCOMP=0, SLIDESTREAM_NVJPEG2K=0) the read path honours.
+  // Loading either library needs no device. Whether a read uses it is that read's option
+  // (ReadOptions::gpu_byte_codecs, gpu_jpeg2000); "lossy_streams" reports the default.
   auto decoder = [](bool loaded, const std::string& path, int major, int minor, int patch,
                     bool usable, const std::string& why) {
     nlohmann::json d;
@@ -149,7 +150,7 @@ nlohmann::json query_system() {
     }
     nlohmann::json d = decoder(a.loaded, a.library_path, a.version_major, a.version_minor,
                                a.version_patch, usable, why);
-    d["lossy_streams"] = shim::nvjpeg2k::lossy_enabled();
+    d["lossy_streams"] = ReadOptions{}.gpu_jpeg2000 == GpuJpeg2000::all;
     j["nvjpeg2k"] = d;
   }
   return j;
