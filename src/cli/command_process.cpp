@@ -39,6 +39,9 @@ struct ProcessArgs {
   std::string io = "auto";
   bool json = false;
   uint64_t max_chunk_files = kDefaultMaxChunkFiles;
+  bool bands = true;
+  bool band_stream = true;
+  bool read_into_device = false;
 };
 
 // Chunk (shard) files the run will write: level 0 and, with --pyramid, the halvings the pipeline
@@ -110,6 +113,9 @@ int run_process(const ProcessArgs& args) {
   options.slots = args.slots;
   options.threads = args.threads;
   options.io = parse_io_backend(args.io);
+  options.bands = args.bands;
+  options.band_stream = args.band_stream;
+  options.read_into_device = args.read_into_device;
   options.format = args.zarr_format == 2 ? zarr::Format::v2 : zarr::Format::v3;
   options.codec = zarr::parse_codec(args.codec);
   options.shard = args.shard;
@@ -205,6 +211,14 @@ Command add_process_command(CLI::App& app) {
   sub->add_option("--io", args->io, "I/O backend")
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));
   sub->add_flag("--json", args->json, "Print the summary as one JSON object");
+  sub->add_flag("--bands,!--no-bands", args->bands,
+                "GPU tiled mode: the band executor where it can (default); --no-bands: slots");
+  sub->add_flag("--band-stream,!--no-band-stream", args->band_stream,
+                "Band executor: stream uncompressed levels by file ranges (default); "
+                "--no-band-stream: read tile-rows through the GPU read path");
+  sub->add_flag("--read-into-device", args->read_into_device,
+                "Slot executor: read through the GPU read path into device memory (default: CPU "
+                "read and decode into pinned memory, then a copy)");
   return {sub, [args, batch] {
             if (batch->list.empty()) return run_process(*args);
             return run_process_batch(*batch, [&](const std::string& slide, const std::string& out) {

@@ -37,6 +37,9 @@ struct ReadCommandOptions {
   bool json = false;
   bool no_checksum = false;
   bool gpu_jpeg = true;
+  bool gpu_jpeg_wait = false;
+  bool gpu_byte_codecs = false;
+  std::string gpu_jpeg2000 = "reversible";
   std::string dump;  // write the tight pixels here (for comparisons by other tools)
 };
 
@@ -71,6 +74,11 @@ int run_read(const ReadCommandOptions& o) {
   options.io = parse_io_backend(o.io);
   options.task_bytes = o.task_bytes;
   options.gpu_jpeg = o.gpu_jpeg;
+  options.gpu_jpeg_wait = o.gpu_jpeg_wait;
+  options.gpu_byte_codecs = o.gpu_byte_codecs;
+  options.gpu_jpeg2000 = o.gpu_jpeg2000 == "off"   ? GpuJpeg2000::off
+                         : o.gpu_jpeg2000 == "all" ? GpuJpeg2000::all
+                                                   : GpuJpeg2000::reversible;
   // The destination is allocated once, as a user's preallocated array would be: the timings
   // are of the read alone.
   Image image =
@@ -162,6 +170,16 @@ Command add_read_command(CLI::App& app) {
   sub->add_flag("--gpu-jpeg,!--no-gpu-jpeg", o->gpu_jpeg,
                 "GPU reads: let nvJPEG's hardware engines decode JPEG tiles beside the CPU "
                 "threads (default; pixels equal libjpeg-turbo's). --no-gpu-jpeg: CPU threads only");
+  sub->add_flag("--gpu-jpeg-wait", o->gpu_jpeg_wait,
+                "GPU reads: make nvJPEG's decoders now and wait for them (default: from the second "
+                "read in a process on, made in the background)");
+  sub->add_flag("--gpu-byte-codecs", o->gpu_byte_codecs,
+                "GPU reads: deflate / zstd tiles through nvCOMP where its output can be checked "
+                "(default: the CPU threads; nvCOMP can fault on a damaged stream)");
+  sub->add_option("--gpu-jpeg2000", o->gpu_jpeg2000,
+                  "GPU reads: JPEG 2000 tiles through nvJPEG2000: off, reversible (5/3 streams, "
+                  "bit-exact; default) or all (9/7 too)")
+      ->check(CLI::IsMember({"off", "reversible", "all"}));
   sub->add_option("--dump", o->dump,
                   "Also write the level's tight pixels (raw bytes) to this file");
   return {sub, [o] { return run_read(*o); }};
