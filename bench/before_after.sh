@@ -86,8 +86,14 @@ run_driver() {  # NAME ARGS: ROUNDS rounds, before then after, then after then b
       python3 "$src/bench/$name.py" --cli "$build/slidestream" --build "$build" --slides "$SLIDES" \
         --out "$RESULTS/ba-$name-$side-$round.json" $args >"$LOGS/$name-$side-$round.log" 2>&1 ||
         { status=1; tail -15 "$LOGS/$name-$side-$round.log"; }
+      save_results  # after every run: a call stopped at its time limit keeps what it measured
     done
   done
+}
+
+save_results() {
+  tar -C "$RESULTS" --exclude='*scratch*' -czf "$OUT/before-after-results.tar.gz" . 2>/dev/null
+  tar -C "$LOGS" -czf "$OUT/before-after-logs.tar.gz" . 2>/dev/null
 }
 
 for part in "$@"; do
@@ -100,7 +106,6 @@ for part in "$@"; do
     *) echo "unknown part: $part"; status=2 ;;
   esac
 done
-tar -C "$LOGS" -czf "$OUT/before-after-logs.tar.gz" . 2>/dev/null
-tar -C "$RESULTS" --exclude='*scratch*' -czf "$OUT/before-after-results.tar.gz" . 2>/dev/null
+save_results
 step "done (status $status)"
 exit $status
