@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "slidestream/device.hpp"
 #include "support/test_support.hpp"
 
 namespace slidestream {
@@ -44,6 +45,16 @@ std::vector<std::string> every_command(const fs::path& slide, const fs::path& di
           "region " + s + " --x 0 --y 0 --width 8 --height 8 -o " + quoted(dir / "r.png"),
           "convert " + s + " " + quoted(dir / "c.zarr"),
           "process " + s + " " + quoted(dir / "p.zarr") + " --op grey"};
+}
+
+// The commands that take --device (cpu, cuda, cuda:N): read, convert, process, patches.
+std::vector<std::string> commands_with_device(const fs::path& slide, const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& command : every_command(slide, dir)) {
+    if (command.rfind("info", 0) != 0 && command.rfind("region", 0) != 0) out.push_back(command);
+  }
+  out.push_back("patches " + quoted(slide) + " -o " + quoted(dir / "patches.zarr"));
+  return out;
 }
 
 TEST(CliArguments, AFifoAsTheSlideIsAOneLineErrorInEveryCommand) {
@@ -128,6 +139,43 @@ TEST(CliArguments, ThreadCountsAreCheckedTheSameInEveryCommand) {
     const CliRun ok = run_cli(command + " --threads 2");
     EXPECT_EQ(ok.rc, 0) << command << "\n" << ok.output;
   }
+}
+
+// --device cuda:N in every command that takes --device: a GPU that is not there (cuda:7 on a
+// machine with fewer, or none, as here without a GPU) is one line naming it and the GPUs there
+// are, never a crash, and nothing is written.
+TEST(CliArguments, AGpuThatIsNotThereIsAOneLineErrorInEveryCommandWithDevice) {
+  const auto slide = test::fixture("vips-none-256.tif");
+  const auto dir = test::scratch_dir("cli_missing_gpu");
+  const int count = cuda_device_count();
+  const std::string gpu = "cuda:" + std::to_string(count > 7 ? count : 7);
+  const std::string why = count == 0 ? " is not usable: no CUDA GPU" : " does not exist: ";
+  for (const auto& command : commands_with_device(slide, dir)) {
+    SCOPED_TRACE(command);
+    const CliRun r = run_cli(command + " --device " + gpu);
+    EXPECT_EQ(r.rc, 1) << r.output;  // an error, not a signal or a hang
+    EXPECT_TRUE(one_line(r.output)) << r.output;
+    EXPECT_NE(r.output.find(gpu + why), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir / "c.zarr"));
+  EXPECT_FALSE(fs::exists(dir / "p.zarr"));
+  EXPECT_FALSE(fs::exists(dir / "patches.zarr"));
+}
+
+TEST(CliArguments, AMalformedDeviceIsAOneLineErrorNamingTheForms) {
+  const auto slide = test::fixture("vips-none-256.tif");
+  const auto dir = test::scratch_dir("cli_bad_device");
+  for (const auto& command : commands_with_device(slide, dir)) {
+    for (const char* device : {"cuda:x", "cuda:-1", "gpu0", "CUDA"}) {
+      SCOPED_TRACE(command + " --device " + device);
+      const CliRun r = run_cli(command + " --device " + device);
+      EXPECT_NE(r.rc, 0) << r.output;
+      EXPECT_TRUE(one_line(r.output)) << r.output;
+      EXPECT_NE(r.output.find("cpu, cuda or cuda:N"), std::string::npos) << r.output;
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir / "c.zarr"));
+  EXPECT_FALSE(fs::exists(dir / "p.zarr"));
 }
 
 }  // namespace

@@ -7,6 +7,11 @@
 
 #include "slidestream/device.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/image.hpp"
+#include "slidestream/ops.hpp"
+#include "slidestream/pipeline.hpp"
+#include "slidestream/slide.hpp"
+#include "support/test_support.hpp"
 
 namespace ss = slidestream;
 
@@ -79,4 +84,41 @@ TEST(Device, AGpuThatDoesNotExistIsAClearErrorNamingTheGpusThereAre) {
   EXPECT_NE(e.cause().find("cuda:" + std::to_string(count - 1) + ": "), std::string::npos)
       << e.what();
   EXPECT_NO_THROW(ss::require_device(ss::DeviceSpec{ss::Device::cuda, count - 1}));
+}
+
+// The index of a GPU that is not there: cuda:7 unless the machine has more.
+int missing_gpu() {
+  const int count = ss::cuda_device_count();
+  return count > 7 ? count : 7;
+}
+
+// The same clear error whichever entry point meets the missing GPU first (the allocation, the
+// read, the pipeline), here without a GPU as on a GPU machine (test_gpu_device.cpp covers more).
+TEST(Device, EveryEntryPointRefusesAMissingGpuWithTheClearError) {
+  const int missing = missing_gpu();
+  const std::string name = "cuda:" + std::to_string(missing);
+  const std::string expected =
+      ss::cuda_device_count() == 0 ? name + " is not usable: " : name + " does not exist: ";
+  ss::Slide slide = ss::Slide::open(ss::test::fixture("vips-none-256.tif"));
+  const auto check = [&](const char* what, const ss::Error& e) {
+    SCOPED_TRACE(what);
+    EXPECT_EQ(e.kind(), ss::ErrorKind::invalid_argument) << e.what();
+    EXPECT_NE(e.cause().find(expected), std::string::npos) << e.what();
+  };
+  check("Image::allocate", error_of([&] {
+          ss::Image::allocate(8, 8, 3, ss::DataType::uint8, ss::Device::cuda, missing);
+        }));
+  check("Slide::read_region", error_of([&] {
+          ss::ReadOptions read{.device = ss::Device::cuda, .cuda_device = missing};
+          slide.read_region(0, 0, 0, 64, 64, read);
+        }));
+  for (ss::pipeline::Mode mode : {ss::pipeline::Mode::global, ss::pipeline::Mode::tiled}) {
+    check("pipeline::process_to_image", error_of([&] {
+            ss::pipeline::Options o;
+            o.mode = mode;
+            o.device = ss::Device::cuda;
+            o.cuda_device = missing;
+            ss::pipeline::process_to_image(slide, {ss::ops::parse_op("sobel")}, o);
+          }));
+  }
 }

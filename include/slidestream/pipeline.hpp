@@ -31,6 +31,9 @@ struct Progress {
 struct Options {
   Mode mode = Mode::tiled;
   Device device = Device::cpu;
+  // The GPU when device is cuda (cudaSetDevice's index); one that does not exist is
+  // Error(invalid_argument) naming the GPUs there are (require_device).
+  int cuda_device = 0;
   int level = 0;
   int64_t tile = 512;  // tile edge in output pixels (tiled mode); also the Zarr chunk edge
   int slots = 0;       // tiles in flight; 0: library default

@@ -18,6 +18,11 @@ def describe_system(json: bool = False) -> str:
 def parse_device(device: str) -> tuple:
     """('cpu' | 'cuda', index) of a device string; raises on anything else."""
 
+def require_device(device: str) -> None:
+    """
+    Nothing for the CPU or a GPU that exists; InvalidArgumentError naming the GPUs there are otherwise.
+    """
+
 def array_interface(array: Annotated[NDArray, dict(writable=False)]) -> tuple:
     """
     (data pointer, shape, strides in bytes, dtype, DLPack device type, device id).

@@ -42,7 +42,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def normalize(device: object) -> str:
-    """``"cpu"`` or ``"cuda:N"`` for any accepted device spelling; raises on others."""
+    """``"cpu"`` or ``"cuda:N"`` for any accepted device spelling; raises on others. Whether the
+    GPU is there is the library's check where it first touches it (or :func:`require`)."""
     if isinstance(device, bool):
         raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0', not {device!r}")
     text = f"cuda:{device}" if isinstance(device, int) else str(device)
@@ -51,6 +52,14 @@ def normalize(device: object) -> str:
         return "cpu"
     use_cuda()
     return f"cuda:{index}"
+
+
+def require(device: object) -> str:
+    """:func:`normalize`, and for a GPU that is not there an InvalidArgumentError naming the
+    GPUs there are: for calls that would otherwise create an output before touching the GPU."""
+    name = normalize(device)
+    _core.require_device(name)
+    return name
 
 
 def use_cuda() -> None:

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from . import _core
 from ._arrays import wrap
-from ._device import normalize
+from ._device import require
 from ._progress import make_bar
 from ._slide import Slide
 
@@ -25,7 +25,8 @@ def process(slide: Slide | str | os.PathLike[str], out: str | os.PathLike[str] |
             (NumPy on the CPU, CudaArray on a GPU).
         ops: op names, applied in order: "sobel", "sobel-u8", "grey", "od", "od:240",
             "hed", "macenko" (fitted on the slide's lowest-resolution level).
-        device: "cpu" or "cuda" (the process's current GPU).
+        device: "cpu", "cuda" (GPU 0) or "cuda:N" (GPU N; one that does not exist is an
+            InvalidArgumentError naming the GPUs there are).
         mode: "tiled" (bounded memory, tile by tile with halos) or "global" (the whole level
             at once); the output is the same bit for bit.
         tile: tile edge in output pixels, also the Zarr chunk edge.
@@ -42,7 +43,7 @@ def process(slide: Slide | str | os.PathLike[str], out: str | os.PathLike[str] |
     s = Slide(slide) if own else slide
     options = _core.ProcessOptions()
     options.mode = mode
-    options.device = normalize(device)
+    options.device = require(device)  # before the output is touched
     options.level = int(level)
     options.tile = int(tile)
     options.slots = int(slots)

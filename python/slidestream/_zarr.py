@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 from . import _core
 from ._arrays import wrap
-from ._device import normalize
+from ._device import normalize, require
+from ._errors import InvalidArgumentError
 from ._progress import make_bar
 from ._slide import Slide
 
@@ -29,7 +30,7 @@ def write_zarr(array: Any, path: str | os.PathLike[str], *,
                shard: int | Sequence[int] | None = None, codec: str = "none",
                codec_level: int = 3, fill_value: float = 0, overwrite: bool = False,
                durable: bool = True, threads: int = 0, io: str = "auto", io_depth: int = 0,
-               attributes: dict | None = None, layout: str = "yxc") -> dict:
+               attributes: dict | None = None, layout: str = "yxc", device: Any = None) -> dict:
     """Writes an image array to a Zarr array with slidestream's writer.
 
     Args:
@@ -50,6 +51,9 @@ def write_zarr(array: Any, path: str | os.PathLike[str], *,
             ``dask.array.to_zarr`` / zarr-python write for an (H, W, C) array, written from a GPU
             with no transpose. "cyx": the (c, y, x) array OME-NGFF expects (on v3 a transpose
             codec keeps each chunk's bytes interleaved; on v2 chunks are planar).
+        device: None (where `array` lives, its DLPack device: a GPU array is staged on its own
+            GPU), or "cpu" / "cuda" / "cuda:N" to insist on it: an array elsewhere is an
+            InvalidArgumentError naming both (the writer never moves arrays between devices).
 
     A 2-D array is (y, x) either way. zarr-python and tensorstore read both back.
 
@@ -58,6 +62,11 @@ def write_zarr(array: Any, path: str | os.PathLike[str], *,
     """
     ch, cw = _pair(chunks, "chunks")
     sh, sw = (0, 0) if shard in (None, 0) else _pair(shard, "shard")
+    if device is not None:
+        wanted, where = require(device), _array_device(array)
+        if wanted != where:
+            raise InvalidArgumentError(f"device: the array is on {where} but device is {wanted}",
+                                       kind="invalid_argument")
     if _is_cuda(array):
         normalize("cuda")  # the fork guard
     return _core.write_array(array, os.fspath(path), ch, cw, sh, sw, zarr_format=zarr_format,
@@ -74,6 +83,16 @@ def _is_cuda(array: Any) -> bool:
         return device is not None and device()[0] in (2, 13)
     except Exception:
         return False
+
+
+def _array_device(array: Any) -> str:
+    """"cpu" or "cuda:N": where a DLPack producer's memory is (host for anything else)."""
+    device = getattr(array, "__dlpack_device__", None)
+    try:
+        kind, index = device() if device is not None else (1, 0)
+    except Exception:
+        return "cpu"
+    return f"cuda:{int(index)}" if kind in (2, 13) else "cpu"
 
 
 def read_zarr(path: str | os.PathLike[str], *, device: Any = "cpu", threads: int = 0):
@@ -210,7 +229,7 @@ def convert(slide: Slide | str | os.PathLike[str], out: str | os.PathLike[str], 
     s = Slide(slide) if own else slide
     try:
         return _convert(s, os.fspath(out), _levels_to_write(levels, s.level_count), chunk,
-                        zarr_format, shard, codec, normalize(device), io, overwrite, threads,
+                        zarr_format, shard, codec, require(device), io, overwrite, threads,
                         io_depth, progress)
     finally:
         if own:

@@ -62,26 +62,15 @@ std::string dtype_name(nb::dlpack::dtype d) {
 }  // namespace
 
 Target parse_target(const std::string& text) {
-  Target t;
-  std::string_view s = text;
-  if (s == "cpu") return t;
-  std::string_view rest;
-  if (s.starts_with("cuda")) {
-    rest = s.substr(4);
-  } else if (s.starts_with("gpu")) {
-    rest = s.substr(3);
-  } else {
+  // slidestream::parse_device is the one parser; "gpu" / "gpu:N" stay accepted as aliases.
+  std::string spelled = text;
+  if (spelled.starts_with("gpu")) spelled.replace(0, 3, "cuda");
+  try {
+    const DeviceSpec spec = parse_device(spelled);
+    return Target{spec.kind, spec.index};
+  } catch (const Error&) {
     bad("device", "'" + text + "' is not a device: use \"cpu\", \"cuda\" or \"cuda:N\"");
   }
-  t.device = Device::cuda;
-  if (rest.empty()) return t;
-  int index = -1;
-  auto [end, ec] = std::from_chars(rest.data() + 1, rest.data() + rest.size(), index);
-  if (rest[0] != ':' || ec != std::errc() || end != rest.data() + rest.size() || index < 0) {
-    bad("device", "'" + text + "' is not a device: use \"cpu\", \"cuda\" or \"cuda:N\"");
-  }
-  t.index = index;
-  return t;
 }
 
 nb::object to_python(Image&& image, bool drop_single_channel, int64_t batch, int64_t batch_height) {

@@ -85,6 +85,15 @@ NB_MODULE(_core, m) {
         return nb::make_tuple(t.device == slidestream::Device::cuda ? "cuda" : "cpu", t.index);
       },
       nb::arg("device"), "('cpu' | 'cuda', index) of a device string; raises on anything else.");
+  m.def(
+      "require_device",
+      [](const std::string& text) {
+        const Target t = parse_target(text);
+        slidestream::require_device(slidestream::DeviceSpec{t.device, t.index});
+      },
+      nb::arg("device"),
+      "Nothing for the CPU or a GPU that exists; InvalidArgumentError naming the GPUs there are "
+      "otherwise.");
   bind_errors(m);
   bind_arrays(m);
   bind_slide(m);

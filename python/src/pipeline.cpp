@@ -39,14 +39,10 @@ pipeline::Options make_options(const ProcessArgs& a) {
                 "mode must be 'tiled' or 'global', got '" + a.mode + "'");
   }
   const Target t = parse_target(a.device);
-  if (t.index != 0) {
-    throw Error(ErrorKind::unsupported,
-                "process runs on the current GPU (cuda:0 as CUDA numbers them); to use another, "
-                "set CUDA_VISIBLE_DEVICES for the process");
-  }
   pipeline::Options o;
   o.mode = a.mode == "global" ? pipeline::Mode::global : pipeline::Mode::tiled;
   o.device = t.device;
+  o.cuda_device = t.index;
   o.level = a.level;
   o.tile = a.tile;
   o.slots = a.slots;

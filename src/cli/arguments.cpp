@@ -27,6 +27,27 @@ CLI::Option* add_depth_option(CLI::App* command, const std::string& name, int& d
   return command->add_option(name, depth, what)->check(CLI::Range(0, 4096));
 }
 
+CLI::Option* add_device_option(CLI::App* command, std::string& device, const std::string& what) {
+  const CLI::Validator device_name(
+      [](std::string& text) -> std::string {
+        try {
+          (void)parse_device(text);
+          return {};
+        } catch (const Error& e) {
+          return e.cause();
+        }
+      },
+      "cpu|cuda|cuda:N", "device");
+  return command->add_option("--device", device, what + ": cpu, cuda (GPU 0) or cuda:N")
+      ->check(device_name);
+}
+
+DeviceSpec usable_device(const std::string& device) {
+  const DeviceSpec spec = parse_device(device);
+  require_device(spec);
+  return spec;
+}
+
 uint64_t unit_files(int64_t height, int64_t width, int64_t unit) {
   if (unit <= 0) return 0;
   return static_cast<uint64_t>((height + unit - 1) / unit) *

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "slidestream/device.hpp"
+
 namespace slidestream::cli {
 
 // Threads beyond this are a typo, not a machine (and each is a real thread).
@@ -28,6 +30,14 @@ CLI::Option* add_max_chunk_files_option(CLI::App* command, uint64_t& max_files);
 // An in-flight count (--io-depth, --slots): 0 (the library's default) to 4096.
 CLI::Option* add_depth_option(CLI::App* command, const std::string& name, int& depth,
                               const std::string& what);
+
+// --device: cpu, cuda (= cuda:0) or cuda:N; anything else is a one-line error while the command
+// line is parsed (slidestream::parse_device).
+CLI::Option* add_device_option(CLI::App* command, std::string& device, const std::string& what);
+// The device named by a --device value, checked to exist: a GPU that is not there is
+// Error(invalid_argument) naming the GPUs there are (slidestream::require_device), before the
+// command opens a slide or touches an output.
+DeviceSpec usable_device(const std::string& device);
 
 // Chunk (shard) files of an array of height x width in units of unit x unit pixels.
 uint64_t unit_files(int64_t height, int64_t width, int64_t unit);

@@ -100,6 +100,7 @@ class Progress {
 struct ConvertPlan {
   std::vector<int> levels;
   Device device = Device::cpu;
+  int cuda_device = 0;
   zarr::Codec codec = zarr::Codec::none;
   IoBackend io = IoBackend::automatic;
   zarr::Format format = zarr::Format::v3;
@@ -115,7 +116,9 @@ ConvertPlan plan_convert(const ConvertOptions& o, const Slide& slide) {
   if (o.shard && o.shard % o.chunk) {
     throw Error(ErrorKind::invalid_argument, "--shard must be a multiple of --chunk");
   }
-  p.device = (o.device == "cuda" || o.device == "gpu") ? Device::cuda : Device::cpu;
+  const DeviceSpec device = usable_device(o.device);
+  p.device = device.kind;
+  p.cuda_device = device.index;
   p.codec = zarr::parse_codec(o.codec);
   p.io = parse_io_backend(o.io);
   p.format = o.zarr_format == 2 ? zarr::Format::v2 : zarr::Format::v3;
@@ -123,7 +126,7 @@ ConvertPlan plan_convert(const ConvertOptions& o, const Slide& slide) {
   if (p.io == IoBackend::cufile && p.device != Device::cuda) {
     throw Error(
         ErrorKind::invalid_argument,
-        "--io cufile moves pixels between GPU memory and the files: it needs --device cuda");
+        "--io cufile moves pixels between GPU memory and the files: it needs --device cuda[:N]");
   }
   p.levels = parse_levels(o.levels, static_cast<int>(slide.levels().size()));
   uint64_t unit_count = 0;
@@ -135,7 +138,9 @@ ConvertPlan plan_convert(const ConvertOptions& o, const Slide& slide) {
   check_chunk_file_count(unit_count, o.max_chunk_files, "--chunk");
   // The device works and the input decodes (the first tile of every level) before the output is
   // created; the old output is replaced only once the new one is complete, in any case.
-  if (p.device == Device::cuda) (void)Image::allocate(1, 1, 1, DataType::uint8, Device::cuda);
+  if (p.device == Device::cuda) {
+    (void)Image::allocate(1, 1, 1, DataType::uint8, Device::cuda, p.cuda_device);
+  }
   for (int index : p.levels) (void)slide.read_tile(index, 0, 0);
   return p;
 }
@@ -201,12 +206,14 @@ zarr::WriteReport convert_level(const ConvertOptions& o, const Slide& slide, int
       blocks.push_back({x, y, std::min(block_w, l.width - x), std::min(unit, l.height - y)});
     }
   }
-  Image buffers[2] = {Image::allocate(block_w, block_h, l.channels, l.dtype, plan.device),
-                      Image::allocate(block_w, block_h, l.channels, l.dtype, plan.device)};
+  Image buffers[2] = {
+      Image::allocate(block_w, block_h, l.channels, l.dtype, plan.device, plan.cuda_device),
+      Image::allocate(block_w, block_h, l.channels, l.dtype, plan.device, plan.cuda_device)};
   auto view_for = [&](int slot, const Block& b) {
     return buffers[slot].view().crop(0, 0, b.w, b.h);
   };
-  const ReadOptions read_options{.device = plan.device, .threads = o.threads, .io = plan.io};
+  const ReadOptions read_options{
+      .device = plan.device, .threads = o.threads, .io = plan.io, .cuda_device = plan.cuda_device};
   auto read_block = [&](int slot, const Block& b) {
     slide.read_region(level, b.x, b.y, b.w, b.h, view_for(slot, b), read_options);
   };
@@ -292,8 +299,7 @@ Command add_convert_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   sub->add_option("--codec", o->codec, "none, zstd or blosc-lz4")
       ->check(CLI::IsMember({"none", "zstd", "blosc-lz4"}));
-  sub->add_option("--device", o->device, "Where pixels pass between read and write: cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda", "gpu"}));
+  add_device_option(sub, o->device, "Where pixels pass between read and write");
   sub->add_option("--io", o->io, "I/O backend: auto, posix or cufile")
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));
   sub->add_flag("--overwrite", o->overwrite,

@@ -68,7 +68,7 @@ void write_csv(const std::string& path, const std::vector<RegionLocation>& grid,
   std::filesystem::rename(partial, path);  // no half-written file under the asked name
 }
 
-void write_zarr(const PatchesOptions& o, const Slide& slide,
+void write_zarr(const PatchesOptions& o, const DeviceSpec& device, const Slide& slide,
                 const std::vector<RegionLocation>& grid) {
   zarr::ArraySpec spec;
   spec.height = static_cast<int64_t>(grid.size()) * o.size;
@@ -83,8 +83,6 @@ void write_zarr(const PatchesOptions& o, const Slide& slide,
   zarr::ArrayWriter writer = zarr::ArrayWriter::create(o.output, spec, write);
   ReadOptions read;
   read.threads = o.threads;
-  const DeviceSpec device = parse_device(o.device);
-  require_device(device);
   read.device = device.kind;
   read.cuda_device = device.index;
   for (size_t first = 0; first < grid.size(); first += static_cast<size_t>(o.batch)) {
@@ -147,6 +145,7 @@ int run_patches(const PatchesOptions& o) {
         ErrorKind::invalid_argument,
         "--out must end in .csv (coordinates) or .zarr (patches), not \"" + o.output + "\"");
   }
+  const DeviceSpec device = usable_device(o.device);  // before the slide or the output
   Slide slide = Slide::open(o.slide);
   TissueMask mask;
   GridOptions grid_options{.size = o.size, .stride = o.stride, .level = o.level, .mpp = o.mpp};
@@ -163,7 +162,7 @@ int run_patches(const PatchesOptions& o) {
   if (csv) {
     write_csv(o.output, grid, o.overwrite);
   } else {
-    write_zarr(o, slide, grid);
+    write_zarr(o, device, slide, grid);
   }
   std::printf("%s: %zu patches of %lld px at %s%s -> %s\n", o.slide.c_str(), grid.size(),
               static_cast<long long>(o.size),
@@ -196,7 +195,7 @@ Command add_patches_command(CLI::App& app) {
                   "With --tissue: also write the mask as a Zarr array (H, W) of 0/1")
       ->needs(sub->get_option("--tissue"));
   sub->add_option("-o,--out", o->output, "coords.csv (x,y per line) or patches.zarr")->required();
-  sub->add_option("--device", o->device, "Where patches are read for .zarr: cpu | cuda[:N]");
+  add_device_option(sub, o->device, "Where patches are read for .zarr");
   sub->add_option("--batch", o->batch, "Patches per read (default 256)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   add_threads_option(sub, o->threads, "Decoding threads");

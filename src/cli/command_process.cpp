@@ -98,6 +98,7 @@ class ProgressBar {
 };
 
 int run_process(const ProcessArgs& args) {
+  const DeviceSpec device = usable_device(args.device);
   Slide slide = Slide::open(args.slide);
   check_chunk_file_count(planned_unit_files(args, slide.level(args.level)), args.max_chunk_files,
                          "--tile");
@@ -107,7 +108,8 @@ int run_process(const ProcessArgs& args) {
 
   pipeline::Options options;
   options.mode = args.mode == "global" ? pipeline::Mode::global : pipeline::Mode::tiled;
-  options.device = args.device == "cuda" ? Device::cuda : Device::cpu;
+  options.device = device.kind;
+  options.cuda_device = device.index;
   options.level = args.level;
   options.tile = args.tile;
   options.slots = args.slots;
@@ -193,8 +195,7 @@ Command add_process_command(CLI::App& app) {
   sub->add_option("--mode", args->mode, "tiled (bounded memory) or global (whole level at once)")
       ->check(CLI::IsMember({"tiled", "global"}));
   add_edge_option(sub, "--tile", args->tile, "Tile edge in pixels; also the Zarr chunk edge");
-  sub->add_option("--device", args->device, "Where kernels run")
-      ->check(CLI::IsMember({"cpu", "cuda"}));
+  add_device_option(sub, args->device, "Where kernels run");
   sub->add_flag("--pyramid", args->pyramid, "Also write 2x-downsampled OME-Zarr levels");
   sub->add_option("--zarr-format", args->zarr_format, "Zarr format")->check(CLI::IsMember({2, 3}));
   sub->add_option("--codec", args->codec, "Chunk codec")

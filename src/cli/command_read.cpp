@@ -62,14 +62,12 @@ void dump_pixels(const ImageView& view, const std::string& path) {
 }
 
 int run_read(const ReadCommandOptions& o) {
+  const DeviceSpec device = usable_device(o.device);
   Slide slide = Slide::open(o.slide);
   const Level& l = slide.level(o.level);
   ReadOptions options;
-  if (o.device == "cuda" || o.device == "gpu") {
-    options.device = Device::cuda;
-  } else if (o.device != "cpu") {
-    throw Error(ErrorKind::invalid_argument, "--device must be cpu or cuda");
-  }
+  options.device = device.kind;
+  options.cuda_device = device.index;
   options.threads = o.threads;
   options.io = parse_io_backend(o.io);
   options.task_bytes = o.task_bytes;
@@ -154,8 +152,7 @@ Command add_read_command(CLI::App& app) {
   sub->add_option("slide", o->slide, "Slide file")->required();
   sub->add_option("--level", o->level, "Pyramid level (0 = full resolution)")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--device", o->device, "cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda", "gpu"}));
+  add_device_option(sub, o->device, "Where the level is read to");
   add_threads_option(sub, o->threads, "CPU threads");
   sub->add_option("--io", o->io, "I/O backend for GPU reads")
       ->check(CLI::IsMember({"auto", "posix", "cufile"}));

@@ -85,6 +85,7 @@ Image Image::allocate(int64_t width, int64_t height, int channels, DataType dtyp
   image.view_.row_pitch = image.view_.row_bytes();
   if (bytes == 0) return image;
   if (device == Device::cuda) {
+    require_device(DeviceSpec{Device::cuda, cuda_device});  // names the GPUs there are
     image.storage_ = cuda::allocate_device_shared(bytes, cuda_device);
   } else {
     if (bytes > physical_memory_bytes()) {

@@ -22,6 +22,7 @@
 #include "pipeline/slot.hpp"
 #include "pipeline/tile_cache.hpp"
 #include "pipeline/tiling.hpp"
+#include "slidestream/device.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/settings.hpp"
 
@@ -48,6 +49,7 @@ struct Plan {
   std::vector<ops::PixelFormat> formats;
   int64_t unit = 0;  // edge of a processed and written tile: the shard if sharded, else the chunk
   int threads = 1;
+  int cuda_device = 0;            // options.cuda_device
   bool read_into_device = false;  // options.read_into_device
   ErrorContext where;
 };
@@ -87,6 +89,14 @@ Plan make_plan(const Slide& slide, const std::vector<ops::Op>& chain, const Opti
   if (options.device == Device::cuda && !SLIDESTREAM_HAVE_CUDA) {
     throw Error(ErrorKind::unsupported, "this build has no CUDA support (device cuda)", plan.where);
   }
+  if (options.device == Device::cuda) {
+    try {
+      require_device(DeviceSpec{Device::cuda, options.cuda_device});
+    } catch (const Error& e) {
+      throw e.with_context(plan.where);
+    }
+  }
+  plan.cuda_device = options.cuda_device;
   plan.read_into_device = options.read_into_device;
   plan.threads = options.threads > 0
                      ? options.threads
@@ -115,10 +125,10 @@ bool streaming_allowed(const Options& options) {
 class GpuMemoryMeter {
  public:
   GpuMemoryMeter(const Options& options, const ErrorContext& where)
-      : enabled_(options.device == Device::cuda) {
+      : enabled_(options.device == Device::cuda), device_(options.cuda_device) {
 #if SLIDESTREAM_HAVE_CUDA
     try {
-      if (enabled_) baseline_ = gpu_used_bytes(0);
+      if (enabled_) baseline_ = gpu_used_bytes(device_);
     } catch (const Error& e) {
       throw Error(e.kind(), "device cuda is not usable: " + e.cause(), e.context())
           .with_context(where);
@@ -139,7 +149,7 @@ class GpuMemoryMeter {
   void sample() {
 #if SLIDESTREAM_HAVE_CUDA
     if (!enabled_) return;
-    uint64_t used = gpu_used_bytes(0);
+    uint64_t used = gpu_used_bytes(device_);
     uint64_t delta = used > baseline_ ? used - baseline_ : 0;
     uint64_t peak = device_peak_.load();
     while (delta > peak && !device_peak_.compare_exchange_weak(peak, delta)) {
@@ -155,6 +165,7 @@ class GpuMemoryMeter {
 
  private:
   bool enabled_;
+  int device_;
   uint64_t baseline_ = 0;
   std::atomic<uint64_t> live_{0}, peak_{0}, device_peak_{0};
 };
@@ -186,6 +197,7 @@ SlotLayout slot_layout(const Plan& plan, bool gpu, const TiledSink& sink) {
   layout.formats = plan.formats;
   layout.image = ops::ImageExtent{plan.width, plan.height};
   layout.read_into_device = gpu && plan.read_into_device;
+  layout.cuda_device = plan.cuda_device;
   layout.host_results = sink.image == nullptr;
   int64_t grown = 0;
   layout.max_window_pixels.assign(plan.chain.size() + 1, 0);
@@ -266,6 +278,7 @@ class SlotRun {
     pool_ = make_slots(layout_, plan, options, gpu_, grid_.count(), meter);
     windows_.resize(pool_.size());
     read_options_.device = layout_.read_into_device ? Device::cuda : Device::cpu;
+    read_options_.cuda_device = plan.cuda_device;
     read_options_.threads = 1;  // parallelism comes from the read stage's threads, one tile each
     read_options_.io = options.io;
     cache_ = make_tile_cache(slide, plan, layout_, static_cast<int>(pool_.size()), read_options_);
@@ -394,6 +407,7 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
   job.band = plan.unit;
   job.radius = layout_radius(plan);
   job.read.device = Device::cuda;
+  job.read.cuda_device = plan.cuda_device;
   job.read.threads = plan.threads;
   job.read.io = options.io;
   job.read.gpu_jpeg = true;  // exact: nvJPEG's engines + libjpeg-turbo's upsampling
@@ -488,20 +502,22 @@ Image run_global(const Slide& slide, const Plan& plan, const Options& options,
                  GpuMemoryMeter& meter, Summary& summary) {
   ReadOptions read_options;
   read_options.device = options.device;
+  read_options.cuda_device = options.cuda_device;
   read_options.threads = options.threads;
   read_options.io = options.io;
   ReadReport report;
   Image image;
   try {
     image = Image::allocate(plan.width, plan.height, plan.formats[0].channels,
-                            plan.formats[0].dtype, options.device);
+                            plan.formats[0].dtype, options.device, options.cuda_device);
     if (options.device == Device::cuda) meter.allocated(image.size_bytes());
     // JPEG levels too: nvJPEG's engines plus our upsampling equal libjpeg-turbo bit for bit,
     // so global and tiled see the same pixels whichever decoder took a tile.
     slide.read_level(plan.level, image.view(), read_options, &report);
     if (!plan.chain.empty()) {
       const auto& f = plan.formats.back();
-      Image out = Image::allocate(plan.width, plan.height, f.channels, f.dtype, options.device);
+      Image out = Image::allocate(plan.width, plan.height, f.channels, f.dtype, options.device,
+                                  options.cuda_device);
       if (options.device == Device::cuda) meter.allocated(out.size_bytes());
       ops::apply_chain(plan.chain, image.view(), {0, 0}, out.view(), {0, 0},
                        ops::ImageExtent{plan.width, plan.height});
@@ -510,7 +526,7 @@ Image run_global(const Slide& slide, const Plan& plan, const Options& options,
     }
 #if SLIDESTREAM_HAVE_CUDA
     if (options.device == Device::cuda) {
-      gpu_synchronize(0);
+      gpu_synchronize(options.cuda_device);
       meter.sample();
     }
 #endif
@@ -561,7 +577,8 @@ Image process_to_image(const Slide& slide, const std::vector<ops::Op>& chain,
     report_progress(options, 1, 1, result.bytes_read, result.bytes_written, start);
   } else {
     const auto& f = plan.formats.back();
-    image = Image::allocate(plan.width, plan.height, f.channels, f.dtype, options.device);
+    image = Image::allocate(plan.width, plan.height, f.channels, f.dtype, options.device,
+                            options.cuda_device);
     if (options.device == Device::cuda) meter.allocated(image.size_bytes());
     TiledSink sink;
     sink.image = &image.view();
@@ -611,12 +628,12 @@ Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
       writers[0].write(image.view());
       for (size_t k = 1; k < sizes.size(); ++k) {
         const auto& f = plan.formats.back();
-        Image smaller =
-            Image::allocate(sizes[k].width, sizes[k].height, f.channels, f.dtype, options.device);
+        Image smaller = Image::allocate(sizes[k].width, sizes[k].height, f.channels, f.dtype,
+                                        options.device, options.cuda_device);
         if (options.device == Device::cuda) meter.allocated(smaller.size_bytes());
         ops::downsample2(image.view(), smaller.view());
 #if SLIDESTREAM_HAVE_CUDA
-        if (options.device == Device::cuda) gpu_synchronize(0);
+        if (options.device == Device::cuda) gpu_synchronize(options.cuda_device);
 #endif
         writers[k].write(smaller.view());
         if (options.device == Device::cuda) meter.freed(image.size_bytes());

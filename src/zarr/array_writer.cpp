@@ -259,9 +259,10 @@ void ArrayWriter::Impl::give_buffer(AlignedBuffer buffer) {
 std::unique_ptr<device::StagingSlot> ArrayWriter::Impl::take_slot(int cuda_device) {
   {
     std::lock_guard lock(slots_mutex);
-    if (!slots.empty()) {
-      auto s = std::move(slots.back());
-      slots.pop_back();
+    auto& idle = slots[cuda_device];
+    if (!idle.empty()) {
+      auto s = std::move(idle.back());
+      idle.pop_back();
       return s;
     }
   }
@@ -270,17 +271,18 @@ std::unique_ptr<device::StagingSlot> ArrayWriter::Impl::take_slot(int cuda_devic
       layout.unit_bytes() + (layout.sharded ? layout.index_bytes() : 0), cuda_device);
 }
 
-void ArrayWriter::Impl::give_slot(std::unique_ptr<device::StagingSlot> slot) {
+void ArrayWriter::Impl::give_slot(int cuda_device, std::unique_ptr<device::StagingSlot> slot) {
   std::lock_guard lock(slots_mutex);
-  slots.push_back(std::move(slot));
+  slots[cuda_device].push_back(std::move(slot));
 }
 
 std::unique_ptr<device::DeviceStage> ArrayWriter::Impl::take_stage(int cuda_device) {
   {
     std::lock_guard lock(stages_mutex);
-    if (!stages.empty()) {
-      auto s = std::move(stages.back());
-      stages.pop_back();
+    auto& idle = stages[cuda_device];
+    if (!idle.empty()) {
+      auto s = std::move(idle.back());
+      idle.pop_back();
       return s;
     }
   }
@@ -288,9 +290,9 @@ std::unique_ptr<device::DeviceStage> ArrayWriter::Impl::take_stage(int cuda_devi
       layout.unit_bytes() + (layout.sharded ? layout.index_bytes() : 0), cuda_device);
 }
 
-void ArrayWriter::Impl::give_stage(std::unique_ptr<device::DeviceStage> stage) {
+void ArrayWriter::Impl::give_stage(int cuda_device, std::unique_ptr<device::DeviceStage> stage) {
   std::lock_guard lock(stages_mutex);
-  stages.push_back(std::move(stage));
+  stages[cuda_device].push_back(std::move(stage));
 }
 
 void ArrayWriter::Impl::note(const std::string& text) {
@@ -337,7 +339,7 @@ bool ArrayWriter::Impl::write_unit_with_cufile(const ImageView& region, int64_t 
   const auto file = path / layout.unit_key(uy, ux);
   const bool landed = detail::write_chunk_file_by(
       file, size, stats, [&](const io::File& f) { return stage->write_file(f.fd(), size, &why); });
-  give_stage(std::move(stage));
+  give_stage(region.cuda_device, std::move(stage));
   if (landed) {
     stats.cufile_files.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -371,7 +373,7 @@ void ArrayWriter::Impl::write_unit_through_pinned(const ImageView& region, int64
           }
         },
         file_options, stats);
-    give_slot(std::move(slot));
+    give_slot(region.cuda_device, std::move(slot));
     return;
   }
   // Compressed or planar: the unit's pixels land interleaved in the slot, then are encoded.
@@ -390,7 +392,7 @@ void ArrayWriter::Impl::write_unit_through_pinned(const ImageView& region, int64
     EncoderTurn turn(*encoders);
     size = encode_unit(layout, staged, uy, ux, buffer, pool.get(), threads);
   }
-  give_slot(std::move(slot));
+  give_slot(region.cuda_device, std::move(slot));
   detail::write_chunk_file(file, buffer.data(), size, file_options, stats);
   give_buffer(std::move(buffer));
 }

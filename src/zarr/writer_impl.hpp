@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -52,20 +53,21 @@ struct ArrayWriter::Impl {
   int used_depth = 0;                // largest parallelism a write_region ran with
   detail::AlignedBuffer fill_chunk;  // one chunk of fill samples, uploaded into padded GPU units
 
-  // Reused host buffers, pinned slots and device stages (one in use per worker at a time).
+  // Reused host buffers, pinned slots and device stages (one in use per worker at a time); slots
+  // and stages by CUDA device, as each has its GPU's stream (and a stage its GPU's memory).
   std::mutex buffers_mutex;
   std::vector<detail::AlignedBuffer> buffers;
   std::mutex slots_mutex;
-  std::vector<std::unique_ptr<device::StagingSlot>> slots;
+  std::map<int, std::vector<std::unique_ptr<device::StagingSlot>>> slots;
   std::mutex stages_mutex;
-  std::vector<std::unique_ptr<device::DeviceStage>> stages;
+  std::map<int, std::vector<std::unique_ptr<device::DeviceStage>>> stages;
 
   detail::AlignedBuffer take_buffer();
   void give_buffer(detail::AlignedBuffer buffer);
   std::unique_ptr<device::StagingSlot> take_slot(int cuda_device);
-  void give_slot(std::unique_ptr<device::StagingSlot> slot);
+  void give_slot(int cuda_device, std::unique_ptr<device::StagingSlot> slot);
   std::unique_ptr<device::DeviceStage> take_stage(int cuda_device);
-  void give_stage(std::unique_ptr<device::DeviceStage> stage);
+  void give_stage(int cuda_device, std::unique_ptr<device::DeviceStage> stage);
   void note(const std::string& text);
   // What the writes so far did, with `metadata_bytes` of metadata on top.
   WriteReport report(uint64_t metadata_bytes);

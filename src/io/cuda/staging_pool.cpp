@@ -1,6 +1,7 @@
 #include "io/cuda/staging_pool.hpp"
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -9,14 +10,14 @@
 namespace slidestream::io::cuda {
 namespace {
 
-// Idle slots kept for reuse; more are freed when returned. 64 × 8 MiB (+ device twins) covers
-// two slots for each of 32 threads at the default task size.
+// Idle slots kept for reuse, per GPU; more are freed when returned. 64 × 8 MiB (+ device twins)
+// covers two slots for each of 32 threads at the default task size.
 // (Settings::staging_idle_slots, read when a slot is handed out: returning one cannot throw.)
 
 struct Pool {
   std::mutex mutex;
-  std::vector<StagingSlot*> idle;
-  size_t max_idle = 0;
+  std::map<int, std::vector<StagingSlot*>> idle;  // by CUDA device: a slot serves its GPU only
+  size_t max_idle = 0;                            // per device
 };
 
 // Deliberately never destroyed: freeing pinned and device memory from a static destructor runs
@@ -50,8 +51,9 @@ void SlotReturn::operator()(StagingSlot* slot) const noexcept {
   }
   Pool& p = pool();
   std::lock_guard lock(p.mutex);
-  if (p.idle.size() < p.max_idle) {
-    p.idle.push_back(slot);
+  std::vector<StagingSlot*>& idle = p.idle[slot->device];
+  if (idle.size() < p.max_idle) {
+    idle.push_back(slot);
     return;
   }
   delete slot;
@@ -64,16 +66,17 @@ SlotLease acquire_slot(int device, size_t capacity) {
     std::lock_guard lock(p.mutex);
     p.max_idle = max_idle;
     // The smallest idle slot that fits, so big slots stay for big requests.
-    auto best = p.idle.end();
-    for (auto it = p.idle.begin(); it != p.idle.end(); ++it) {
-      if ((*it)->device == device && (*it)->capacity >= capacity &&
-          (best == p.idle.end() || (*it)->capacity < (*best)->capacity)) {
+    std::vector<StagingSlot*>& idle = p.idle[device];
+    auto best = idle.end();
+    for (auto it = idle.begin(); it != idle.end(); ++it) {
+      if ((*it)->capacity >= capacity &&
+          (best == idle.end() || (*it)->capacity < (*best)->capacity)) {
         best = it;
       }
     }
-    if (best != p.idle.end()) {
+    if (best != idle.end()) {
       StagingSlot* slot = *best;
-      p.idle.erase(best);
+      idle.erase(best);
       return SlotLease(slot);
     }
   }

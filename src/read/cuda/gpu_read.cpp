@@ -794,6 +794,7 @@ void read_region_gpu(const Slide::Impl& slide, int level, int64_t x, int64_t y, 
   if (l.tile_width == 0 || l.tile_height == 0) {
     throw Error(ErrorKind::format, "level has no tile size", {slide.path.string(), level});
   }
+  require_device(DeviceSpec{Device::cuda, out.cuda_device});  // the clear error for cuda:N
   int previous_device = 0;
   cuda::check(cudaGetDevice(&previous_device), "cudaGetDevice");
   cuda::check(cudaSetDevice(out.cuda_device), "cudaSetDevice");
