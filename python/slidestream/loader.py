@@ -222,19 +222,10 @@ class PatchLoader:
 
     def torch_dataset(self) -> TorchPatchDataset:
         """This loader as a ``torch.utils.data.IterableDataset`` (see TorchPatchDataset)."""
-        return TorchPatchDataset(self)
+        return _new_torch_dataset(self)
 
 
-def _torch_dataset_base():
-    try:
-        import torch.utils.data
-
-        return torch.utils.data.IterableDataset
-    except ImportError:
-        return object
-
-
-class TorchPatchDataset(_torch_dataset_base()):
+class TorchPatchDataset:
     """A PatchLoader for code that expects a ``torch.utils.data.IterableDataset``: yields
     (patches as a torch tensor, slide indices, level-0 locations) per batch. Use it with
     ``DataLoader(dataset, batch_size=None)``: batching, read-ahead and threads are the loader's.
@@ -246,6 +237,11 @@ class TorchPatchDataset(_torch_dataset_base()):
         super().__init__()
         self.loader = loader
 
+    def __reduce__(self):
+        # The class torch_dataset() returns is made at run time: pickle (DataLoader workers under
+        # spawn) rebuilds it through a module-level function.
+        return (_new_torch_dataset, (self.loader,))
+
     def __iter__(self):
         import torch
         import torch.utils.data
@@ -256,3 +252,24 @@ class TorchPatchDataset(_torch_dataset_base()):
         for batch in self.loader:
             yield (torch.from_dlpack(batch.patches), torch.from_numpy(batch.slides),
                    torch.from_numpy(batch.locations))
+
+
+_TORCH_DATASET = None
+
+
+def _torch_dataset_class():
+    """TorchPatchDataset with torch's IterableDataset as a base, made at first use: importing
+    torch while slidestream itself is being imported aborted the interpreter on the GPU machine
+    (torch 2.11, "free(): invalid pointer" in torch/_sources.py), so slidestream never imports
+    torch at import time."""
+    global _TORCH_DATASET
+    if _TORCH_DATASET is None:
+        import torch.utils.data
+
+        _TORCH_DATASET = type("TorchPatchDataset",
+                              (TorchPatchDataset, torch.utils.data.IterableDataset), {})
+    return _TORCH_DATASET
+
+
+def _new_torch_dataset(loader: PatchLoader):
+    return _torch_dataset_class()(loader)

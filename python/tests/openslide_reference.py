@@ -65,6 +65,10 @@ def library_available(version: str) -> str | None:
     try:
         if version == "4.0.1":
             import openslide_bin  # noqa: F401
+        else:  # Debian's libopenslide0; openslide_bin here would answer for it with 4.0.1
+            import ctypes
+
+            ctypes.CDLL("libopenslide.so.0")
         import openslide  # noqa: F401
     except Exception as e:  # ImportError, OSError (no libopenslide)
         return f"{type(e).__name__}: {e}"

@@ -70,7 +70,8 @@ def test_map_overlap_sobel_on_cupy_equals_our_tiled_sobel(client, slides, tmp_pa
     zarr = pytest.importorskip("zarr")
     path = slides[1]
     cli_process(path, tmp_path / "ours.zarr", "--op", "sobel", "--tile", 256)
-    expected = np.moveaxis(zarr.open_array(str(tmp_path / "ours.zarr" / "0"), mode="r")[...], 0, -1)
+    expected = np.ascontiguousarray(
+        np.moveaxis(zarr.open_array(str(tmp_path / "ours.zarr" / "0"), mode="r")[...], 0, -1))
     arr = ssd.read_level(path, 0, chunks=256, device="cuda")
     sob = da.map_overlap(ssd.sobel, arr, depth=(1, 1, 0), boundary="reflect", dtype=np.float32)
     got = cupy.asnumpy(client.compute(sob).result())

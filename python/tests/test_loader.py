@@ -174,3 +174,24 @@ def test_a_loader_pickles_for_worker_processes(two_slides):
     assert copy.cache.capacity_bytes == 1 << 20
     a, b = list(loader), list(copy)
     assert [x.locations.tolist() for x in a] == [x.locations.tolist() for x in b]
+
+
+def test_torch_dataset_pickles_for_spawned_workers(two_slides):
+    torch = pytest.importorskip("torch")
+    import pickle
+
+    loader = slidestream.PatchLoader(two_slides, slidestream.random_sampler(4, 64), size=64,
+                                     batch_size=2, device="cpu")
+    back = pickle.loads(pickle.dumps(loader.torch_dataset()))
+    assert isinstance(back, torch.utils.data.IterableDataset)
+
+
+def test_importing_slidestream_does_not_import_torch():
+    # torch imported while slidestream is being imported aborted the interpreter on the GPU
+    # machine: the torch wrapper is made at first use.
+    import subprocess
+    import sys
+
+    code = "import sys, slidestream; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
