@@ -178,7 +178,7 @@ Command add_patches_command(CLI::App& app) {
   auto o = std::make_shared<PatchesOptions>();
   auto* sub = app.add_subcommand(
       "patches", "A grid of patches (over the tissue) to coordinates.csv or patches.zarr");
-  sub->add_option("slide", o->slide, "The slide")->required()->check(CLI::ExistingFile);
+  sub->add_option("slide", o->slide, "The slide")->required()->check(CLI::ExistingPath);
   sub->add_option("--size", o->size, "Patch side in pixels (default 256)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
   sub->add_option("--stride", o->stride, "Between patch corners, in pixels (default: --size)")

@@ -62,9 +62,9 @@ int run_region(const RegionOptions& o) {
 Command add_region_command(CLI::App& app) {
   auto options = std::make_shared<RegionOptions>();
   auto* sub = app.add_subcommand("region", "Write one region of one level to a PNG or TIFF file");
-  sub->add_option("slide", options->slide, "The slide (TIFF, BigTIFF, SVS, OME-TIFF)")
+  sub->add_option("slide", options->slide, "The slide (TIFF, BigTIFF, SVS, OME-TIFF, NDPI, vendor TIFFs; a DICOM WSI file or directory)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingPath);
   sub->add_option("--level", options->level, "Pyramid level (0 = full resolution)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--x", options->x, "Left edge, in the level's pixels")->required();

@@ -65,5 +65,9 @@ void finish_leica(Slide::Impl& slide);
 std::optional<std::string> detect_ventana(const SlideProbe& probe);
 void open_ventana(const SlideProbe& probe, Slide::Impl& slide);
 void finish_ventana(Slide::Impl& slide);
+// DICOM WSI: dicom.cpp, with the parser in src/dicom/.
+std::optional<std::string> detect_dicom(const SlideProbe& probe);
+void open_dicom(const SlideProbe& probe, Slide::Impl& slide);
+void finish_dicom(Slide::Impl& slide);
 
 }  // namespace slidestream::vendor

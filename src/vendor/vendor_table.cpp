@@ -14,6 +14,7 @@ namespace {
 
 // Detection order: the vendors that recognise their own marks first, generic-tiff last.
 constexpr auto kVendors = std::to_array<Vendor>({
+    {"dicom", detect_dicom, open_dicom, finish_dicom},
     {"hamamatsu", detect_hamamatsu_ndpi, open_hamamatsu_ndpi},
     {"aperio", detect_aperio, open_aperio},
     {"philips", detect_philips, open_philips, finish_philips},
@@ -63,8 +64,20 @@ void open_slide(Slide::Impl& s) {
     if (vendor.finish) vendor.finish(s);
     return;
   }
-  // Every vendor today reads TIFF: a file that is not one keeps the parser's own error.
-  if (tiff_error) std::rethrow_exception(tiff_error);
+  // A file that is not TIFF keeps the TIFF parser's error, with why it is not DICOM either (the
+  // one vendor that reads files of another kind).
+  if (tiff_error) {
+    try {
+      std::rethrow_exception(tiff_error);
+    } catch (const Error& e) {
+      std::string not_dicom;
+      for (const auto& [name, why] : s.refused_formats) {
+        if (name == "dicom") not_dicom = why;
+      }
+      if (not_dicom.empty()) throw;
+      throw Error(e.kind(), e.cause() + "; not DICOM either: " + not_dicom, e.context());
+    }
+  }
   if (!probe.file) {
     throw Error(ErrorKind::format,
                 "is a directory, and no vendor reads slide directories (" + reasons + ")");
