@@ -29,10 +29,12 @@ Error format_error(const std::string& cause, uint64_t offset) {
                ErrorContext{{}, -1, -1, static_cast<int64_t>(offset)});
 }
 
-// Sequential reads through the store, 64 KiB at a time; skips seek.
+// Sequential reads through the store, `chunk` bytes at a time (64 KiB for a data set; 4 KiB
+// for the fragment walk, which reads 8 bytes per fragment and skips the rest); skips seek.
 class Cursor {
  public:
-  Cursor(const source::ByteStore& store, uint64_t at) : store_(store), pos_(at) {}
+  Cursor(const source::ByteStore& store, uint64_t at, size_t chunk = 64 * 1024)
+      : store_(store), pos_(at), chunk_(chunk) {}
 
   uint64_t pos() const noexcept { return pos_; }
   uint64_t size() const noexcept { return store_.size(); }
@@ -82,7 +84,7 @@ class Cursor {
 
  private:
   void fill() {
-    buf_.resize(std::min<uint64_t>(64 * 1024, left()));
+    buf_.resize(std::min<uint64_t>(chunk_, left()));
     buf_start_ = pos_;
     const size_t got = store_.read_some(std::span(buf_), pos_);
     buf_.resize(got);
@@ -91,6 +93,7 @@ class Cursor {
 
   const source::ByteStore& store_;
   uint64_t pos_;
+  size_t chunk_;
   std::vector<std::byte> buf_;
   uint64_t buf_start_ = 0;
 };
@@ -445,7 +448,7 @@ std::vector<uint64_t> extended_offsets(const DicomFile& file, uint32_t frames) {
 std::vector<Frame> locate_frames(const source::ByteStore& store, const DicomFile& file,
                                  uint32_t frames, uint64_t frame_bytes) {
   if (file.pixel_data_offset == 0) throw format_error("the file has no PixelData", store.size());
-  Cursor in(store, file.pixel_data_offset + 4);
+  Cursor in(store, file.pixel_data_offset + 4, 4096);
   char vr[2];
   in.read(vr, 2, "PixelData's VR");
   in.u16("PixelData's reserved bytes");

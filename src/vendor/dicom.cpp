@@ -335,7 +335,8 @@ std::vector<Instance> series_instances(const SlideProbe& probe) {
   const fs::path dir = probe.file ? probe.path.parent_path() : probe.path;
   std::set<std::string> others;
   for (const fs::path& p : candidate_files(dir.empty() ? fs::path(".") : dir)) {
-    if (probe.file && fs::equivalent(p, probe.path)) continue;
+    std::error_code same_error;
+    if (probe.file && fs::equivalent(p, probe.path, same_error)) continue;
     std::optional<Instance> in;
     try {
       in = read_instance(p, nullptr);
