@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Slide formats that are not TIFF (issue 18): DICOM WSI (and MIRAX, added beside it), slidestream
+against OpenSlide 4.0.1 and each format's own reader, in one call, with bench/ndpi.py's cases.
+
+  python3 bench/formats.py --slides /tmp/bench-slides --out formats.json [--cli build/slidestream]
+      [--source .carry/cmu-1-small-region.svs] [--patches 4000] [--peer-patches 1000]
+      [--only dicom] [--scale N]
+
+The slides (made once in --slides from the real scan, tiled to 8192 x 6144 at scale 1):
+  dicom:  a generic tiled TIFF (tifffile, 512 px JPEG tiles) converted by wsidicomizer (its
+          OpenSlide source, JPEG baseline 512 px frames, Basic Offset Table, every level down to
+          one tile); frames the converter crops at the edges padded as make_dicom_fixtures.py
+          does. Opened by its level-0 file (OpenSlide needs a file; we read the same series).
+Cases per slide (the runners of bench/ndpi.py, imported): first (open + one centre patch, 5
+times, goal 50 ms), random (random 256^2 level-0 patches: slidestream read_regions cpu/cuda,
+OpenSlide 1/N threads, the format's reader N threads, each checked against OpenSlide on the
+first 64 patches; goal 3x OpenSlide), level (whole level 0: `slidestream read` cpu/cuda,
+OpenSlide and the format's reader in 4096^2 pieces; goal GPU 10x). DICOM's own reader is
+wsidicom. A slide that cannot be made here is recorded as skipped. Writes JSON after every row.
+"""
+import argparse
+import os
+import pathlib
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "fixtures"))
+import ndpi as bench  # noqa: E402  (record / first_pixel / timed / random_patches / whole_level)
+import patches_peers as peers  # noqa: E402
+
+
+def tissue_tiles(source, scale):
+    import tifffile
+
+    with tifffile.TiffFile(source) as tif:
+        tissue = np.ascontiguousarray(tif.pages[0].asarray()[:2048 // scale, :2048 // scale])
+    return np.ascontiguousarray(np.tile(tissue, (3, 4, 1)))  # 6144 x 8192 at scale 1
+
+
+# ---- DICOM ----
+
+def make_dicom(source, directory, scale):
+    """A DICOM series in `directory`; returns the level-0 file."""
+    import make_dicom_fixtures as mdf  # also sets up pyturbojpeg's library lookup
+    import tifffile
+    from wsidicom.codec import settings
+    from wsidicomizer import WsiDicomizer
+    from wsidicomizer.wsidicomizer import SourceIdentifier
+
+    big = tissue_tiles(source, scale)
+    tile = 512 // scale
+    tif = directory.with_name(directory.name + ".src.tif")
+    with tifffile.TiffWriter(tif, bigtiff=False) as w:
+        w.write(big, tile=(tile, tile), compression="jpeg", photometric="rgb",
+                subifds=0, resolution=(1e4 / 0.25, 1e4 / 0.25), resolutionunit="CENTIMETER")
+    WsiDicomizer.convert(tif, directory, tile_size=tile, include_label=False,
+                         include_overview=False, include_thumbnail=False, add_missing_levels=True,
+                         workers=os.cpu_count(), offset_table="bot",
+                         encoding=settings.JpegSettings(quality=90),
+                         preferred_source=SourceIdentifier.OPENSLIDE)
+    tif.unlink()
+    mdf.pad_edge_frames(directory)
+    return mdf.first_volume_name(directory)
+
+
+def wsidicom_first(directory):
+    from wsidicom import WsiDicom
+
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        with WsiDicom.open(str(directory)) as s:
+            w, h = s.size.width, s.size.height
+            s.read_region((w // 2, h // 2), 0, (peers.SIZE, peers.SIZE))
+        times.append(1e3 * (time.perf_counter() - t0))
+    bench.record("first", "wsidicom", first_ms=round(times[0], 2),
+                 median_ms=round(statistics.median(times), 2))
+
+
+def wsidicom_threads(directory, locs, threads, batch=256):
+    from wsidicom import WsiDicom
+
+    local = threading.local()
+    opened = []
+    lock = threading.Lock()
+
+    def read(loc):
+        if not hasattr(local, "slide"):
+            local.slide = WsiDicom.open(str(directory))
+            with lock:
+                opened.append(local.slide)
+        return np.asarray(local.slide.read_region((int(loc[0]), int(loc[1])), 0,
+                                                  (peers.SIZE, peers.SIZE)).convert("RGB"))
+
+    kept = {}
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            t0 = time.perf_counter()
+            for first in range(0, len(locs), batch):
+                part = locs[first:first + batch]
+                patches = list(pool.map(read, part)) if threads > 1 else [read(l) for l in part]
+                peers._keep(kept, first, np.stack(patches))
+            return time.perf_counter() - t0, kept
+    finally:
+        for s in opened:
+            s.close()
+
+
+def wsidicom_level(directory):
+    from wsidicom import WsiDicom
+
+    with WsiDicom.open(str(directory)) as s:
+        w, h = s.size.width, s.size.height
+        t0 = time.perf_counter()
+        for y in range(0, h, 4096):
+            for x in range(0, w, 4096):
+                s.read_region((x, y), 0, (min(4096, w - x), min(4096, h - y)))
+        bench.record("level", "wsidicom read_region, 4096^2 pieces, 1 thread",
+                     seconds=round(time.perf_counter() - t0, 3))
+
+
+def bench_dicom(directory, first_file, args):
+    path = str(directory / first_file)
+    bench.first_pixel(path)
+    try:
+        wsidicom_first(directory)
+    except Exception as e:
+        bench.record("first", "wsidicom", skipped=f"{type(e).__name__}: {e}"[:300])
+    bench.random_patches(path, args)
+    # wsidicom on the same patches, checked against OpenSlide's (bench.random_patches's seed).
+    import openslide
+
+    s = openslide.OpenSlide(path)
+    w, h = s.dimensions
+    rng = np.random.default_rng(12)
+    locs = np.stack([rng.integers(0, w - peers.SIZE, args.patches),
+                     rng.integers(0, h - peers.SIZE, args.patches)], 1)
+    ref = {i: np.asarray(s.read_region((int(x), int(y)), 0, (peers.SIZE, peers.SIZE)))[..., :3]
+           for i, (x, y) in enumerate(locs[:peers.CHECK])}
+    few = locs[:args.peer_patches]
+    n = args.workers
+    bench.timed(f"wsidicom {n} threads", lambda: wsidicom_threads(directory, few, n), len(few), ref)
+    bench.whole_level(path, args.cli)
+    try:
+        wsidicom_level(directory)
+    except Exception as e:
+        bench.record("level", "wsidicom", skipped=f"{type(e).__name__}: {e}"[:300])
+
+
+# Each format: how its slide is made (returns the file to open, inside the slide's path) and
+# how it is measured. MIRAX joins here.
+FORMATS = {
+    "dicom": {"name": "bench-dicom", "make": make_dicom, "bench": bench_dicom},
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--slides", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--cli", default=str(HERE.parent / "build" / "slidestream"))
+    ap.add_argument("--build")
+    default_source = ".carry/cmu-1-small-region.svs"
+    if not os.path.exists(default_source):
+        default_source = str(HERE.parent.parent / "shared" / "testdata" / "cmu-1-small-region.svs")
+    ap.add_argument("--source", default=default_source)
+    ap.add_argument("--patches", type=int, default=4000)
+    ap.add_argument("--peer-patches", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    ap.add_argument("--only", default=",".join(FORMATS))
+    ap.add_argument("--scale", type=int, default=1, help="divide the slides' sides (quick runs)")
+    args = ap.parse_args()
+    bench.OUT = args.out
+    bench.META.update({"cpus": os.cpu_count(), "slides": {}})
+    for kind in args.only.split(","):
+        spec = FORMATS[kind]
+        directory = pathlib.Path(args.slides) / (
+            spec["name"] if args.scale == 1 else f"s{args.scale}-{spec['name']}")
+        marker = directory / ".made"
+        if not marker.exists():
+            import shutil
+
+            pathlib.Path(args.slides).mkdir(parents=True, exist_ok=True)
+            if directory.exists():
+                shutil.rmtree(directory)
+            try:
+                t0 = time.perf_counter()
+                first = spec["make"](args.source, directory, args.scale)
+                marker.write_text(first)
+                bench.record("make", kind, seconds=round(time.perf_counter() - t0, 1))
+            except Exception as e:
+                bench.record("make", kind, skipped=f"{type(e).__name__}: {e}"[:300])
+                continue
+        first = marker.read_text()
+        files = [p for p in directory.iterdir() if p.is_file()]
+        bench.META["slides"][kind] = {"path": str(directory / first),
+                                      "bytes": sum(p.stat().st_size for p in files)}
+        for p in files:
+            p.read_bytes()  # pages cached
+        bench.RESULTS.append({"case": "slide", "what": kind})
+        spec["bench"](directory, first, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
