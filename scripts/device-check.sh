@@ -51,6 +51,13 @@ if [ "${1:-}" = prepare ]; then
     mkdir -p .carry/fixtures/vendors
     cp "$BUILD_DIR"/tests/fixtures/vendors/*.* .carry/fixtures/vendors/
   fi
+  # The DICOM series (13 MB, without the malformed copies) for test_gpu_dicom: the fixture
+  # script finds them up to date on the machine (which has no pydicom / wsidicomizer).
+  if [ -d "$BUILD_DIR/tests/fixtures/dicom" ]; then
+    mkdir -p .carry/fixtures/dicom
+    cp "$BUILD_DIR"/tests/fixtures/dicom/manifest.json .carry/fixtures/dicom/
+    cp -r "$BUILD_DIR"/tests/fixtures/dicom/dcm-* .carry/fixtures/dicom/
+  fi
   wheel=$(ls .whl/nvidia_nvimgcodec_cu13-*.whl 2>/dev/null | head -1)
   if [ -n "$wheel" ]; then
     tmp=$(mktemp -d)
