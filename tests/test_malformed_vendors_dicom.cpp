@@ -63,5 +63,22 @@ TEST(MalformedDicom, TruncatedLevelFilesEndInAClearError) {
   }
 }
 
+// fuzz_dicom's seeds (fuzz/corpus/dicom), each the only file of a directory as the target writes
+// it, open and read cleanly or end in a clear error.
+TEST(MalformedDicom, FuzzSeedsEndCleanly) {
+  int replayed = 0;
+  const fs::path seeds = fs::path(SLIDESTREAM_SOURCE_DIR) / "fuzz" / "corpus" / "dicom";
+  for (const auto& entry : fs::directory_iterator(seeds)) {
+    const fs::path lone = scratch_dir("malformed_dicom_seed_" + entry.path().stem().string()) /
+                          entry.path().filename();
+    fs::copy_file(entry.path(), lone);
+    Outcome o = open_and_read_isolated(lone);
+    SCOPED_TRACE(entry.path().string());
+    EXPECT_TRUE(o.kind == Outcome::error || o.kind == Outcome::no_error) << o.message;
+    ++replayed;
+  }
+  EXPECT_GE(replayed, 6);
+}
+
 }  // namespace
 }  // namespace slidestream::test
