@@ -57,8 +57,8 @@ TEST(MalformedDicom, TruncatedLevelFilesEndInAClearError) {
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
     for (uint64_t at : cuts) {
       fs::resize_file(cut, at);
-      expect_clear_error(cut, "truncated " + f.name + "/" + f.open + " to " +
-                                  std::to_string(at) + " of " + std::to_string(size));
+      expect_clear_error(cut, "truncated " + f.name + "/" + f.open + " to " + std::to_string(at) +
+                                  " of " + std::to_string(size));
     }
   }
 }

@@ -141,8 +141,8 @@ class Parser {
         in_.u32("an item delimiter's length");
         return;
       }
-      if (top && (t == tag::pixel_data || t == tag::float_pixel_data ||
-                  t == tag::double_pixel_data)) {
+      if (top &&
+          (t == tag::pixel_data || t == tag::float_pixel_data || t == tag::double_pixel_data)) {
         in_.seek(at);
         return;
       }
@@ -163,8 +163,10 @@ class Parser {
     e.tag = t;
     in_.read(e.vr, 2, "an element's VR");
     if (!known_vr(e.vr)) {
-      throw format_error("element " + hex_tag(t) + " has no valid VR (not explicit VR little "
-                         "endian?)", at);
+      throw format_error("element " + hex_tag(t) +
+                             " has no valid VR (not explicit VR little "
+                             "endian?)",
+                         at);
     }
     uint32_t length;
     if (long_length(e.vr)) {
@@ -180,8 +182,9 @@ class Parser {
     }
     if (length == kUndefined) {
       throw Error(ErrorKind::unsupported,
-                  "DICOM: element " + hex_tag(t) + " has an undefined length and is not a "
-                  "sequence",
+                  "DICOM: element " + hex_tag(t) +
+                      " has an undefined length and is not a "
+                      "sequence",
                   ErrorContext{{}, -1, -1, static_cast<int64_t>(at)});
     }
     e.length = length;
@@ -219,19 +222,22 @@ class Parser {
       const uint32_t t = in_.tag("a sequence item's tag");
       const uint32_t item_length = in_.u32("a sequence item's length");
       if (t == kSequenceEnd) {
-        if (end != kUndefined) throw format_error("a sequence delimiter in a defined-length "
-                                                  "sequence", at);
+        if (end != kUndefined)
+          throw format_error(
+              "a sequence delimiter in a defined-length "
+              "sequence",
+              at);
         break;
       }
       if (t != kItem) {
-        throw format_error("sequence " + hex_tag(e.tag) + " holds " + hex_tag(t) +
-                               " where an item was expected",
-                           at);
+        throw format_error(
+            "sequence " + hex_tag(e.tag) + " holds " + hex_tag(t) + " where an item was expected",
+            at);
       }
       if (item_length != kUndefined && item_length > in_.left()) {
-        throw format_error("an item of " + std::to_string(item_length) +
-                               " bytes runs past the end of the file",
-                           at);
+        throw format_error(
+            "an item of " + std::to_string(item_length) + " bytes runs past the end of the file",
+            at);
       }
       if (++count_ > kMaxElements) {
         throw Error(ErrorKind::limit, "DICOM: the data set holds more than " +
@@ -255,8 +261,7 @@ bool multi_valued(const Element& e) {
 }
 
 bool string_vr(const Element& e) {
-  static constexpr std::array<const char*, 7> kSingle = {"AS", "DA", "IS", "LO",
-                                                         "LT", "ST", "UT"};
+  static constexpr std::array<const char*, 7> kSingle = {"AS", "DA", "IS", "LO", "LT", "ST", "UT"};
   return multi_valued(e) || e.is("UR") ||
          std::any_of(kSingle.begin(), kSingle.end(), [&](const char* v) { return e.is(v); });
 }
@@ -409,9 +414,8 @@ std::vector<Frame> frames_from_offsets(const std::vector<Fragment>& fragments,
   auto from = fragments.begin();
   for (size_t i = 0; i < starts.size(); ++i) {
     if (i > 0 && starts[i] <= starts[i - 1]) {
-      throw format_error(std::string(table) + " offsets do not increase (entry " +
-                             std::to_string(i) + ")",
-                         where);
+      throw format_error(
+          std::string(table) + " offsets do not increase (entry " + std::to_string(i) + ")", where);
     }
     auto it = std::lower_bound(from, fragments.end(), starts[i],
                                [](const Fragment& f, uint64_t v) { return f.item < v; });
@@ -456,9 +460,9 @@ std::vector<Frame> locate_frames(const source::ByteStore& store, const DicomFile
   const uint64_t where = file.pixel_data_offset;
   if (!file.encapsulated) {
     if (length == kUndefined || length > in.left()) {
-      throw format_error("native PixelData of " + std::to_string(length) +
-                             " bytes runs past the end of the file",
-                         where);
+      throw format_error(
+          "native PixelData of " + std::to_string(length) + " bytes runs past the end of the file",
+          where);
     }
     if (frame_bytes == 0 || uint64_t{frames} > length / frame_bytes) {
       throw format_error("NumberOfFrames " + std::to_string(frames) + " frames of " +
@@ -478,8 +482,10 @@ std::vector<Frame> locate_frames(const source::ByteStore& store, const DicomFile
   std::vector<uint32_t> bot;
   const std::vector<Fragment> fragments = walk_fragments(in, bot);
   if (uint64_t{frames} > fragments.size()) {
-    throw format_error("NumberOfFrames says " + std::to_string(frames) + " frames, the pixel "
-                       "data holds " + std::to_string(fragments.size()) + " fragments",
+    throw format_error("NumberOfFrames says " + std::to_string(frames) +
+                           " frames, the pixel "
+                           "data holds " +
+                           std::to_string(fragments.size()) + " fragments",
                        where);
   }
   std::vector<uint64_t> eot = extended_offsets(file, frames);
@@ -503,7 +509,8 @@ std::vector<Frame> locate_frames(const source::ByteStore& store, const DicomFile
   }
   if (fragments.size() != frames) {
     throw format_error(std::to_string(fragments.size()) + " fragments for " +
-                           std::to_string(frames) + " frames and no offset table: the frames "
+                           std::to_string(frames) +
+                           " frames and no offset table: the frames "
                            "cannot be told apart",
                        where);
   }

@@ -109,8 +109,10 @@ void describe_pixels(Instance& in) {
   } else if (syntax == "1.2.840.10008.1.2.4.90" || syntax == "1.2.840.10008.1.2.4.91") {
     in.compression = Compression::jpeg2000;
   } else {
-    throw dicom_error(ErrorKind::unsupported, "transfer syntax " + syntax + " is not read (JPEG "
-                      "baseline, JPEG 2000 and explicit VR little endian are)");
+    throw dicom_error(ErrorKind::unsupported,
+                      "transfer syntax " + syntax +
+                          " is not read (JPEG "
+                          "baseline, JPEG 2000 and explicit VR little endian are)");
   }
   expect_integer(ds, dicom::tag::planar_configuration, 0, true);
   expect_integer(ds, dicom::tag::bits_allocated, 8, true);
@@ -121,8 +123,9 @@ void describe_pixels(Instance& in) {
   expect_integer(ds, dicom::tag::total_pixel_matrix_focal_planes, 1, false);
   in.photometric = required_string(ds, dicom::tag::photometric_interpretation);
   const std::string& p = in.photometric;
-  const bool ok = syntax == "1.2.840.10008.1.2.4.50"   ? p == "YBR_FULL_422" || p == "RGB"
-                  : syntax == "1.2.840.10008.1.2.4.91" ? p == "YBR_ICT" || p == "YBR_RCT" || p == "RGB"
+  const bool ok = syntax == "1.2.840.10008.1.2.4.50" ? p == "YBR_FULL_422" || p == "RGB"
+                  : syntax == "1.2.840.10008.1.2.4.91"
+                      ? p == "YBR_ICT" || p == "YBR_RCT" || p == "RGB"
                   : syntax == "1.2.840.10008.1.2.4.90" ? p == "YBR_RCT" || p == "RGB"
                                                        : p == "RGB";
   if (!ok) {
@@ -135,21 +138,21 @@ void describe_pixels(Instance& in) {
   in.rows = required_integer(ds, dicom::tag::rows);
   in.width = required_integer(ds, dicom::tag::total_pixel_matrix_columns);
   in.height = required_integer(ds, dicom::tag::total_pixel_matrix_rows);
-  if (in.columns <= 0 || in.rows <= 0 || in.width <= 0 || in.height <= 0 ||
-      in.columns > 65535 || in.rows > 65535) {
+  if (in.columns <= 0 || in.rows <= 0 || in.width <= 0 || in.height <= 0 || in.columns > 65535 ||
+      in.rows > 65535) {
     throw dicom_error(ErrorKind::format, "frame " + std::to_string(in.columns) + " x " +
                                              std::to_string(in.rows) + " or image " +
                                              std::to_string(in.width) + " x " +
                                              std::to_string(in.height) + " out of range");
   }
-  in.concatenation_number =
-      dicom::integer_of(ds, dicom::tag::in_concatenation_number).value_or(1);
+  in.concatenation_number = dicom::integer_of(ds, dicom::tag::in_concatenation_number).value_or(1);
   if (in.concatenation_number <= 0 || in.concatenation_number > 65535) {
-    throw dicom_error(ErrorKind::format, "InConcatenationNumber " +
-                                             std::to_string(in.concatenation_number) +
-                                             " out of range");
+    throw dicom_error(
+        ErrorKind::format,
+        "InConcatenationNumber " + std::to_string(in.concatenation_number) + " out of range");
   }
-  in.frame_offset = dicom::integer_of(ds, dicom::tag::concatenation_frame_offset_number).value_or(0);
+  in.frame_offset =
+      dicom::integer_of(ds, dicom::tag::concatenation_frame_offset_number).value_or(0);
   if (auto n = dicom::string_at(ds, dicom::tag::number_of_frames)) {
     char* end = nullptr;
     const long long v = std::strtoll(n->c_str(), &end, 10);
@@ -192,8 +195,8 @@ std::vector<int64_t> frame_tiles(const Instance& in, int64_t across, int64_t dow
       if (!plane || plane->items.empty()) continue;
       auto x = dicom::integer_of(plane->items[0],
                                  dicom::tag::column_position_in_total_image_pixel_matrix);
-      auto y = dicom::integer_of(plane->items[0],
-                                 dicom::tag::row_position_in_total_image_pixel_matrix);
+      auto y =
+          dicom::integer_of(plane->items[0], dicom::tag::row_position_in_total_image_pixel_matrix);
       if (!x || !y) continue;
       positioned = true;
       if ((*x - 1) % in.columns != 0 || (*y - 1) % in.rows != 0 || *x < 1 || *y < 1) {
@@ -267,8 +270,8 @@ std::shared_ptr<DicomLevelSource> make_source(const std::vector<const Instance*>
       if (in.compression != first.compression || in.photometric != first.photometric) {
         throw dicom_error(ErrorKind::unsupported,
                           "its tiles are " + in.file.transfer_syntax + " " + in.photometric +
-                              ", the level's first instance's are " +
-                              first.file.transfer_syntax + " " + first.photometric);
+                              ", the level's first instance's are " + first.file.transfer_syntax +
+                              " " + first.photometric);
       }
       stores.push_back(in.store);
       const uint64_t frame_bytes = static_cast<uint64_t>(in.columns * in.rows * 3);
@@ -299,8 +302,10 @@ std::shared_ptr<DicomLevelSource> make_source(const std::vector<const Instance*>
   if (parts.size() == 1 && organization == "TILED_FULL" && covered < tiles &&
       !first.file.dataset.find(dicom::tag::per_frame_functional_groups_sequence)) {
     throw Error(ErrorKind::format,
-                "DICOM: TILED_FULL with " + std::to_string(first.frames) + " frames for a grid "
-                "of " + std::to_string(tiles) + " tiles",
+                "DICOM: TILED_FULL with " + std::to_string(first.frames) +
+                    " frames for a grid "
+                    "of " +
+                    std::to_string(tiles) + " tiles",
                 {.file = first.path.string()});
   }
   return std::make_shared<DicomLevelSource>(layout, tile_format(first), std::move(stores),
@@ -352,11 +357,12 @@ std::vector<Instance> series_instances(const SlideProbe& probe) {
     all.push_back(std::move(*in));
   }
   if (!probe.file && !others.empty()) {
-    throw dicom_error(ErrorKind::format,
-                      "the directory holds " + std::to_string(others.size() + 1) +
-                          " series (Series Instance UIDs " + series + ", " + *others.begin() +
-                          (others.size() > 1 ? ", ..." : "") + "): open one file of the series "
-                          "you mean");
+    throw dicom_error(ErrorKind::format, "the directory holds " +
+                                             std::to_string(others.size() + 1) +
+                                             " series (Series Instance UIDs " + series + ", " +
+                                             *others.begin() + (others.size() > 1 ? ", ..." : "") +
+                                             "): open one file of the series "
+                                             "you mean");
   }
   if (all.empty()) throw dicom_error(ErrorKind::format, "no DICOM WSI file in " + dir.string());
   return all;
@@ -396,8 +402,8 @@ void add_properties(const dicom::DataSet& ds, const std::string& prefix, bool to
         }
         values.push_back(tiff::format_double(v));
       }
-    } else if (e.kept && (e.is("US") || e.is("SS") || e.is("UL") || e.is("SL") || e.is("UV") ||
-                          e.is("SV"))) {
+    } else if (e.kept &&
+               (e.is("US") || e.is("SS") || e.is("UL") || e.is("SL") || e.is("UV") || e.is("SV"))) {
       const size_t size = e.is("US") || e.is("SS") ? 2 : e.is("UV") || e.is("SV") ? 8 : 4;
       for (size_t at = 0; at + size <= e.value.size(); at += size) {
         dicom::DataSet one;
@@ -405,8 +411,7 @@ void add_properties(const dicom::DataSet& ds, const std::string& prefix, bool to
         copy.value = e.value.substr(at, size);
         one.elements.push_back(std::move(copy));
         const int64_t v = *dicom::integer_of(one, e.tag);
-        values.push_back(e.is("UV") ? std::to_string(static_cast<uint64_t>(v))
-                                    : std::to_string(v));
+        values.push_back(e.is("UV") ? std::to_string(static_cast<uint64_t>(v)) : std::to_string(v));
       }
     }
     if (values.size() == 1) {
@@ -468,7 +473,8 @@ void open_dicom(const SlideProbe& probe, Slide::Impl& s) {
       if (!flavor) throw dicom_error(ErrorKind::format, "no ImageType[2] (image flavor)");
       in.flavor = *flavor;
       const bool volume = in.flavor == "VOLUME";
-      const bool extra = in.flavor == "LABEL" || in.flavor == "OVERVIEW" || in.flavor == "THUMBNAIL";
+      const bool extra =
+          in.flavor == "LABEL" || in.flavor == "OVERVIEW" || in.flavor == "THUMBNAIL";
       if (!volume && !extra) continue;
       describe_pixels(in);
       if (extra) {
@@ -545,8 +551,8 @@ void open_dicom(const SlideProbe& probe, Slide::Impl& s) {
                    [](const auto& a, const auto& b) { return a.first > b.first; });
   for (const auto& [width, parts] : ordered) s.level_sources.push_back(make_source(parts));
 
-  for (const auto& [flavor, name] : {std::pair{"LABEL", "label"}, {"OVERVIEW", "macro"},
-                                     {"THUMBNAIL", "thumbnail"}}) {
+  for (const auto& [flavor, name] :
+       {std::pair{"LABEL", "label"}, {"OVERVIEW", "macro"}, {"THUMBNAIL", "thumbnail"}}) {
     auto it = associated.find(flavor);
     if (it == associated.end()) continue;
     auto src = make_source({it->second});
