@@ -69,5 +69,9 @@ void finish_ventana(Slide::Impl& slide);
 std::optional<std::string> detect_dicom(const SlideProbe& probe);
 void open_dicom(const SlideProbe& probe, Slide::Impl& slide);
 void finish_dicom(Slide::Impl& slide);
+// 3DHISTECH MIRAX (.mrxs + directory): mirax.cpp (mirax_keyfile.cpp, mirax_level_source.cpp).
+std::optional<std::string> detect_mirax(const SlideProbe& probe);
+void open_mirax(const SlideProbe& probe, Slide::Impl& slide);
+void finish_mirax(Slide::Impl& slide);
 
 }  // namespace slidestream::vendor

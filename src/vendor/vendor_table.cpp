@@ -20,6 +20,7 @@ constexpr auto kVendors = std::to_array<Vendor>({
     {"philips", detect_philips, open_philips, finish_philips},
     {"leica", detect_leica, open_leica, finish_leica},
     {"ventana", detect_ventana, open_ventana, finish_ventana},
+    {"mirax", detect_mirax, open_mirax, finish_mirax},
     {"ome-tiff", detect_ome_tiff, open_ome_tiff},
     {"generic-tiff", detect_generic_tiff, open_generic_tiff},
 });

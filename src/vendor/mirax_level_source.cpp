@@ -1,0 +1,244 @@
+#include "vendor/mirax_level_source.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include "codec/jpeg_frame.hpp"
+#include "codec/tile_decoder.hpp"
+#include "slidestream/error.hpp"
+#include "source/table_level_source.hpp"
+
+namespace slidestream::vendor::mirax {
+namespace {
+
+constexpr size_t kTileBytes = size_t{kComposedTile} * kComposedTile * 3;
+// Decoded camera images kept per level: enough for the images under a few rows of tiles.
+constexpr size_t kCacheBytes = size_t{128} << 20;
+
+using Pixels = std::vector<std::byte>;
+
+// Decoded images by index, least recently used dropped first; decoding happens outside the lock
+// (two threads may decode the same image once each: both results are equal).
+class ImageCache {
+ public:
+  explicit ImageCache(size_t image_bytes)
+      : capacity_(std::max<size_t>(8, kCacheBytes / std::max<size_t>(image_bytes, 1))) {}
+
+  std::shared_ptr<const Pixels> find(uint32_t image) {
+    std::lock_guard lock(mutex_);
+    auto it = map_.find(image);
+    if (it == map_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+  void put(uint32_t image, std::shared_ptr<const Pixels> pixels) {
+    std::lock_guard lock(mutex_);
+    if (map_.contains(image)) return;
+    lru_.emplace_front(image, std::move(pixels));
+    map_[image] = lru_.begin();
+    while (lru_.size() > capacity_) {
+      map_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  size_t capacity_;
+  std::mutex mutex_;
+  std::list<std::pair<uint32_t, std::shared_ptr<const Pixels>>> lru_;
+  std::unordered_map<uint32_t, decltype(lru_)::iterator> map_;
+};
+
+class ComposedStore final : public source::ByteStore {
+ public:
+  ComposedStore(ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> files,
+                int level_index)
+      : level_(std::move(level)),
+        files_(std::move(files)),
+        across_((level_.width + kComposedTile - 1) / kComposedTile),
+        down_((level_.height + kComposedTile - 1) / kComposedTile),
+        cache_(static_cast<size_t>(level_.image_width) * level_.image_height * 3),
+        name_("MIRAX level " + std::to_string(level_index) + " (composed from its camera images)") {
+    source::check_table_size(across_, down_, "MIRAX level " + std::to_string(level_index));
+    buckets_.resize(static_cast<size_t>(across_ * down_));
+    // Placements arrive in rank order (lowest first): each bucket lists them top-most first.
+    std::sort(level_.placements.begin(), level_.placements.end(),
+              [](const Placement& a, const Placement& b) { return a.rank < b.rank; });
+    for (uint32_t i = 0; i < level_.placements.size(); ++i) {
+      const Placement& p = level_.placements[i];
+      const int64_t x0 = std::max<int64_t>(p.x, 0), y0 = std::max<int64_t>(p.y, 0);
+      const int64_t x1 = std::min<int64_t>(p.x + p.width, across_ * kComposedTile);
+      const int64_t y1 = std::min<int64_t>(p.y + p.height, down_ * kComposedTile);
+      if (x0 >= x1 || y0 >= y1) continue;
+      for (int64_t r = y0 / kComposedTile; r <= (y1 - 1) / kComposedTile; ++r) {
+        for (int64_t c = x0 / kComposedTile; c <= (x1 - 1) / kComposedTile; ++c) {
+          buckets_[static_cast<size_t>(r * across_ + c)].push_back(i);
+        }
+      }
+    }
+  }
+
+  int64_t across() const { return across_; }
+  int64_t down() const { return down_; }
+  bool empty_tile(size_t t) const { return buckets_[t].empty(); }
+
+  uint64_t size() const noexcept override { return static_cast<uint64_t>(buckets_.size()) * kTileBytes; }
+  void read_exact(std::span<std::byte> buffer, uint64_t offset) const override {
+    if (offset > size() || buffer.size() > size() - offset) {
+      throw Error(ErrorKind::format,
+                  "read of " + std::to_string(buffer.size()) + " bytes runs past the level",
+                  ErrorContext{name_, -1, -1, static_cast<int64_t>(offset)});
+    }
+    copy_out(buffer, offset);
+  }
+  size_t read_some(std::span<std::byte> buffer, uint64_t offset) const override {
+    if (offset >= size()) return 0;
+    const size_t n = std::min<uint64_t>(buffer.size(), size() - offset);
+    copy_out(buffer.first(n), offset);
+    return n;
+  }
+  const std::string& name() const noexcept override { return name_; }
+
+ private:
+  void copy_out(std::span<std::byte> buffer, uint64_t offset) const {
+    Pixels scratch;
+    while (!buffer.empty()) {
+      const uint64_t t = offset / kTileBytes, within = offset % kTileBytes;
+      const size_t n = std::min<uint64_t>(buffer.size(), kTileBytes - within);
+      if (within == 0 && n == kTileBytes) {
+        compose(static_cast<size_t>(t), buffer.data());
+      } else {
+        scratch.resize(kTileBytes);
+        compose(static_cast<size_t>(t), scratch.data());
+        std::memcpy(buffer.data(), scratch.data() + within, n);
+      }
+      buffer = buffer.subspan(n);
+      offset += n;
+    }
+  }
+
+  // Paints grid tile t: lowest-ranked placement last, so that it ends on top.
+  void compose(size_t t, std::byte* out) const {
+    std::memset(out, 0, kTileBytes);
+    const int64_t tx = static_cast<int64_t>(t % static_cast<size_t>(across_)) * kComposedTile;
+    const int64_t ty = static_cast<int64_t>(t / static_cast<size_t>(across_)) * kComposedTile;
+    const auto& bucket = buckets_[t];
+    for (auto it = bucket.rbegin(); it != bucket.rend(); ++it) {
+      const Placement& p = level_.placements[*it];
+      const auto pixels = decoded(p.image);
+      const int64_t x0 = std::max(p.x, tx), x1 = std::min<int64_t>(p.x + p.width, tx + kComposedTile);
+      const int64_t y0 = std::max(p.y, ty), y1 = std::min<int64_t>(p.y + p.height, ty + kComposedTile);
+      const size_t iw = static_cast<size_t>(level_.image_width);
+      for (int64_t y = y0; y < y1; ++y) {
+        const size_t sy = static_cast<size_t>(p.src_y + (y - p.y));
+        const size_t sx = static_cast<size_t>(p.src_x + (x0 - p.x));
+        std::memcpy(out + (static_cast<size_t>(y - ty) * kComposedTile + static_cast<size_t>(x0 - tx)) * 3,
+                    pixels->data() + (sy * iw + sx) * 3, static_cast<size_t>(x1 - x0) * 3);
+      }
+    }
+  }
+
+  std::shared_ptr<const Pixels> decoded(uint32_t index) const {
+    if (auto hit = cache_.find(index)) return hit;
+    const StoredImage& image = level_.images[index];
+    const source::FileStore& file = *files_[image.datafile];
+    const ErrorContext where{file.name(), -1, -1, static_cast<int64_t>(image.offset)};
+    if (image.offset > file.size() || image.length > file.size() - image.offset) {
+      throw Error(ErrorKind::format,
+                  "camera image of " + std::to_string(image.length) +
+                      " bytes runs past the end of its data file (" + std::to_string(file.size()) +
+                      " bytes)",
+                  where);
+    }
+    const size_t w = static_cast<size_t>(level_.image_width), h = static_cast<size_t>(level_.image_height);
+    if (image.length > w * h * 3 * 4 + (size_t{1} << 20)) {
+      throw Error(ErrorKind::limit,
+                  "camera image of " + std::to_string(image.length) + " bytes is implausible for " +
+                      std::to_string(w) + " x " + std::to_string(h) + " pixels",
+                  where);
+    }
+    Pixels encoded(static_cast<size_t>(image.length));
+    file.read_exact(encoded, image.offset);
+    auto frame = codec::read_jpeg_frame(encoded);
+    if (!frame || frame->width != w || frame->height != h || frame->components != 3) {
+      throw Error(ErrorKind::corrupt,
+                  frame ? "camera image is a " + std::to_string(frame->width) + " x " +
+                              std::to_string(frame->height) + " JPEG of " +
+                              std::to_string(frame->components) + " components, expected " +
+                              std::to_string(w) + " x " + std::to_string(h) + " RGB"
+                        : std::string("camera image is not a JPEG stream"),
+                  where);
+    }
+    auto pixels = std::make_shared<Pixels>(w * h * 3);
+    codec::TileFormat format;
+    format.compression = Compression::jpeg;
+    format.photometric = 6;
+    format.samples_per_pixel = 3;
+    format.width = static_cast<uint32_t>(w);
+    format.height = static_cast<uint32_t>(h);
+    ImageView view{.data = pixels->data(), .width = static_cast<int64_t>(w),
+                   .height = static_cast<int64_t>(h), .channels = 3, .row_pitch = w * 3};
+    try {
+      codec::decode_tile(encoded, format, view);
+    } catch (const Error& e) {
+      throw e.with_context(where);
+    }
+    cache_.put(index, pixels);
+    return pixels;
+  }
+
+  ComposedLevel level_;
+  std::vector<std::shared_ptr<const source::FileStore>> files_;
+  int64_t across_, down_;
+  std::vector<std::vector<uint32_t>> buckets_;  // per grid tile: placements, top-most first
+  mutable ImageCache cache_;
+  std::string name_;
+};
+
+// The grid of composed tiles: tile t is range t of the store, missing where nothing covers it.
+class ComposedLevelSource final : public source::LevelSource {
+ public:
+  ComposedLevelSource(const Level& layout, const codec::TileFormat& format,
+                      std::shared_ptr<const ComposedStore> store)
+      : LevelSource(layout, format, {}, {store}, false), store_(std::move(store)) {}
+
+  source::TileBytes tile(int64_t col, int64_t row, int /*plane*/) const override {
+    const size_t t = static_cast<size_t>(row * store_->across() + col);
+    if (store_->empty_tile(t)) return {};
+    return source::TileBytes({t * kTileBytes, kTileBytes, 0});
+  }
+
+ private:
+  std::shared_ptr<const ComposedStore> store_;
+};
+
+}  // namespace
+
+std::shared_ptr<source::LevelSource> make_composed_source(
+    ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> datafiles,
+    int level_index) {
+  const int64_t width = level.width, height = level.height;
+  auto store = std::make_shared<ComposedStore>(std::move(level), std::move(datafiles), level_index);
+  Level l;
+  l.width = width;
+  l.height = height;
+  l.tile_width = l.tile_height = kComposedTile;
+  l.tiles_across = store->across();
+  l.tiles_down = store->down();
+  l.compression = Compression::none;
+  l.photometric = 2;
+  l.samples_per_pixel = 3;
+  l.channels = 3;
+  codec::TileFormat f;
+  f.compression = Compression::none;
+  f.photometric = 2;
+  f.samples_per_pixel = 3;
+  f.width = f.height = kComposedTile;
+  return std::make_shared<ComposedLevelSource>(l, f, std::move(store));
+}
+
+}  // namespace slidestream::vendor::mirax
