@@ -62,7 +62,13 @@ std::filesystem::path slide_directory(const std::filesystem::path& mrxs) {
 class IndexFile {
  public:
   explicit IndexFile(const std::filesystem::path& path) : name_(path.filename().string()) {
-    source::FileStore store(path);
+    std::optional<source::FileStore> opened;
+    try {
+      opened.emplace(path);
+    } catch (const Error& e) {
+      throw mirax_error(e.kind(), "index file " + name_ + " cannot be opened: " + e.cause());
+    }
+    const source::FileStore& store = *opened;
     if (store.size() > kMaxIndexBytes) {
       throw mirax_error(ErrorKind::limit, name_ + " is " + std::to_string(store.size()) +
                                               " bytes, more than an index may be (256 MiB)");
@@ -210,11 +216,11 @@ std::vector<int64_t> read_positions(const IndexFile& index, const Geometry& g, i
   }
   const source::FileStore& file = *g.datafiles[static_cast<size_t>(r.datafile)];
   std::vector<std::byte> buf(static_cast<size_t>(r.size));
-  try {
-    file.read_exact(buf, static_cast<uint64_t>(r.offset));
-  } catch (const Error& e) {
-    throw e.with_context({.file = file.name()});
+  if (static_cast<uint64_t>(r.offset) + buf.size() > file.size()) {
+    throw mirax_error(ErrorKind::format, "the position record runs past the end of " +
+                                             std::filesystem::path(file.name()).filename().string());
   }
+  file.read_exact(buf, static_cast<uint64_t>(r.offset));
   const int64_t concat0 = g.params[0].image_concat;
   for (int64_t i = 0; i < npos; ++i) {
     const auto* p = reinterpret_cast<const uint8_t*>(buf.data() + 9 * i);
@@ -264,6 +270,13 @@ std::vector<mirax::ComposedLevel> read_levels(const IndexFile& index, const Geom
       const int32_t page_len = index.i32(at, lvl + "'s page length");
       next = index.i32(at + 4, lvl + "'s next-page pointer");
       if (page_len < 0) throw index.error(lvl + ": negative page length " + std::to_string(page_len));
+      // Pages are read one after another while "next" is not 0 (OpenSlide's reading: next is
+      // only a flag), so no list can spin; a link back to this page or before it is a loop in
+      // the list all the same, which would have us read other bytes as this level's pages.
+      if (next != 0 && next <= at) {
+        throw index.error(lvl + ": the page at offset " + std::to_string(at) +
+                          " links back to offset " + std::to_string(next) + " (a loop in the page list)");
+      }
       at += 8;
       if (static_cast<uint64_t>(page_len) * 16 > index.size() - std::min<uint64_t>(index.size(), static_cast<uint64_t>(at))) {
         throw index.error(lvl + ": a page of " + std::to_string(page_len) +
@@ -377,18 +390,18 @@ void add_associated(const IndexFile& index, const Geometry& g, int64_t nonhier_r
   const auto& file = g.datafiles[static_cast<size_t>(r.datafile)];
   if (static_cast<uint64_t>(r.offset) > file->size() ||
       static_cast<uint64_t>(r.size) > file->size() - static_cast<uint64_t>(r.offset)) {
-    throw Error(ErrorKind::format,
-                "MIRAX: " + name + " image of " + std::to_string(r.size) +
-                    " bytes runs past the end of its data file",
-                {.file = file->name(), .offset = r.offset});
+    throw mirax_error(ErrorKind::format, "the " + name + " image (" + std::to_string(r.size) +
+                                             " bytes) runs past the end of " +
+                                             std::filesystem::path(file->name()).filename().string());
   }
   std::vector<std::byte> head(static_cast<size_t>(std::min<int64_t>(r.size, 1 << 20)));
   file->read_exact(head, static_cast<uint64_t>(r.offset));
   auto frame = codec::read_jpeg_frame(head);
   if (!frame || frame->width == 0 || frame->height == 0 ||
       (frame->components != 1 && frame->components != 3)) {
-    throw Error(ErrorKind::corrupt, "MIRAX: the " + name + " image is not a JPEG stream",
-                {.file = file->name(), .offset = r.offset});
+    throw mirax_error(ErrorKind::corrupt, "the " + name + " image at offset " + std::to_string(r.offset) +
+                                              " of " + std::filesystem::path(file->name()).filename().string() +
+                                              " is not a JPEG stream");
   }
   Level l;
   l.width = l.tile_width = frame->width;
@@ -423,15 +436,18 @@ std::optional<std::string> detect_mirax(const SlideProbe& probe) {
   const std::string s = probe.path.string();
   if (s.size() < 5 || s.substr(s.size() - 5) != ".mrxs") return "file does not have .mrxs extension";
   if (!probe.file) return "not a file";
-  std::error_code ec;
-  if (!std::filesystem::exists(slide_directory(probe.path) / "Slidedat.ini", ec)) {
-    return "Slidedat.ini does not exist";
-  }
+  // OpenSlide also requires NAME/Slidedat.ini here; we accept the file and let open say that it
+  // is missing, rather than a TIFF parser's complaint about a .mrxs (which is never a TIFF).
   return std::nullopt;
 }
 
 void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   const std::filesystem::path dir = slide_directory(probe.path);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(dir / "Slidedat.ini", ec)) {
+    throw mirax_error(ErrorKind::not_found, (dir.filename() / "Slidedat.ini").string() +
+                                                " does not exist beside the .mrxs");
+  }
   const KeyFile kf = KeyFile::load(dir / "Slidedat.ini");
   for (const auto& [group, keys] : kf.groups()) {
     for (const auto& [k, v] : keys) s.properties["mirax." + group + "." + k] = v;

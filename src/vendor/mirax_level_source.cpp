@@ -1,6 +1,7 @@
 #include "vendor/mirax_level_source.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <cstring>
 #include <list>
 #include <mutex>
@@ -146,32 +147,30 @@ class ComposedStore final : public source::ByteStore {
     if (auto hit = cache_.find(index)) return hit;
     const StoredImage& image = level_.images[index];
     const source::FileStore& file = *files_[image.datafile];
-    const ErrorContext where{file.name(), -1, -1, static_cast<int64_t>(image.offset)};
+    // The cause names the data file; the read path adds the slide's path, level and tile.
+    const std::string where = "camera image at offset " + std::to_string(image.offset) + " of " +
+                              std::filesystem::path(file.name()).filename().string() + ": ";
     if (image.offset > file.size() || image.length > file.size() - image.offset) {
-      throw Error(ErrorKind::format,
-                  "camera image of " + std::to_string(image.length) +
-                      " bytes runs past the end of its data file (" + std::to_string(file.size()) +
-                      " bytes)",
-                  where);
+      throw Error(ErrorKind::format, where + std::to_string(image.length) +
+                                         " bytes run past the end of the data file (" +
+                                         std::to_string(file.size()) + " bytes)");
     }
     const size_t w = static_cast<size_t>(level_.image_width), h = static_cast<size_t>(level_.image_height);
     if (image.length > w * h * 3 * 4 + (size_t{1} << 20)) {
-      throw Error(ErrorKind::limit,
-                  "camera image of " + std::to_string(image.length) + " bytes is implausible for " +
-                      std::to_string(w) + " x " + std::to_string(h) + " pixels",
-                  where);
+      throw Error(ErrorKind::limit, where + std::to_string(image.length) +
+                                        " bytes are implausible for " + std::to_string(w) + " x " +
+                                        std::to_string(h) + " pixels");
     }
     Pixels encoded(static_cast<size_t>(image.length));
     file.read_exact(encoded, image.offset);
     auto frame = codec::read_jpeg_frame(encoded);
     if (!frame || frame->width != w || frame->height != h || frame->components != 3) {
       throw Error(ErrorKind::corrupt,
-                  frame ? "camera image is a " + std::to_string(frame->width) + " x " +
-                              std::to_string(frame->height) + " JPEG of " +
-                              std::to_string(frame->components) + " components, expected " +
-                              std::to_string(w) + " x " + std::to_string(h) + " RGB"
-                        : std::string("camera image is not a JPEG stream"),
-                  where);
+                  where + (frame ? "a " + std::to_string(frame->width) + " x " +
+                                       std::to_string(frame->height) + " JPEG of " +
+                                       std::to_string(frame->components) + " components, expected " +
+                                       std::to_string(w) + " x " + std::to_string(h) + " RGB"
+                                 : std::string("not a JPEG stream")));
     }
     auto pixels = std::make_shared<Pixels>(w * h * 3);
     codec::TileFormat format;
@@ -185,7 +184,7 @@ class ComposedStore final : public source::ByteStore {
     try {
       codec::decode_tile(encoded, format, view);
     } catch (const Error& e) {
-      throw e.with_context(where);
+      throw Error(e.kind(), where + e.cause());
     }
     cache_.put(index, pixels);
     return pixels;

@@ -1,0 +1,79 @@
+// Hostile MIRAX slides: the damaged copies tests/fixtures/make_mirax_fixtures.py writes (missing
+// or truncated Slidedat.ini / Index.dat / data files, lying offsets, lengths and counts, loops in
+// the index's linked lists, absurd sizes, layouts we do not serve) each end in a
+// slidestream::Error naming the .mrxs and the cause; a good slide's Index.dat and data files cut
+// short at many points end in a clear error. Each case runs isolated in a child
+// (support/isolated_read.hpp): never a crash, a hang or another exception.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/isolated_read.hpp"
+#include "support/test_support.hpp"
+
+namespace slidestream::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(MalformedMirax, EachDamagedVariantIsAClearError) {
+  std::ifstream in(fixture_dir() / "mirax" / "manifest.json");
+  ASSERT_TRUE(in) << "no mirax/manifest.json (run ctest: make_mirax_fixtures)";
+  const nlohmann::json manifest = nlohmann::json::parse(in);
+  const auto& cases = manifest.at("malformed");
+  ASSERT_GE(cases.size(), 25u);
+  for (const auto& c : cases) {
+    const fs::path path = fixture_dir() / "mirax" / "malformed" / c.at("name").get<std::string>();
+    const std::string expect = c.at("expect");
+    SCOPED_TRACE(path.filename().string());
+    Outcome o = open_and_read_isolated(path);
+    std::printf("  %-40s -> %s\n", path.filename().c_str(), o.message.c_str());
+    ASSERT_EQ(o.kind, Outcome::error) << o.message;
+    EXPECT_NE(o.message.find(path.filename().string()), std::string::npos) << o.message;
+    EXPECT_NE(o.message.find(expect), std::string::npos)
+        << "expected \"" << expect << "\" in: " << o.message;
+  }
+}
+
+// A copy of mirax-div1 whose `file` (in its directory) is cut at many points, shortest last.
+void expect_cuts_are_clear_errors(const std::string& file) {
+  const fs::path good = fixture_dir() / "mirax" / "mirax-div1";
+  const fs::path dir = scratch_dir("malformed_mirax_" + file);
+  fs::copy(good, dir / "cut", fs::copy_options::recursive);
+  std::ofstream(dir / "cut.mrxs").put('\n');
+  const fs::path victim = dir / "cut" / file;
+  const uint64_t size = fs::file_size(victim);
+  std::vector<uint64_t> cuts;
+  for (uint64_t at = 0; at < size; at += size / 40 + 1) cuts.push_back(at);
+  for (uint64_t at = 0; at < std::min<uint64_t>(size, 512); at += 7) cuts.push_back(at);
+  std::sort(cuts.begin(), cuts.end(), std::greater<>());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  for (uint64_t at : cuts) {
+    fs::resize_file(victim, at);
+    expect_clear_error(dir / "cut.mrxs",
+                       "truncated " + file + " to " + std::to_string(at) + " of " +
+                           std::to_string(size));
+  }
+}
+
+TEST(MalformedMirax, TruncatedIndexEndsInAClearError) {
+  expect_cuts_are_clear_errors("Index.dat");
+}
+
+// Data0000.dat holds level images and, at its start, the camera positions; every cut loses
+// images a level read needs.
+TEST(MalformedMirax, TruncatedDataFileEndsInAClearError) {
+  expect_cuts_are_clear_errors("Data0000.dat");
+}
+
+TEST(MalformedMirax, TruncatedSlidedatEndsInAClearError) {
+  expect_cuts_are_clear_errors("Slidedat.ini");
+}
+
+}  // namespace
+}  // namespace slidestream::test
