@@ -4,10 +4,12 @@
 // at many places (across overlaps, at the edges, past them) equal to OpenSlide's read_region.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <set>
 #include <string>
 
+#include "slidestream/regions.hpp"
 #include "slidestream/slide.hpp"
 #include "vendor_reference.hpp"
 
@@ -235,6 +237,33 @@ TEST_F(MiraxOpenSlide4, InfoAndRegionCommandsTakeTheMrxsPath) {
               0)
         << out;
     EXPECT_TRUE(std::filesystem::exists(png));
+  }
+}
+
+// The batch reader (random patches, with and without a tile cache) gives read_region's pixels.
+TEST_F(MiraxOpenSlide4, PatchBatchesEqualRegionReads) {
+  for (const auto& f : fixtures) {
+    SCOPED_TRACE(f.name);
+    Slide slide = Slide::open(path_of(f));
+    for (const Level& l : slide.levels()) {
+      std::mt19937_64 rng(static_cast<uint64_t>(l.index) + 11);
+      std::vector<RegionLocation> at;
+      for (int i = 0; i < 32; ++i) {
+        at.push_back({static_cast<int64_t>((rng() % static_cast<uint64_t>(l.width)) * l.downsample) - 100,
+                      static_cast<int64_t>((rng() % static_cast<uint64_t>(l.height)) * l.downsample) - 100});
+      }
+      TileCache cache(32u << 20);
+      for (TileCache* c : {static_cast<TileCache*>(nullptr), &cache, &cache}) {
+        Image batch = read_regions(slide, l.index, at, 256, 256, {}, c);
+        for (size_t i = 0; i < at.size(); ++i) {
+          const int64_t x = level_coordinate(at[i].x, l.downsample);
+          const int64_t y = level_coordinate(at[i].y, l.downsample);
+          Image one = slide.read_region(l.index, x, y, 256, 256);
+          ASSERT_EQ(std::memcmp(batch.data() + i * 256 * 256 * 3, one.data(), 256 * 256 * 3), 0)
+              << "level " << l.index << " patch " << i << (c ? " cached" : "");
+        }
+      }
+    }
   }
 }
 
