@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Slide formats that are not TIFF (issue 18): DICOM WSI (and MIRAX, added beside it), slidestream
+"""Slide formats that are not TIFF (issue 18): DICOM WSI and 3DHISTECH MIRAX, slidestream
 against OpenSlide 4.0.1 and each format's own reader, in one call, with bench/ndpi.py's cases.
 
   python3 bench/formats.py --slides /tmp/bench-slides --out formats.json [--cli build/slidestream]
@@ -11,12 +11,15 @@ The slides (made once in --slides from the real scan, tiled to 8192 x 6144 at sc
           OpenSlide source, JPEG baseline 512 px frames, Basic Offset Table, every level down to
           one tile); frames the converter crops at the edges padded as make_dicom_fixtures.py
           does. Opened by its level-0 file (OpenSlide needs a file; we read the same series).
+  mirax:  the same tissue laid out as MIRAX by tests/fixtures/make_mirax_fixtures.py (256 px
+          JPEG images, 2 x 2 per camera photo, photos overlapping by 32 px with jitter, 5
+          levels, 4 data files); OpenSlide is its only other reader.
 Cases per slide (the runners of bench/ndpi.py, imported): first (open + one centre patch, 5
 times, goal 50 ms), random (random 256^2 level-0 patches: slidestream read_regions cpu/cuda,
 OpenSlide 1/N threads, the format's reader N threads, each checked against OpenSlide on the
 first 64 patches; goal 3x OpenSlide), level (whole level 0: `slidestream read` cpu/cuda,
 OpenSlide and the format's reader in 4096^2 pieces; goal GPU 10x). DICOM's own reader is
-wsidicom. A slide that cannot be made here is recorded as skipped. Writes JSON after every row.
+wsidicom; MIRAX has none but OpenSlide. A slide that cannot be made here is recorded as skipped. Writes JSON after every row.
 """
 import argparse
 import os
@@ -154,10 +157,44 @@ def bench_dicom(directory, first_file, args):
         bench.record("level", "wsidicom", skipped=f"{type(e).__name__}: {e}"[:300])
 
 
+# ---- MIRAX ----
+
+def make_mirax(source, directory, scale):
+    """A MIRAX slide (directory/slide.mrxs + directory/slide/) laid out by
+    tests/fixtures/make_mirax_fixtures.py from the tiled scan: 256 px JPEG images, 2 x 2 per
+    camera photo, photos overlapping by 32 px with jitter (multiples of 16, so that all 5
+    levels place them on whole pixels), 4 data files; returns "slide.mrxs"."""
+    import make_mirax_fixtures as mmf
+
+    src = tissue_tiles(source, scale)
+    h, w = src.shape[:2]
+    size, div, overlap, q = 256, 2, 32, 16
+    step = size * div - overlap
+    across = (w - size * div - 2 * q) // step + 1
+    down = (h - size * div - 2 * q) // step + 1
+    directory.mkdir(parents=True)
+    mmf.write_slide(directory, "slide", src, divisions=div, images_x=across * div,
+                    images_y=down * div, image_size=size, overlap=overlap,
+                    concat_exponents=[0, 1, 1, 1, 1], level_overlaps=[32, 16, 8, 4, 2],
+                    missing0=set(), missing1=set(), datafiles=4, page_size=256, seed=3)
+    mmf.check_openslide(directory / "slide.mrxs")
+    return "slide.mrxs"
+
+
+def bench_mirax(directory, first_file, args):
+    for p in (directory / "slide").iterdir():
+        p.read_bytes()  # pages cached, as main() does for the directory's own files
+    path = str(directory / first_file)
+    bench.first_pixel(path)
+    bench.random_patches(path, args)
+    bench.whole_level(path, args.cli)
+
+
 # Each format: how its slide is made (returns the file to open, inside the slide's path) and
-# how it is measured. MIRAX joins here.
+# how it is measured.
 FORMATS = {
     "dicom": {"name": "bench-dicom", "make": make_dicom, "bench": bench_dicom},
+    "mirax": {"name": "bench-mirax", "make": make_mirax, "bench": bench_mirax},
 }
 
 
