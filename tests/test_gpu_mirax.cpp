@@ -106,7 +106,8 @@ TEST(GpuMirax, RandomPatchesEqualTheHostRead) {
         ReadOptions gpu_options;
         gpu_options.device = Device::cuda;
         TileCache cache(64u << 20);
-        Image gpu = read_regions(slide, l.index, at, 256, 256, gpu_options, cached ? &cache : nullptr);
+        Image gpu =
+            read_regions(slide, l.index, at, 256, 256, gpu_options, cached ? &cache : nullptr);
         size_t differing = 0;
         EXPECT_EQ(test::max_abs_difference(test::to_host(gpu.view()), test::tight(cpu.view()),
                                            &differing),

@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "../fuzz/mirax_fuzz_input.hpp"
 #include "support/isolated_read.hpp"
 #include "support/test_support.hpp"
 
@@ -55,9 +58,8 @@ void expect_cuts_are_clear_errors(const std::string& file) {
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   for (uint64_t at : cuts) {
     fs::resize_file(victim, at);
-    expect_clear_error(dir / "cut.mrxs",
-                       "truncated " + file + " to " + std::to_string(at) + " of " +
-                           std::to_string(size));
+    expect_clear_error(dir / "cut.mrxs", "truncated " + file + " to " + std::to_string(at) +
+                                             " of " + std::to_string(size));
   }
 }
 
@@ -73,6 +75,41 @@ TEST(MalformedMirax, TruncatedDataFileEndsInAClearError) {
 
 TEST(MalformedMirax, TruncatedSlidedatEndsInAClearError) {
   expect_cuts_are_clear_errors("Slidedat.ini");
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// fuzz_mirax's seeds (fuzz/corpus/mirax) read cleanly; each with bytes flipped at random places
+// (of its Slidedat.ini, its Index.dat and its data file) reads cleanly or ends in a clear error.
+TEST(MalformedMirax, FuzzSeedsAndTheirMutationsAreCleanReadsOrClearErrors) {
+  const fs::path corpus = fs::path(SLIDESTREAM_SOURCE_DIR) / "fuzz" / "corpus" / "mirax";
+  int seeds = 0;
+  for (const auto& entry : fs::directory_iterator(corpus)) {
+    const std::string seed = read_all(entry.path());
+    const fs::path dir = scratch_dir("malformed_mirax_seed_" + entry.path().stem().string());
+    const fs::path slide = fuzz::write_mirax_input(dir / "clean", seed);
+    Outcome clean = open_and_read_isolated(slide);
+    EXPECT_EQ(clean.kind, Outcome::no_error) << entry.path().filename() << ": " << clean.message;
+    ++seeds;
+    std::mt19937 rng(static_cast<uint32_t>(seed.size()));
+    for (int i = 0; i < 60; ++i) {
+      std::string mutated = seed;
+      for (int k = 0; k < 1 + i % 4; ++k) {
+        // Most flips in the first 3 KB (the key file and the index), some anywhere.
+        const size_t span = (k % 2 == 0) ? std::min<size_t>(mutated.size(), 3072) : mutated.size();
+        mutated[rng() % span] = static_cast<char>(rng() & 0xff);
+      }
+      const fs::path path = fuzz::write_mirax_input(dir / ("m" + std::to_string(i)), mutated);
+      expect_clear_error(path, entry.path().stem().string() + " mutation " + std::to_string(i),
+                         true);
+    }
+  }
+  EXPECT_GE(seeds, 2);
 }
 
 }  // namespace

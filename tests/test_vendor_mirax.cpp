@@ -158,9 +158,11 @@ TEST_F(MiraxOpenSlide4, RegionsAcrossOverlapsAndEdgesEqualOpenSlide) {
       regions.push_back({li, l.width - 1, 0, 1, 1});
       regions.push_back({li, 1, 1, l.width, l.height});
       for (int i = 0; i < 24; ++i) {
-        const int64_t w = 1 + static_cast<int64_t>(rng() % 300), h = 1 + static_cast<int64_t>(rng() % 300);
+        const int64_t w = 1 + static_cast<int64_t>(rng() % 300),
+                      h = 1 + static_cast<int64_t>(rng() % 300);
         regions.push_back({li, static_cast<int64_t>(rng() % static_cast<uint32_t>(l.width)) - 20,
-                           static_cast<int64_t>(rng() % static_cast<uint32_t>(l.height)) - 20, w, h});
+                           static_cast<int64_t>(rng() % static_cast<uint32_t>(l.height)) - 20, w,
+                           h});
       }
     }
     // Straddling the overlaps of the first images at level 0 (the nominal 256 - 32 advance).
@@ -222,7 +224,8 @@ TEST_F(MiraxOpenSlide4, InfoAndRegionCommandsTakeTheMrxsPath) {
   for (const auto& f : fixtures) {
     SCOPED_TRACE(f.name);
     std::string out;
-    ASSERT_EQ(run_command(cli_path() + " info --json '" + path_of(f).string() + "'", &out), 0) << out;
+    ASSERT_EQ(run_command(cli_path() + " info --json '" + path_of(f).string() + "'", &out), 0)
+        << out;
     auto json = nlohmann::json::parse(out);
     EXPECT_EQ(json.at("format"), "mirax");
     Slide slide = Slide::open(path_of(f));
@@ -249,8 +252,9 @@ TEST_F(MiraxOpenSlide4, PatchBatchesEqualRegionReads) {
       std::mt19937_64 rng(static_cast<uint64_t>(l.index) + 11);
       std::vector<RegionLocation> at;
       for (int i = 0; i < 32; ++i) {
-        at.push_back({static_cast<int64_t>((rng() % static_cast<uint64_t>(l.width)) * l.downsample) - 100,
-                      static_cast<int64_t>((rng() % static_cast<uint64_t>(l.height)) * l.downsample) - 100});
+        at.push_back(
+            {static_cast<int64_t>((rng() % static_cast<uint64_t>(l.width)) * l.downsample) - 100,
+             static_cast<int64_t>((rng() % static_cast<uint64_t>(l.height)) * l.downsample) - 100});
       }
       TileCache cache(32u << 20);
       for (TileCache* c : {static_cast<TileCache*>(nullptr), &cache, &cache}) {

@@ -18,9 +18,9 @@
 // objective power, background colour, bounds, the level properties.
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -111,7 +111,8 @@ NonhierRecord read_nonhier(const IndexFile& index, int64_t root, int record, int
   const std::string what = "non-hierarchical record " + std::to_string(record);
   const int64_t table = index.i32(root, "non-hierarchical root");
   const int64_t head = index.i32(table + 4 * int64_t{record}, what + "'s pointer");
-  if (index.i32(head, what) != 0) throw index.error(what + ": expected 0 at the start of its data page");
+  if (index.i32(head, what) != 0)
+    throw index.error(what + ": expected 0 at the start of its data page");
   const int64_t page = index.i32(head + 4, what + "'s page pointer");
   if (index.i32(page, what + "'s page") < 1) throw index.error(what + ": page holds no item");
   if (index.i32(page + 8, what) != 0 || index.i32(page + 12, what) != 0) {
@@ -150,9 +151,12 @@ struct NonhierName {
 NonhierName nonhier_name(const KeyFile& kf, int nonhier_count, const std::string& target) {
   int offset = 0;
   for (int i = 0; i < nonhier_count; ++i) {
-    const std::string name = kf.require_value(kHierarchical, "NONHIER_" + std::to_string(i) + "_NAME");
+    const std::string name =
+        kf.require_value(kHierarchical, "NONHIER_" + std::to_string(i) + "_NAME");
     const int count = kf.require_int(kHierarchical, "NONHIER_" + std::to_string(i) + "_COUNT");
-    if (count == 0) throw mirax_error(ErrorKind::format, "Slidedat.ini: NONHIER_" + std::to_string(i) + "_COUNT is zero");
+    if (count == 0)
+      throw mirax_error(ErrorKind::format,
+                        "Slidedat.ini: NONHIER_" + std::to_string(i) + "_COUNT is zero");
     if (name == target) return {offset, count, i};
     offset += count;
   }
@@ -166,10 +170,12 @@ int associated_record(const KeyFile& kf, int nonhier_count, const std::string& v
   const std::string prefix = "NONHIER_" + std::to_string(n.index) + "_VAL_";
   for (int i = 0; i < n.count; ++i) {
     if (kf.require_value(kHierarchical, prefix + std::to_string(i)) != value) continue;
-    const std::string section = kf.require_value(kHierarchical, prefix + std::to_string(i) + "_SECTION");
+    const std::string section =
+        kf.require_value(kHierarchical, prefix + std::to_string(i) + "_SECTION");
     const std::string format = kf.require_value(section, format_key);
     if (format != "JPEG") {
-      throw mirax_error(ErrorKind::unsupported, "associated image format " + format + " (" + value + ")");
+      throw mirax_error(ErrorKind::unsupported,
+                        "associated image format " + format + " (" + value + ")");
     }
     return n.offset + i;
   }
@@ -197,18 +203,22 @@ std::vector<int64_t> read_positions(const IndexFile& index, const Geometry& g, i
     const int64_t across = g.images_x / g.divisions;
     for (int64_t i = 0; i < npos; ++i) {
       // OpenSlide stores (int) of a double expression.
-      pos[static_cast<size_t>(2 * i)] = static_cast<int>(
-          static_cast<double>(i % across) * (g.sections[0].image_w * g.divisions - g.sections[0].overlap_x));
-      pos[static_cast<size_t>(2 * i + 1)] = static_cast<int>(
-          static_cast<double>(i / across) * (g.sections[0].image_h * g.divisions - g.sections[0].overlap_y));
+      pos[static_cast<size_t>(2 * i)] =
+          static_cast<int>(static_cast<double>(i % across) *
+                           (g.sections[0].image_w * g.divisions - g.sections[0].overlap_x));
+      pos[static_cast<size_t>(2 * i + 1)] =
+          static_cast<int>(static_cast<double>(i / across) *
+                           (g.sections[0].image_h * g.divisions - g.sections[0].overlap_y));
     }
     return pos;
   }
   if (vimslide == -1) {
-    throw mirax_error(ErrorKind::unsupported,
-                      "the camera positions are only in the deflated StitchingIntensityLayer record");
+    throw mirax_error(
+        ErrorKind::unsupported,
+        "the camera positions are only in the deflated StitchingIntensityLayer record");
   }
-  const NonhierRecord r = read_nonhier(index, nonhier_root, record, static_cast<int>(g.datafiles.size()));
+  const NonhierRecord r =
+      read_nonhier(index, nonhier_root, record, static_cast<int>(g.datafiles.size()));
   if (r.size != npos * 9) {
     throw mirax_error(ErrorKind::format, "the position record is " + std::to_string(r.size) +
                                              " bytes, expected 9 for each of " +
@@ -217,8 +227,9 @@ std::vector<int64_t> read_positions(const IndexFile& index, const Geometry& g, i
   const source::FileStore& file = *g.datafiles[static_cast<size_t>(r.datafile)];
   std::vector<std::byte> buf(static_cast<size_t>(r.size));
   if (static_cast<uint64_t>(r.offset) + buf.size() > file.size()) {
-    throw mirax_error(ErrorKind::format, "the position record runs past the end of " +
-                                             std::filesystem::path(file.name()).filename().string());
+    throw mirax_error(ErrorKind::format,
+                      "the position record runs past the end of " +
+                          std::filesystem::path(file.name()).filename().string());
   }
   file.read_exact(buf, static_cast<uint64_t>(r.offset));
   const int64_t concat0 = g.params[0].image_concat;
@@ -232,8 +243,10 @@ std::vector<int64_t> read_positions(const IndexFile& index, const Geometry& g, i
     std::memcpy(&x, p + 1, 4);
     std::memcpy(&y, p + 5, 4);
     // OpenSlide multiplies in 32-bit ints.
-    pos[static_cast<size_t>(2 * i)] = static_cast<int32_t>(static_cast<uint32_t>(x) * static_cast<uint32_t>(concat0));
-    pos[static_cast<size_t>(2 * i + 1)] = static_cast<int32_t>(static_cast<uint32_t>(y) * static_cast<uint32_t>(concat0));
+    pos[static_cast<size_t>(2 * i)] =
+        static_cast<int32_t>(static_cast<uint32_t>(x) * static_cast<uint32_t>(concat0));
+    pos[static_cast<size_t>(2 * i + 1)] =
+        static_cast<int32_t>(static_cast<uint32_t>(y) * static_cast<uint32_t>(concat0));
   }
   return pos;
 }
@@ -263,22 +276,26 @@ std::vector<mirax::ComposedLevel> read_levels(const IndexFile& index, const Geom
     std::map<TileKey, MapTile>& map = maps[static_cast<size_t>(z)];
     const std::string lvl = "level " + std::to_string(z);
     const int64_t head = index.i32(seek + 4 * int64_t{z}, lvl + "'s pointer");
-    if (index.i32(head, lvl) != 0) throw index.error(lvl + ": expected 0 at the start of its data pages");
+    if (index.i32(head, lvl) != 0)
+      throw index.error(lvl + ": expected 0 at the start of its data pages");
     int64_t at = index.i32(head + 4, lvl + "'s first page pointer");
     int32_t next = 0;
     do {
       const int32_t page_len = index.i32(at, lvl + "'s page length");
       next = index.i32(at + 4, lvl + "'s next-page pointer");
-      if (page_len < 0) throw index.error(lvl + ": negative page length " + std::to_string(page_len));
+      if (page_len < 0)
+        throw index.error(lvl + ": negative page length " + std::to_string(page_len));
       // Pages are read one after another while "next" is not 0 (OpenSlide's reading: next is
       // only a flag), so no list can spin; a link back to this page or before it is a loop in
       // the list all the same, which would have us read other bytes as this level's pages.
       if (next != 0 && next <= at) {
         throw index.error(lvl + ": the page at offset " + std::to_string(at) +
-                          " links back to offset " + std::to_string(next) + " (a loop in the page list)");
+                          " links back to offset " + std::to_string(next) +
+                          " (a loop in the page list)");
       }
       at += 8;
-      if (static_cast<uint64_t>(page_len) * 16 > index.size() - std::min<uint64_t>(index.size(), static_cast<uint64_t>(at))) {
+      if (static_cast<uint64_t>(page_len) * 16 >
+          index.size() - std::min<uint64_t>(index.size(), static_cast<uint64_t>(at))) {
         throw index.error(lvl + ": a page of " + std::to_string(page_len) +
                           " records runs past the end of the index");
       }
@@ -288,12 +305,16 @@ std::vector<mirax::ComposedLevel> read_levels(const IndexFile& index, const Geom
         const int32_t length = index.i32(at + 8, lvl + "'s record");
         const int32_t fileno = index.i32(at + 12, lvl + "'s record");
         if (image_index < 0 || offset < 0 || length < 0 || fileno < 0) {
-          throw index.error(lvl + ": record at offset " + std::to_string(at) + " has a negative field");
+          throw index.error(lvl + ": record at offset " + std::to_string(at) +
+                            " has a negative field");
         }
         const int64_t x = image_index % g.images_x, y = image_index / g.images_x;
-        if (y >= g.images_y) throw index.error(lvl + ": image " + std::to_string(image_index) + " lies below the slide");
+        if (y >= g.images_y)
+          throw index.error(lvl + ": image " + std::to_string(image_index) +
+                            " lies below the slide");
         if (x % lp.image_concat || y % lp.image_concat) {
-          throw index.error(lvl + ": image " + std::to_string(image_index) + " is not on the level's image grid");
+          throw index.error(lvl + ": image " + std::to_string(image_index) +
+                            " is not on the level's image grid");
         }
         if (fileno >= static_cast<int32_t>(g.datafiles.size())) {
           throw index.error(lvl + ": data file " + std::to_string(fileno) + " does not exist (" +
@@ -311,10 +332,15 @@ std::vector<mirax::ComposedLevel> read_levels(const IndexFile& index, const Geom
             // get_tile_position
             const int64_t xp = xx / g.divisions, yp = yy / g.divisions;
             const int64_t cp = yp * per_row + xp;
-            const int64_t pos0_x = static_cast<int32_t>(pos[static_cast<size_t>(2 * cp)] + g.sections[0].image_w * (xx - xp * g.divisions));
-            const int64_t pos0_y = static_cast<int32_t>(pos[static_cast<size_t>(2 * cp + 1)] + g.sections[0].image_h * (yy - yp * g.divisions));
+            const int64_t pos0_x = static_cast<int32_t>(
+                pos[static_cast<size_t>(2 * cp)] + g.sections[0].image_w * (xx - xp * g.divisions));
+            const int64_t pos0_y =
+                static_cast<int32_t>(pos[static_cast<size_t>(2 * cp + 1)] +
+                                     g.sections[0].image_h * (yy - yp * g.divisions));
             if (z == 0) {
-              if (pos[static_cast<size_t>(2 * cp)] == 0 && pos[static_cast<size_t>(2 * cp + 1)] == 0 && (xp != 0 || yp != 0)) continue;
+              if (pos[static_cast<size_t>(2 * cp)] == 0 &&
+                  pos[static_cast<size_t>(2 * cp + 1)] == 0 && (xp != 0 || yp != 0))
+                continue;
               active.insert(cp);
             } else {
               bool any = false;
@@ -326,7 +352,8 @@ std::vector<mirax::ComposedLevel> read_levels(const IndexFile& index, const Geom
               if (!any) continue;
             }
             if (++placements > kMaxPlacements) {
-              throw index.error("more than " + std::to_string(kMaxPlacements) + " tiles: implausible");
+              throw index.error("more than " + std::to_string(kMaxPlacements) +
+                                " tiles: implausible");
             }
             const double pos_x = static_cast<double>(pos0_x) / lp.image_concat;
             const double pos_y = static_cast<double>(pos0_y) / lp.image_concat;
@@ -344,15 +371,18 @@ std::vector<mirax::ComposedLevel> read_levels(const IndexFile& index, const Geom
 }
 
 // The tilemap's tiles as whole-pixel placements, or the reason OpenSlide would resample them.
-void place(const Geometry& g, int z, const std::map<TileKey, MapTile>& map, mirax::ComposedLevel& level) {
+void place(const Geometry& g, int z, const std::map<TileKey, MapTile>& map,
+           mirax::ComposedLevel& level) {
   const ZoomParams& lp = g.params[static_cast<size_t>(z)];
   const ZoomSection& hs = g.sections[static_cast<size_t>(z)];
   const std::string lvl = "level " + std::to_string(z);
-  if (!whole(lp.tile_advance_x) || !whole(lp.tile_advance_y) || !whole(lp.tile_w) || !whole(lp.tile_h)) {
-    throw mirax_error(ErrorKind::unsupported,
-                      lvl + ": tiles of " + tiff::format_double(lp.tile_w) + " px advancing " +
-                          tiff::format_double(lp.tile_advance_x) + " px fall between pixels, where "
-                          "OpenSlide resamples them (not reproduced)");
+  if (!whole(lp.tile_advance_x) || !whole(lp.tile_advance_y) || !whole(lp.tile_w) ||
+      !whole(lp.tile_h)) {
+    throw mirax_error(ErrorKind::unsupported, lvl + ": tiles of " + tiff::format_double(lp.tile_w) +
+                                                  " px advancing " +
+                                                  tiff::format_double(lp.tile_advance_x) +
+                                                  " px fall between pixels, where "
+                                                  "OpenSlide resamples them (not reproduced)");
   }
   uint64_t rank = 0;
   // OpenSlide paints rows bottom to top, columns right to left, with cairo's SATURATE operator
@@ -362,10 +392,11 @@ void place(const Geometry& g, int z, const std::map<TileKey, MapTile>& map, mira
     const double x = static_cast<double>(key.col) * lp.tile_advance_x + t.offset_x;
     const double y = static_cast<double>(key.row) * lp.tile_advance_y + t.offset_y;
     if (!whole(x) || !whole(y) || !whole(t.src_x) || !whole(t.src_y)) {
-      throw mirax_error(ErrorKind::unsupported,
-                        lvl + ": an image placed at (" + tiff::format_double(x) + ", " +
-                            tiff::format_double(y) + ") falls between pixels, where OpenSlide "
-                            "resamples it (not reproduced)");
+      throw mirax_error(ErrorKind::unsupported, lvl + ": an image placed at (" +
+                                                    tiff::format_double(x) + ", " +
+                                                    tiff::format_double(y) +
+                                                    ") falls between pixels, where OpenSlide "
+                                                    "resamples it (not reproduced)");
     }
     mirax::Placement p;
     p.image = t.image;
@@ -376,8 +407,10 @@ void place(const Geometry& g, int z, const std::map<TileKey, MapTile>& map, mira
     // read_tile paints the whole image, or (an image split into tiles) a ceil(tile) square of
     // it, clipped to the image.
     const bool split = hs.image_w > lp.tile_w || hs.image_h > lp.tile_h;
-    p.width = split ? std::min<int32_t>(static_cast<int32_t>(lp.tile_w), hs.image_w - p.src_x) : hs.image_w;
-    p.height = split ? std::min<int32_t>(static_cast<int32_t>(lp.tile_h), hs.image_h - p.src_y) : hs.image_h;
+    p.width = split ? std::min<int32_t>(static_cast<int32_t>(lp.tile_w), hs.image_w - p.src_x)
+                    : hs.image_w;
+    p.height = split ? std::min<int32_t>(static_cast<int32_t>(lp.tile_h), hs.image_h - p.src_y)
+                     : hs.image_h;
     p.rank = rank++;
     if (p.width > 0 && p.height > 0) level.placements.push_back(p);
   }
@@ -386,22 +419,25 @@ void place(const Geometry& g, int z, const std::map<TileKey, MapTile>& map, mira
 void add_associated(const IndexFile& index, const Geometry& g, int64_t nonhier_root,
                     const std::string& name, int record, Slide::Impl& s) {
   if (record == -1) return;
-  const NonhierRecord r = read_nonhier(index, nonhier_root, record, static_cast<int>(g.datafiles.size()));
+  const NonhierRecord r =
+      read_nonhier(index, nonhier_root, record, static_cast<int>(g.datafiles.size()));
   const auto& file = g.datafiles[static_cast<size_t>(r.datafile)];
   if (static_cast<uint64_t>(r.offset) > file->size() ||
       static_cast<uint64_t>(r.size) > file->size() - static_cast<uint64_t>(r.offset)) {
-    throw mirax_error(ErrorKind::format, "the " + name + " image (" + std::to_string(r.size) +
-                                             " bytes) runs past the end of " +
-                                             std::filesystem::path(file->name()).filename().string());
+    throw mirax_error(ErrorKind::format,
+                      "the " + name + " image (" + std::to_string(r.size) +
+                          " bytes) runs past the end of " +
+                          std::filesystem::path(file->name()).filename().string());
   }
   std::vector<std::byte> head(static_cast<size_t>(std::min<int64_t>(r.size, 1 << 20)));
   file->read_exact(head, static_cast<uint64_t>(r.offset));
   auto frame = codec::read_jpeg_frame(head);
   if (!frame || frame->width == 0 || frame->height == 0 ||
       (frame->components != 1 && frame->components != 3)) {
-    throw mirax_error(ErrorKind::corrupt, "the " + name + " image at offset " + std::to_string(r.offset) +
-                                              " of " + std::filesystem::path(file->name()).filename().string() +
-                                              " is not a JPEG stream");
+    throw mirax_error(ErrorKind::corrupt,
+                      "the " + name + " image at offset " + std::to_string(r.offset) + " of " +
+                          std::filesystem::path(file->name()).filename().string() +
+                          " is not a JPEG stream");
   }
   Level l;
   l.width = l.tile_width = frame->width;
@@ -419,14 +455,17 @@ void add_associated(const IndexFile& index, const Geometry& g, int64_t nonhier_r
   f.height = l.tile_height;
   auto src = std::make_shared<source::TableLevelSource>(
       l, f, std::vector<std::byte>{}, std::vector<std::shared_ptr<const source::ByteStore>>{file},
-      std::vector<source::ByteRange>{{static_cast<uint64_t>(r.offset), static_cast<uint64_t>(r.size), 0}});
+      std::vector<source::ByteRange>{
+          {static_cast<uint64_t>(r.offset), static_cast<uint64_t>(r.size), 0}});
   src->place_in_pyramid(static_cast<int>(s.associated.size()), 1.0);
-  s.associated.push_back({.name = name, .width = l.width, .height = l.height, .compression = Compression::jpeg});
+  s.associated.push_back(
+      {.name = name, .width = l.width, .height = l.height, .compression = Compression::jpeg});
   s.associated_sources.push_back(std::move(src));
 }
 
 void positive(int v, const std::string& what) {
-  if (v <= 0) throw mirax_error(ErrorKind::format, "Slidedat.ini: " + what + " <= 0: " + std::to_string(v));
+  if (v <= 0)
+    throw mirax_error(ErrorKind::format, "Slidedat.ini: " + what + " <= 0: " + std::to_string(v));
 }
 
 }  // namespace
@@ -434,7 +473,8 @@ void positive(int v, const std::string& what) {
 std::optional<std::string> detect_mirax(const SlideProbe& probe) {
   if (probe.tiff) return "is a TIFF file";
   const std::string s = probe.path.string();
-  if (s.size() < 5 || s.substr(s.size() - 5) != ".mrxs") return "file does not have .mrxs extension";
+  if (s.size() < 5 || s.substr(s.size() - 5) != ".mrxs")
+    return "file does not have .mrxs extension";
   if (!probe.file) return "not a file";
   // OpenSlide also requires NAME/Slidedat.ini here; we accept the file and let open say that it
   // is missing, rather than a TIFF parser's complaint about a .mrxs (which is never a TIFF).
@@ -452,7 +492,8 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   for (const auto& [group, keys] : kf.groups()) {
     for (const auto& [k, v] : keys) s.properties["mirax." + group + "." + k] = v;
   }
-  if (!kf.has_group(kGeneral)) throw mirax_error(ErrorKind::format, "Slidedat.ini has no GENERAL group");
+  if (!kf.has_group(kGeneral))
+    throw mirax_error(ErrorKind::format, "Slidedat.ini has no GENERAL group");
   Geometry g;
   const std::string slide_id = kf.require_value(kGeneral, "SLIDE_ID");
   g.images_x = kf.require_int(kGeneral, "IMAGENUMBER_X");
@@ -475,35 +516,46 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   positive(g.images_y, "IMAGENUMBER_Y");
   positive(g.divisions, "CameraImageDivisionsPerSide");
   if (int64_t{g.images_x} * g.images_y > kMaxPositions) {
-    throw mirax_error(ErrorKind::limit, "Slidedat.ini claims " + std::to_string(g.images_x) + " x " +
-                                            std::to_string(g.images_y) + " images: implausible");
+    throw mirax_error(ErrorKind::limit, "Slidedat.ini claims " + std::to_string(g.images_x) +
+                                            " x " + std::to_string(g.images_y) +
+                                            " images: implausible");
   }
-  if (!kf.has_group(kHierarchical)) throw mirax_error(ErrorKind::format, "Slidedat.ini has no HIERARCHICAL group");
+  if (!kf.has_group(kHierarchical))
+    throw mirax_error(ErrorKind::format, "Slidedat.ini has no HIERARCHICAL group");
   const int hier_count = kf.require_int(kHierarchical, "HIER_COUNT");
   const int nonhier_count = kf.require_int(kHierarchical, "NONHIER_COUNT");
   positive(hier_count, "HIER_COUNT");
   if (nonhier_count < 0) throw mirax_error(ErrorKind::format, "Slidedat.ini: NONHIER_COUNT < 0");
   int zoom_hier = -1;
   for (int i = 0; i < hier_count && zoom_hier < 0; ++i) {
-    if (kf.require_value(kHierarchical, "HIER_" + std::to_string(i) + "_NAME") == "Slide zoom level") zoom_hier = i;
+    if (kf.require_value(kHierarchical, "HIER_" + std::to_string(i) + "_NAME") ==
+        "Slide zoom level")
+      zoom_hier = i;
   }
   if (zoom_hier == -1) throw mirax_error(ErrorKind::format, "Slidedat.ini has no slide zoom level");
   if (zoom_hier != 0) throw mirax_error(ErrorKind::unsupported, "slide zoom level not HIER_0");
   const std::string index_name = kf.require_value(kHierarchical, "INDEXFILE");
   const int zoom_levels = kf.require_int(kHierarchical, "HIER_0_COUNT");
   positive(zoom_levels, "HIER_0_COUNT");
-  if (zoom_levels > 32) throw mirax_error(ErrorKind::limit, "Slidedat.ini claims " + std::to_string(zoom_levels) + " levels");
-  if (!kf.has_group(kDatafile)) throw mirax_error(ErrorKind::format, "Slidedat.ini has no DATAFILE group");
+  if (zoom_levels > 32)
+    throw mirax_error(ErrorKind::limit,
+                      "Slidedat.ini claims " + std::to_string(zoom_levels) + " levels");
+  if (!kf.has_group(kDatafile))
+    throw mirax_error(ErrorKind::format, "Slidedat.ini has no DATAFILE group");
   const int datafile_count = kf.require_int(kDatafile, "FILE_COUNT");
   positive(datafile_count, "FILE_COUNT");
-  if (datafile_count > 65536) throw mirax_error(ErrorKind::limit, "Slidedat.ini lists " + std::to_string(datafile_count) + " data files");
+  if (datafile_count > 65536)
+    throw mirax_error(ErrorKind::limit,
+                      "Slidedat.ini lists " + std::to_string(datafile_count) + " data files");
   std::vector<std::filesystem::path> datafile_paths;
   for (int i = 0; i < datafile_count; ++i) {
     datafile_paths.push_back(dir / kf.require_value(kDatafile, "FILE_" + std::to_string(i)));
   }
   for (int i = 0; i < zoom_levels; ++i) {
-    const std::string group = kf.require_value(kHierarchical, "HIER_0_VAL_" + std::to_string(i) + "_SECTION");
-    if (!kf.has_group(group)) throw mirax_error(ErrorKind::format, "Slidedat.ini has no " + group + " group");
+    const std::string group =
+        kf.require_value(kHierarchical, "HIER_0_VAL_" + std::to_string(i) + "_SECTION");
+    if (!kf.has_group(group))
+      throw mirax_error(ErrorKind::format, "Slidedat.ini has no " + group + " group");
     ZoomSection hs;
     hs.concat_exponent = kf.require_int(group, "IMAGE_CONCAT_FACTOR");
     hs.overlap_x = kf.require_double(group, "OVERLAP_X");
@@ -514,34 +566,43 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
     hs.image_w = kf.require_int(group, "DIGITIZER_WIDTH");
     hs.image_h = kf.require_int(group, "DIGITIZER_HEIGHT");
     if (i == 0 ? hs.concat_exponent < 0 : hs.concat_exponent <= 0) {
-      throw mirax_error(ErrorKind::format, group + ": IMAGE_CONCAT_FACTOR " + std::to_string(hs.concat_exponent));
+      throw mirax_error(ErrorKind::format,
+                        group + ": IMAGE_CONCAT_FACTOR " + std::to_string(hs.concat_exponent));
     }
     positive(hs.image_w, group + " DIGITIZER_WIDTH");
     positive(hs.image_h, group + " DIGITIZER_HEIGHT");
     if (int64_t{hs.image_w} * hs.image_h > (int64_t{1} << 26)) {
-      throw mirax_error(ErrorKind::limit, group + ": camera images of " + std::to_string(hs.image_w) +
-                                              " x " + std::to_string(hs.image_h) + " px: implausible");
+      throw mirax_error(ErrorKind::limit, group + ": camera images of " +
+                                              std::to_string(hs.image_w) + " x " +
+                                              std::to_string(hs.image_h) + " px: implausible");
     }
     hs.fill_rgb = ((bgr << 16) & 0xFF0000) | (bgr & 0xFF00) | ((bgr >> 16) & 0xFF);
     const std::string format = kf.require_value(group, "IMAGE_FORMAT");
     if (format == "PNG" || format == "BMP24") {
-      throw mirax_error(ErrorKind::unsupported, group + ": " + format + " images (only JPEG is read)");
+      throw mirax_error(ErrorKind::unsupported,
+                        group + ": " + format + " images (only JPEG is read)");
     }
-    if (format != "JPEG") throw mirax_error(ErrorKind::format, "unrecognized image format: " + format);
+    if (format != "JPEG")
+      throw mirax_error(ErrorKind::format, "unrecognized image format: " + format);
     g.sections.push_back(hs);
   }
   const int vimslide = nonhier_name(kf, nonhier_count, "VIMSLIDE_POSITION_BUFFER").offset;
-  const int stitching = vimslide == -1 ? nonhier_name(kf, nonhier_count, "StitchingIntensityLayer").offset : -1;
-  const int macro = associated_record(kf, nonhier_count, "ScanDataLayer_SlideThumbnail", "THUMBNAIL_IMAGE_TYPE");
-  const int label = associated_record(kf, nonhier_count, "ScanDataLayer_SlideBarcode", "BARCODE_IMAGE_TYPE");
-  const int thumbnail = associated_record(kf, nonhier_count, "ScanDataLayer_SlidePreview", "PREVIEW_IMAGE_TYPE");
+  const int stitching =
+      vimslide == -1 ? nonhier_name(kf, nonhier_count, "StitchingIntensityLayer").offset : -1;
+  const int macro =
+      associated_record(kf, nonhier_count, "ScanDataLayer_SlideThumbnail", "THUMBNAIL_IMAGE_TYPE");
+  const int label =
+      associated_record(kf, nonhier_count, "ScanDataLayer_SlideBarcode", "BARCODE_IMAGE_TYPE");
+  const int thumbnail =
+      associated_record(kf, nonhier_count, "ScanDataLayer_SlidePreview", "PREVIEW_IMAGE_TYPE");
 
   const IndexFile index(dir / index_name);
   for (const auto& p : datafile_paths) {
     try {
       g.datafiles.push_back(std::make_shared<source::FileStore>(p));
     } catch (const Error& e) {
-      throw mirax_error(e.kind(), "data file " + p.filename().string() + " cannot be opened: " + e.cause());
+      throw mirax_error(e.kind(),
+                        "data file " + p.filename().string() + " cannot be opened: " + e.cause());
     }
   }
 
@@ -549,12 +610,14 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   const ZoomSection& s0 = g.sections[0];
   int64_t base_w = 0, base_h = 0;
   for (int i = 0; i < g.images_x; ++i) {
-    base_w += (i % g.divisions != g.divisions - 1 || i == g.images_x - 1) ? s0.image_w
-                                                                           : static_cast<int64_t>(s0.image_w - s0.overlap_x);
+    base_w += (i % g.divisions != g.divisions - 1 || i == g.images_x - 1)
+                  ? s0.image_w
+                  : static_cast<int64_t>(s0.image_w - s0.overlap_x);
   }
   for (int i = 0; i < g.images_y; ++i) {
-    base_h += (i % g.divisions != g.divisions - 1 || i == g.images_y - 1) ? s0.image_h
-                                                                           : static_cast<int64_t>(s0.image_h - s0.overlap_y);
+    base_h += (i % g.divisions != g.divisions - 1 || i == g.images_y - 1)
+                  ? s0.image_h
+                  : static_cast<int64_t>(s0.image_h - s0.overlap_y);
   }
   int total_exponent = 0;
   bool hints = true;
@@ -562,7 +625,9 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
     const ZoomSection& hs = g.sections[static_cast<size_t>(i)];
     ZoomParams lp;
     total_exponent += hs.concat_exponent;
-    if (total_exponent > 30) throw mirax_error(ErrorKind::format, "image_concat exponent too large: " + std::to_string(total_exponent));
+    if (total_exponent > 30)
+      throw mirax_error(ErrorKind::format,
+                        "image_concat exponent too large: " + std::to_string(total_exponent));
     lp.image_concat = 1 << total_exponent;
     const int positions_per_image = std::max(1, lp.image_concat / g.divisions);
     if (vimslide != -1 || stitching != -1 || s0.overlap_x != 0 || s0.overlap_y != 0) {
@@ -581,7 +646,8 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
     lp.tile_advance_y = lp.tile_h - hs.overlap_y / images_per_position;
     if (!(lp.tile_advance_x > 0) || !(lp.tile_advance_y > 0)) {
       throw mirax_error(ErrorKind::format, "level " + std::to_string(i) + ": overlap " +
-                                               tiff::format_double(hs.overlap_x) + " leaves no tile advance");
+                                               tiff::format_double(hs.overlap_x) +
+                                               " leaves no tile advance");
     }
     lp.width = base_w / lp.image_concat;
     lp.height = base_h / lp.image_concat;
@@ -592,8 +658,10 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
 
   const int64_t hier_root = static_cast<int64_t>(std::strlen(kIndexVersion) + slide_id.size());
   const int64_t nonhier_root = hier_root + 4;
-  if (index.text(0, 5) != kIndexVersion) throw index.error("doesn't have the expected version 01.02");
-  if (index.text(5, slide_id.size()) != slide_id) throw index.error("doesn't have a matching slide identifier");
+  if (index.text(0, 5) != kIndexVersion)
+    throw index.error("doesn't have the expected version 01.02");
+  if (index.text(5, slide_id.size()) != slide_id)
+    throw index.error("doesn't have a matching slide identifier");
   const std::vector<int64_t> pos = read_positions(index, g, nonhier_root, vimslide, stitching);
   add_associated(index, g, nonhier_root, "macro", macro, s);
   add_associated(index, g, nonhier_root, "label", label, s);
@@ -602,7 +670,8 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   std::vector<std::map<TileKey, MapTile>> maps(static_cast<size_t>(zoom_levels));
   std::vector<mirax::ComposedLevel> levels = read_levels(index, g, hier_root, pos, maps);
   for (int z = 0; z < zoom_levels; ++z) {
-    for (const auto& [key, t] : maps[static_cast<size_t>(z)]) hints = hints && t.offset_x == 0 && t.offset_y == 0;
+    for (const auto& [key, t] : maps[static_cast<size_t>(z)])
+      hints = hints && t.offset_x == 0 && t.offset_y == 0;
   }
   // openslide.bounds-*: the tilemap's extent at level 0 (tiles w × h at their places).
   {
@@ -625,11 +694,14 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
     }
     bw = std::min(bw, static_cast<double>(lp.width) - bx);
     bh = std::min(bh, static_cast<double>(lp.height) - by);
-    if (!(bx == 0 && by == 0 && bw == static_cast<double>(lp.width) && bh == static_cast<double>(lp.height))) {
+    if (!(bx == 0 && by == 0 && bw == static_cast<double>(lp.width) &&
+          bh == static_cast<double>(lp.height))) {
       s.properties["openslide.bounds-x"] = std::to_string(static_cast<int64_t>(std::floor(bx)));
       s.properties["openslide.bounds-y"] = std::to_string(static_cast<int64_t>(std::floor(by)));
-      s.properties["openslide.bounds-width"] = std::to_string(static_cast<int64_t>(std::ceil(bx + bw) - std::floor(bx)));
-      s.properties["openslide.bounds-height"] = std::to_string(static_cast<int64_t>(std::ceil(by + bh) - std::floor(by)));
+      s.properties["openslide.bounds-width"] =
+          std::to_string(static_cast<int64_t>(std::ceil(bx + bw) - std::floor(bx)));
+      s.properties["openslide.bounds-height"] =
+          std::to_string(static_cast<int64_t>(std::ceil(by + bh) - std::floor(by)));
     }
   }
   for (int z = 0; z < zoom_levels; ++z) {
@@ -645,7 +717,8 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   }
   const uint32_t fill = s0.fill_rgb;
   char color[8];
-  std::snprintf(color, sizeof color, "%02X%02X%02X", (fill >> 16) & 0xFF, (fill >> 8) & 0xFF, fill & 0xFF);
+  std::snprintf(color, sizeof color, "%02X%02X%02X", (fill >> 16) & 0xFF, (fill >> 8) & 0xFF,
+                fill & 0xFF);
   s.properties["openslide.background-color"] = color;
   if (objective && *objective > 0) {
     s.objective_power = static_cast<double>(*objective);
@@ -656,8 +729,10 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   if (hints) {
     for (int z = 0; z < zoom_levels; ++z) {
       const std::string prefix = "openslide.level[" + std::to_string(z) + "].";
-      s.properties[prefix + "tile-width"] = std::to_string(static_cast<int64_t>(g.params[static_cast<size_t>(z)].tile_advance_x));
-      s.properties[prefix + "tile-height"] = std::to_string(static_cast<int64_t>(g.params[static_cast<size_t>(z)].tile_advance_y));
+      s.properties[prefix + "tile-width"] =
+          std::to_string(static_cast<int64_t>(g.params[static_cast<size_t>(z)].tile_advance_x));
+      s.properties[prefix + "tile-height"] =
+          std::to_string(static_cast<int64_t>(g.params[static_cast<size_t>(z)].tile_advance_y));
     }
   }
 }

@@ -58,10 +58,11 @@ KeyFile KeyFile::parse(std::string_view text) {
     }
     const size_t eq = body.find('=');
     if (eq == std::string_view::npos || current == nullptr) {
-      throw Error(ErrorKind::format,
-                  "Slidedat.ini line " + std::to_string(line_no) +
-                      (current == nullptr ? ": a key before any [group]"
-                                          : ": neither a [group], a key = value pair nor a comment"));
+      throw Error(
+          ErrorKind::format,
+          "Slidedat.ini line " + std::to_string(line_no) +
+              (current == nullptr ? ": a key before any [group]"
+                                  : ": neither a [group], a key = value pair nor a comment"));
     }
     std::string key(trim_right(body.substr(0, eq)));
     std::string value(trim_left(body.substr(eq + 1)));
@@ -134,7 +135,8 @@ double KeyFile::require_double(const std::string& group, const std::string& key)
   in.imbue(std::locale::classic());
   double d = 0;
   in >> d;
-  if (s.empty() || in.fail() || !in.eof()) throw key_error(group, key, "is not a number: \"" + v + "\"");
+  if (s.empty() || in.fail() || !in.eof())
+    throw key_error(group, key, "is not a number: \"" + v + "\"");
   return d;
 }
 

@@ -1,8 +1,8 @@
 #include "vendor/mirax_level_source.hpp"
 
 #include <algorithm>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -87,7 +87,9 @@ class ComposedStore final : public source::ByteStore {
   int64_t down() const { return down_; }
   bool empty_tile(size_t t) const { return buckets_[t].empty(); }
 
-  uint64_t size() const noexcept override { return static_cast<uint64_t>(buckets_.size()) * kTileBytes; }
+  uint64_t size() const noexcept override {
+    return static_cast<uint64_t>(buckets_.size()) * kTileBytes;
+  }
   void read_exact(std::span<std::byte> buffer, uint64_t offset) const override {
     if (offset > size() || buffer.size() > size() - offset) {
       throw Error(ErrorKind::format,
@@ -131,14 +133,17 @@ class ComposedStore final : public source::ByteStore {
     for (auto it = bucket.rbegin(); it != bucket.rend(); ++it) {
       const Placement& p = level_.placements[*it];
       const auto pixels = decoded(p.image);
-      const int64_t x0 = std::max(p.x, tx), x1 = std::min<int64_t>(p.x + p.width, tx + kComposedTile);
-      const int64_t y0 = std::max(p.y, ty), y1 = std::min<int64_t>(p.y + p.height, ty + kComposedTile);
+      const int64_t x0 = std::max(p.x, tx),
+                    x1 = std::min<int64_t>(p.x + p.width, tx + kComposedTile);
+      const int64_t y0 = std::max(p.y, ty),
+                    y1 = std::min<int64_t>(p.y + p.height, ty + kComposedTile);
       const size_t iw = static_cast<size_t>(level_.image_width);
       for (int64_t y = y0; y < y1; ++y) {
         const size_t sy = static_cast<size_t>(p.src_y + (y - p.y));
         const size_t sx = static_cast<size_t>(p.src_x + (x0 - p.x));
-        std::memcpy(out + (static_cast<size_t>(y - ty) * kComposedTile + static_cast<size_t>(x0 - tx)) * 3,
-                    pixels->data() + (sy * iw + sx) * 3, static_cast<size_t>(x1 - x0) * 3);
+        std::memcpy(
+            out + (static_cast<size_t>(y - ty) * kComposedTile + static_cast<size_t>(x0 - tx)) * 3,
+            pixels->data() + (sy * iw + sx) * 3, static_cast<size_t>(x1 - x0) * 3);
       }
     }
   }
@@ -155,7 +160,8 @@ class ComposedStore final : public source::ByteStore {
                                          " bytes run past the end of the data file (" +
                                          std::to_string(file.size()) + " bytes)");
     }
-    const size_t w = static_cast<size_t>(level_.image_width), h = static_cast<size_t>(level_.image_height);
+    const size_t w = static_cast<size_t>(level_.image_width),
+                 h = static_cast<size_t>(level_.image_height);
     if (image.length > w * h * 3 * 4 + (size_t{1} << 20)) {
       throw Error(ErrorKind::limit, where + std::to_string(image.length) +
                                         " bytes are implausible for " + std::to_string(w) + " x " +
@@ -165,12 +171,13 @@ class ComposedStore final : public source::ByteStore {
     file.read_exact(encoded, image.offset);
     auto frame = codec::read_jpeg_frame(encoded);
     if (!frame || frame->width != w || frame->height != h || frame->components != 3) {
-      throw Error(ErrorKind::corrupt,
-                  where + (frame ? "a " + std::to_string(frame->width) + " x " +
-                                       std::to_string(frame->height) + " JPEG of " +
-                                       std::to_string(frame->components) + " components, expected " +
-                                       std::to_string(w) + " x " + std::to_string(h) + " RGB"
-                                 : std::string("not a JPEG stream")));
+      throw Error(
+          ErrorKind::corrupt,
+          where + (frame ? "a " + std::to_string(frame->width) + " x " +
+                               std::to_string(frame->height) + " JPEG of " +
+                               std::to_string(frame->components) + " components, expected " +
+                               std::to_string(w) + " x " + std::to_string(h) + " RGB"
+                         : std::string("not a JPEG stream")));
     }
     auto pixels = std::make_shared<Pixels>(w * h * 3);
     codec::TileFormat format;
@@ -179,8 +186,11 @@ class ComposedStore final : public source::ByteStore {
     format.samples_per_pixel = 3;
     format.width = static_cast<uint32_t>(w);
     format.height = static_cast<uint32_t>(h);
-    ImageView view{.data = pixels->data(), .width = static_cast<int64_t>(w),
-                   .height = static_cast<int64_t>(h), .channels = 3, .row_pitch = w * 3};
+    ImageView view{.data = pixels->data(),
+                   .width = static_cast<int64_t>(w),
+                   .height = static_cast<int64_t>(h),
+                   .channels = 3,
+                   .row_pitch = w * 3};
     try {
       codec::decode_tile(encoded, format, view);
     } catch (const Error& e) {
