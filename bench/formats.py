@@ -57,6 +57,7 @@ def make_dicom(source, directory, scale):
     from wsidicomizer import WsiDicomizer
     from wsidicomizer.wsidicomizer import SourceIdentifier
 
+    mdf.import_writers()
     big = tissue_tiles(source, scale)
     tile = 512 // scale
     tif = directory.with_name(directory.name + ".src.tif")
