@@ -13,7 +13,9 @@
 # Environment: TARGETS (ninja targets; default: all), CTEST_ARGS (extra ctest arguments, e.g.
 # "-R GpuRead"), FIXTURE_DIR (carried fixtures folder; default .carry/fixtures), BENCHES
 # (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py python.py, those present), BENCH_ARGS
-# (extra driver arguments), JOBS (default: cores). Each driver is called as
+# (extra arguments for every driver), BENCH_ARGS_<name> (for one driver, e.g. BENCH_ARGS_patches),
+# BENCH_TIMEOUT (seconds per driver, so that one slow driver cannot eat the call; default none),
+# JOBS (default: cores). Each driver is called as
 #   python3 DRIVER --cli BUILD/slidestream --build BUILD --slides DIR --out $OUT/NAME.json
 #
 # Here (not on the GPU machine), `scripts/device-check.sh prepare [BUILD_DIR]` fills those
@@ -173,8 +175,13 @@ if [ "$MODE_BENCH" = 1 ]; then
     [ -f "$driver" ] || continue
     name=$(basename "$driver" .py)
     step "bench $name"
-    python3 "$driver" --cli "$BUILD/slidestream" --build "$BUILD" --slides "$SLIDES" \
-      --out "$OUT/$name.json" ${BENCH_ARGS:-} > "$LOGS/bench-$name.log" 2>&1 || status=1
+    own_args_var="BENCH_ARGS_$name"
+    # shellcheck disable=SC2086
+    timeout "${BENCH_TIMEOUT:-0}" python3 "$driver" --cli "$BUILD/slidestream" --build "$BUILD" \
+      --slides "$SLIDES" --out "$OUT/$name.json" ${BENCH_ARGS:-} ${!own_args_var:-} \
+      > "$LOGS/bench-$name.log" 2>&1
+    rc=$?
+    [ "$rc" = 0 ] || { status=1; echo "bench $name: exit $rc (124: stopped at BENCH_TIMEOUT)"; }
     tail -40 "$LOGS/bench-$name.log"
   done
 fi
