@@ -7,6 +7,8 @@ The batch: --slides copies of one slide of the seed's shape (bench/make_bench_sl
 try), each a file of its own. Two jobs, each over the whole batch, one task per slide:
 
   sobel    slide level 0 -> per-channel Sobel magnitude, float32 -> Zarr v3 (512^2 x 3 chunks)
+  sobel-u8 the same, stored as uint8 (our op sobel-u8: rint(clamp(sobel, 0, 1) * 255)); a
+           quarter of the bytes, for disks that cannot hold eight float32 outputs (6.3 GB each)
   convert  slide -> OME-Zarr (uint8, 512^2 chunks)
 
 Routes:
@@ -64,7 +66,7 @@ def _seed_read(slide, device):
     return tifffile.imread(slide)
 
 
-def _seed_sobel_block(block):
+def _seed_sobel_block(block, as_uint8=False):
     import numpy as np
     if type(block).__module__.startswith("cupy"):
         import cupy as xp
@@ -78,6 +80,8 @@ def _seed_sobel_block(block):
         gx = ndi.sobel(f, axis=1, mode="reflect")
         gy = ndi.sobel(f, axis=0, mode="reflect")
         out[..., c] = xp.sqrt((gx * gx + gy * gy) * xp.float32(0.5)) * xp.float32(0.25)
+    if as_uint8:  # our sobel-u8: rint(clamp(sobel, 0, 1) * 255), half to even
+        return xp.rint(xp.clip(out, 0, 1) * xp.float32(255)).astype(xp.uint8)
     return out
 
 
@@ -89,9 +93,10 @@ def seed_one(slide, output, job, device, threads):
     shutil.rmtree(output, ignore_errors=True)
     level = _seed_read(slide, device)
     arr = da.from_array(level, chunks=(512, 512, 3), asarray=False)
-    if job == "sobel":
+    if job in ("sobel", "sobel-u8"):
+        out_type = np.uint8 if job == "sobel-u8" else np.float32
         arr = arr.map_overlap(_seed_sobel_block, depth=(1, 1, 0), boundary="reflect",
-                              dtype=np.float32)
+                              dtype=out_type, as_uint8=job == "sobel-u8")
     if device == "cuda":
         import cupy
         arr = arr.map_blocks(cupy.asnumpy, dtype=arr.dtype, meta=np.empty((0, 0, 0), arr.dtype))
@@ -108,7 +113,7 @@ def run_batch(client, route, job, slides, out_dir, device, threads):
     start = time.perf_counter()
     if route == "ours":
         from slidestream.dask import process_slides
-        ops = ["sobel"] if job == "sobel" else None
+        ops = None if job == "convert" else [job]
         results = process_slides(slides, out_dir, ops=ops, client=client, device=device,
                                  progress=False, summary=False, threads=threads)
         failed = [r for r in results if r.status != "done"]
@@ -146,7 +151,7 @@ def main():
     ap.add_argument("--height", type=int, default=19920)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--jobs", default="sobel,convert")
+    ap.add_argument("--jobs", default="sobel,convert", help="comma list: sobel, sobel-u8, convert")
     ap.add_argument("--routes", default="ours,seed")
     ap.add_argument("--threads-per-task", type=int, default=0,
                     help="threads each task uses (default: cores / N, so every N fills the "
@@ -165,10 +170,14 @@ def main():
             for job in a.jobs.split(","):
                 # Ours and the seed's in turns, the same files, the same cluster.
                 for route in a.routes.split(","):
-                    seconds = run_batch(client, route, job, slides,
-                                        a.work / "out" / f"{route}-{job}-{n}", a.device, threads)
+                    out_dir = a.work / "out" / f"{route}-{job}-{n}"
+                    seconds = run_batch(client, route, job, slides, out_dir, a.device, threads)
+                    written = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
+                    # Each batch's outputs go before the next: eight float32 Sobel outputs of the
+                    # seed's shape (50 GB) beside the slides fill the lent machine's 64 GiB disk.
+                    shutil.rmtree(out_dir, ignore_errors=True)
                     row = {"route": route, "job": job, "workers": n, "threads_per_task": threads,
-                           "slides": len(slides), "seconds": seconds,
+                           "slides": len(slides), "seconds": seconds, "bytes_written": written,
                            "slides_per_hour": len(slides) * 3600 / seconds}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
