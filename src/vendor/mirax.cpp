@@ -48,6 +48,9 @@ constexpr uint64_t kMaxIndexBytes = uint64_t{256} << 20;
 // far beyond a real slide; more is a lying Slidedat.ini, not a reason to allocate gigabytes.
 constexpr int64_t kMaxPositions = int64_t{1} << 24;
 constexpr int64_t kMaxPlacements = int64_t{1} << 24;
+// Where an image may be placed (level pixels, either way): far past any real level (2^40 px),
+// and small enough that its place in 16.16 fixed point stays well inside 64 bits.
+constexpr double kMaxPlace = 1099511627776.0;
 
 Error mirax_error(ErrorKind kind, const std::string& cause) {
   return Error(kind, "MIRAX: " + cause);
@@ -396,6 +399,13 @@ void place(const Geometry& g, int z, const std::map<TileKey, MapTile>& map,
     p.src_y = t.src_y;
     p.tile_w = lp.tile_w;
     p.tile_h = lp.tile_h;
+    if (!(std::fabs(p.x) <= kMaxPlace) || !(std::fabs(p.y) <= kMaxPlace)) {
+      throw mirax_error(ErrorKind::limit,
+                        "level " + std::to_string(z) + ": an image placed at (" +
+                            tiff::format_double(p.x) + ", " + tiff::format_double(p.y) +
+                            ") px: implausible (overlaps of " + tiff::format_double(hs.overlap_x) +
+                            " x " + tiff::format_double(hs.overlap_y) + " px)");
+    }
     p.width = split ? static_cast<int32_t>(std::ceil(lp.tile_w)) : hs.image_w;
     p.height = split ? static_cast<int32_t>(std::ceil(lp.tile_h)) : hs.image_h;
     p.rank = rank++;
