@@ -4,8 +4,9 @@
 // images; every level's pixels and regions at many places (across overlaps, at the edges, past
 // them) equal to OpenSlide's read_region of the whole level, including the pixels its bilinear
 // resampling leaves partly transparent (compared after un-premultiplying, as OpenSlide returns
-// them). OpenSlide's reads of smaller regions differ from its whole-level read in places (its
-// arithmetic depends on what each paint covers of the region: docs/mirax.md); there ours
+// them); level 1 of mirax-deep512 (a concat of 512, images within 1/512 px of whole pixels left
+// unresampled). OpenSlide's reads of smaller regions differ from its whole-level read in places
+// (its arithmetic depends on what each paint covers of the region: docs/mirax.md); there ours
 // differ from them by at most 1 in opaque pixels, which RegionsAcrossOverlapsAndEdges checks.
 #include <gtest/gtest.h>
 
@@ -269,6 +270,31 @@ TEST_F(MiraxOpenSlide4, RegionsAcrossOverlapsAndEdgesEqualOpenSlide) {
     std::printf("  %s: %zu region pixels, %zu of them 1 off OpenSlide's region reads\n",
                 f.name.c_str(), compared, off_by_one);
   }
+}
+
+// Level 1 of mirax-deep512 concatenates 512 x 512 images (a real slide's level 9): its images lie
+// at their positions / 512, some within 1/512 px of a whole pixel on both axes, where cairo keeps
+// NEAREST (its 24.8 fixed point rounds them whole), the others bilinear.
+TEST(MiraxDeepLevel, ImagesWithinA512thOfAPixelAreNotResampledAsInOpenSlide) {
+  std::ifstream in(fixture_dir() / "mirax" / "manifest.json");
+  ASSERT_TRUE(in) << "no mirax/manifest.json (run ctest: make_mirax_fixtures)";
+  const nlohmann::json deep = nlohmann::json::parse(in).at("deep");
+  const auto path = fixture_dir() / "mirax" / deep.at("name").get<std::string>();
+  const int level = deep.at("level").get<int>();
+  Slide slide = Slide::open(path);
+  ASSERT_EQ(slide.levels().size(), 2u);
+  const Level& l = slide.level(level);
+  EXPECT_EQ(l.downsample, 512.0);
+  const auto dir = scratch_dir("mirax_deep512");
+  const std::string spec =
+      std::to_string(level) + ",0,0," + std::to_string(l.width) + "," + std::to_string(l.height);
+  std::string log;
+  ASSERT_EQ(run_python("openslide4_regions.py", {path.string(), dir.string(), spec}, &log), 0)
+      << log;
+  size_t partial = 0;
+  EXPECT_EQ(compare_drawn(slide.read_level(level), read_bytes(dir / "region-0.rgba"), 0, &partial),
+            "");
+  EXPECT_GT(partial, 100u);
 }
 
 TEST_F(MiraxOpenSlide4, AssociatedImagesEqualOpenSlide) {
