@@ -23,6 +23,12 @@ SEEDS = {
     "div2-3levels": dict(divisions=2, images_x=4, images_y=4, image_size=64, overlap=8,
                          concat_exponents=[0, 1, 1], level_overlaps=[8, 4, 2],
                          missing0={(0, 3)}, missing1=set(), datafiles=1, page_size=4, seed=6),
+    # Images between pixels at levels 1 and 2 (odd positions and overlaps), level 2's cut into
+    # 15.5 px tiles: the resampling paths (docs/mirax.md, "Painting between pixels").
+    "frac-3levels": dict(divisions=1, images_x=4, images_y=3, image_size=62, overlap=7,
+                         concat_exponents=[0, 1, 1], level_overlaps=[7, 3, 1],
+                         missing0={(1, 1)}, missing1=set(), datafiles=1, page_size=3, seed=7,
+                         jitter=[-3, -1, 0, 1, 3]),
 }
 
 

@@ -3,7 +3,8 @@
 // the index's linked lists, absurd sizes, layouts we do not serve) each end in a
 // slidestream::Error naming the .mrxs and the cause; a good slide's Index.dat and data files cut
 // short at many points end in a clear error. Each case runs isolated in a child
-// (support/isolated_read.hpp): never a crash, a hang or another exception.
+// (support/isolated_read.hpp): never a crash, a hang or another exception. A fractional overlap
+// (tile advances between pixels), once refused, is read as OpenSlide reads it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,11 +19,19 @@
 #include "../fuzz/mirax_fuzz_input.hpp"
 #include "support/isolated_read.hpp"
 #include "support/test_support.hpp"
+#include "vendor_reference.hpp"
 
 namespace slidestream::test {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string read_all(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 TEST(MalformedMirax, EachDamagedVariantIsAClearError) {
   std::ifstream in(fixture_dir() / "mirax" / "manifest.json");
@@ -40,6 +49,34 @@ TEST(MalformedMirax, EachDamagedVariantIsAClearError) {
     EXPECT_NE(o.message.find(path.filename().string()), std::string::npos) << o.message;
     EXPECT_NE(o.message.find(expect), std::string::npos)
         << "expected \"" << expect << "\" in: " << o.message;
+  }
+}
+
+// Level 1 of a copy of mirax-div1 with an overlap of 15.5 px: its tile advance (128 - 15.5) is
+// between pixels. This was refused before fractional placements were painted as OpenSlide
+// paints them; now every level reads as OpenSlide 4.0.1 reads it.
+TEST(MalformedMirax, AFractionalOverlapIsReadAsOpenSlideReadsIt) {
+  const fs::path dir = scratch_dir("malformed_mirax_fractional_overlap");
+  fs::copy(fixture_dir() / "mirax" / "mirax-div1", dir / "frac", fs::copy_options::recursive);
+  std::ofstream(dir / "frac.mrxs").put('\n');
+  std::string ini = read_all(dir / "frac" / "Slidedat.ini");
+  const size_t section = ini.find("[LAYER_0_LEVEL_1_SECTION]");
+  const size_t key = ini.find("OVERLAP_X = 16\r\n", section);
+  ASSERT_NE(key, std::string::npos);
+  ini.replace(key, 14, "OVERLAP_X = 15.5");
+  std::ofstream(dir / "frac" / "Slidedat.ini", std::ios::binary) << ini;
+  const fs::path mrxs = dir / "frac.mrxs";
+  Outcome o = open_and_read_isolated(mrxs);
+  ASSERT_EQ(o.kind, Outcome::no_error) << o.message;
+  auto meta = openslide4_dump(mrxs, dir / "openslide");
+  ASSERT_FALSE(meta.is_null());
+  EXPECT_EQ(meta.at("properties").at("mirax.LAYER_0_LEVEL_1_SECTION.OVERLAP_X"), "15.5");
+  Slide slide = Slide::open(mrxs);
+  ASSERT_EQ(slide.levels().size(), meta.at("levels").size());
+  for (const Level& l : slide.levels()) {
+    const auto rgba =
+        read_bytes(dir / "openslide" / ("level-" + std::to_string(l.index) + ".rgba"));
+    EXPECT_EQ(compare_rgba(slide.read_level(l.index), rgba, 0), "") << "level " << l.index;
   }
 }
 
@@ -75,13 +112,6 @@ TEST(MalformedMirax, TruncatedDataFileEndsInAClearError) {
 
 TEST(MalformedMirax, TruncatedSlidedatEndsInAClearError) {
   expect_cuts_are_clear_errors("Slidedat.ini");
-}
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // fuzz_mirax's seeds (fuzz/corpus/mirax) read cleanly; each with bytes flipped at random places

@@ -12,8 +12,8 @@
 // (row, column) on top (read_tiles walks rows and columns backwards; SATURATE keeps the first
 // opaque paint). We build the same placements (mirax_level_source.hpp composes them).
 // Where a placement falls between pixels (fractional positions, advances or tile sizes),
-// OpenSlide resamples the image with cairo's bilinear filter, which we do not reproduce: such
-// slides are refused, saying so. Only JPEG images are read (PNG and BMP24 are refused).
+// OpenSlide resamples the image with cairo's bilinear filter: mirax_resample.hpp redoes it
+// bit for bit. Only JPEG images are read (PNG and BMP24 are refused).
 // Properties: mirax.GROUP.KEY for every key of Slidedat.ini, mpp from level 0's section,
 // objective power, background colour, bounds, the level properties.
 #include <algorithm>
@@ -48,6 +48,9 @@ constexpr uint64_t kMaxIndexBytes = uint64_t{256} << 20;
 // far beyond a real slide; more is a lying Slidedat.ini, not a reason to allocate gigabytes.
 constexpr int64_t kMaxPositions = int64_t{1} << 24;
 constexpr int64_t kMaxPlacements = int64_t{1} << 24;
+// Where an image may be placed (level pixels, either way): far past any real level (2^40 px),
+// and small enough that its place in 16.16 fixed point stays well inside 64 bits.
+constexpr double kMaxPlace = 1099511627776.0;
 
 Error mirax_error(ErrorKind kind, const std::string& cause) {
   return Error(kind, "MIRAX: " + cause);
@@ -370,47 +373,41 @@ std::vector<mirax::ComposedLevel> read_levels(const IndexFile& index, const Geom
   return out;
 }
 
-// The tilemap's tiles as whole-pixel placements, or the reason OpenSlide would resample them.
+// The tilemap's tiles as placements, in OpenSlide's painting order. Their places, advances
+// and tile sizes may be between pixels (a position over the concat, an overlap shared by the
+// photo's images, an image split into tiles of a fractional size): they are kept as OpenSlide
+// computes them (doubles, exact here: sums of multiples of powers of two), and painted with
+// cairo's resampling (mirax_resample.hpp).
 void place(const Geometry& g, int z, const std::map<TileKey, MapTile>& map,
            mirax::ComposedLevel& level) {
   const ZoomParams& lp = g.params[static_cast<size_t>(z)];
   const ZoomSection& hs = g.sections[static_cast<size_t>(z)];
-  const std::string lvl = "level " + std::to_string(z);
-  if (!whole(lp.tile_advance_x) || !whole(lp.tile_advance_y) || !whole(lp.tile_w) ||
-      !whole(lp.tile_h)) {
-    throw mirax_error(ErrorKind::unsupported, lvl + ": tiles of " + tiff::format_double(lp.tile_w) +
-                                                  " px advancing " +
-                                                  tiff::format_double(lp.tile_advance_x) +
-                                                  " px fall between pixels, where "
-                                                  "OpenSlide resamples them (not reproduced)");
-  }
+  // read_tile paints the whole image, or (an image split into tiles) its copy of a ceil(tile)
+  // rectangle of the image from the tile's corner on (transparent past the image).
+  const bool split = hs.image_w > lp.tile_w || hs.image_h > lp.tile_h;
   uint64_t rank = 0;
   // OpenSlide paints rows bottom to top, columns right to left, with cairo's SATURATE operator
-  // (the first opaque paint of a pixel stays): the largest (row, column) ends on top, rank 0.
+  // (the first opaque paint of a pixel stays): the largest (row, column) is painted first.
   for (auto it = map.rbegin(); it != map.rend(); ++it) {
     const auto& [key, t] = *it;
-    const double x = static_cast<double>(key.col) * lp.tile_advance_x + t.offset_x;
-    const double y = static_cast<double>(key.row) * lp.tile_advance_y + t.offset_y;
-    if (!whole(x) || !whole(y) || !whole(t.src_x) || !whole(t.src_y)) {
-      throw mirax_error(ErrorKind::unsupported, lvl + ": an image placed at (" +
-                                                    tiff::format_double(x) + ", " +
-                                                    tiff::format_double(y) +
-                                                    ") falls between pixels, where OpenSlide "
-                                                    "resamples it (not reproduced)");
-    }
     mirax::Placement p;
     p.image = t.image;
-    p.x = static_cast<int64_t>(x);
-    p.y = static_cast<int64_t>(y);
-    p.src_x = static_cast<int32_t>(t.src_x);
-    p.src_y = static_cast<int32_t>(t.src_y);
-    // read_tile paints the whole image, or (an image split into tiles) a ceil(tile) square of
-    // it, clipped to the image.
-    const bool split = hs.image_w > lp.tile_w || hs.image_h > lp.tile_h;
-    p.width = split ? std::min<int32_t>(static_cast<int32_t>(lp.tile_w), hs.image_w - p.src_x)
-                    : hs.image_w;
-    p.height = split ? std::min<int32_t>(static_cast<int32_t>(lp.tile_h), hs.image_h - p.src_y)
-                     : hs.image_h;
+    p.x = static_cast<double>(key.col) * lp.tile_advance_x + t.offset_x;
+    p.y = static_cast<double>(key.row) * lp.tile_advance_y + t.offset_y;
+    p.cut = split;
+    p.src_x = t.src_x;
+    p.src_y = t.src_y;
+    p.tile_w = lp.tile_w;
+    p.tile_h = lp.tile_h;
+    if (!(std::fabs(p.x) <= kMaxPlace) || !(std::fabs(p.y) <= kMaxPlace)) {
+      throw mirax_error(ErrorKind::limit,
+                        "level " + std::to_string(z) + ": an image placed at (" +
+                            tiff::format_double(p.x) + ", " + tiff::format_double(p.y) +
+                            ") px: implausible (overlaps of " + tiff::format_double(hs.overlap_x) +
+                            " x " + tiff::format_double(hs.overlap_y) + " px)");
+    }
+    p.width = split ? static_cast<int32_t>(std::ceil(lp.tile_w)) : hs.image_w;
+    p.height = split ? static_cast<int32_t>(std::ceil(lp.tile_h)) : hs.image_h;
     p.rank = rank++;
     if (p.width > 0 && p.height > 0) level.placements.push_back(p);
   }

@@ -1,12 +1,14 @@
 // A MIRAX level served as a tile source: the camera images OpenSlide's tilemap places (each at
-// its stored position, overlapping its neighbours) composed, on request, into a regular grid of
-// uncompressed tiles. The level's one store is a ComposedStore: reading tile t's bytes decodes
-// the images that overlap it (kept in a small cache of decoded images) and paints them in
-// OpenSlide's order (its read_tiles walks rows bottom to top and columns right to left, painting
-// with cairo's SATURATE operator, where the first opaque paint of a pixel stays: where images
-// overlap, the one with the largest (row, column) is on top). Pixels no image
-// covers are 0 (OpenSlide's transparent black); a grid tile no image touches is missing, which
-// readers fill with ReadOptions::fill.
+// its stored position, overlapping its neighbours, often between pixels) composed, on request,
+// into a regular grid of uncompressed tiles. The level's one store is a ComposedStore: reading
+// tile t's bytes decodes the images that overlap it (kept in a small cache of decoded images)
+// and paints them as OpenSlide 4.0.1 does (mirax_resample.hpp): in its order (read_tiles walks
+// rows bottom to top and columns right to left), each at its place (bilinear resampling where
+// that is between pixels), with cairo's SATURATE operator onto premultiplied ARGB32, then
+// un-premultiplied to RGB. Where images overlap, the first painted (the largest (row, column))
+// is on top; where it is partly transparent (its resampled border) the next shows through.
+// Pixels no image covers are 0 (OpenSlide's transparent black); a grid tile no image touches
+// is missing, which readers fill with ReadOptions::fill.
 #pragma once
 
 #include <cstdint>
@@ -26,14 +28,19 @@ struct StoredImage {
   uint64_t length = 0;
 };
 
-// One tile of OpenSlide's tilemap: `image`'s pixels [src_x, src_x + width) × [src_y, src_y +
-// height) drawn with their top-left corner at (x, y) of the level. `rank` orders overlaps: the
-// lower one is drawn on top.
+// One tile of OpenSlide's tilemap: a surface of width × height pixels painted with its
+// top-left corner at (x, y) of the level (any real numbers: cairo resamples where they are not
+// whole). The surface is the whole image, or (`cut`, an image split into tiles: read_tile's
+// copy) the ceil(tile) pixels of the image from (src_x, src_y) on, itself resampled where that
+// corner is not whole. `rank` is OpenSlide's painting order: the lower one is painted first.
 struct Placement {
   uint32_t image = 0;  // index into the level's images
-  int64_t x = 0, y = 0;
-  int32_t src_x = 0, src_y = 0;
+  double x = 0, y = 0;
+  double src_x = 0, src_y = 0;
+  // The tilemap tile's size: OpenSlide skips a tile that ends at or before the surface's start.
+  double tile_w = 0, tile_h = 0;
   int32_t width = 0, height = 0;
+  bool cut = false;
   uint64_t rank = 0;
 };
 
