@@ -160,7 +160,7 @@ def bench_dicom(directory, first_file, args):
 
 # ---- MIRAX ----
 
-def make_mirax(source, directory, scale):
+def make_mirax(source, directory, scale, jitter=None):
     """A MIRAX slide (directory/slide.mrxs + directory/slide/) laid out by
     tests/fixtures/make_mirax_fixtures.py from the tiled scan: 256 px JPEG images, 2 x 2 per
     camera photo, photos overlapping by 32 px with jitter (multiples of 16, so that all 5
@@ -177,7 +177,8 @@ def make_mirax(source, directory, scale):
     mmf.write_slide(directory, "slide", src, divisions=div, images_x=across * div,
                     images_y=down * div, image_size=size, overlap=overlap,
                     concat_exponents=[0, 1, 1, 1, 1], level_overlaps=[32, 16, 8, 4, 2],
-                    missing0=set(), missing1=set(), datafiles=4, page_size=256, seed=3)
+                    missing0=set(), missing1=set(), datafiles=4, page_size=256, seed=3,
+                    jitter=jitter)
     mmf.check_openslide(directory / "slide.mrxs")
     return "slide.mrxs"
 
@@ -196,6 +197,11 @@ def bench_mirax(directory, first_file, args):
 FORMATS = {
     "dicom": {"name": "bench-dicom", "make": make_dicom, "bench": bench_dicom},
     "mirax": {"name": "bench-mirax", "make": make_mirax, "bench": bench_mirax},
+    # As real scanners place them: camera positions on odd pixels, so that levels 1-4 paint
+    # their images between pixels (composed with OpenSlide's bilinear arithmetic, docs/mirax.md).
+    "mirax-frac": {"name": "bench-mirax-frac",
+                   "make": lambda src, d, sc: make_mirax(src, d, sc, jitter=[-3, -1, 0, 1, 3]),
+                   "bench": bench_mirax},
 }
 
 
