@@ -11,7 +11,7 @@
 #   .whl/       Python wheels of the peers (kvikio, cuCIM, nvImageCodec, ...), installed into
 #               /tmp/site
 # Environment: TARGETS (ninja targets; default: all), CTEST_ARGS (extra ctest arguments, e.g.
-# "-R GpuRead"), FIXTURE_DIR (carried fixtures folder; default .carry/fixtures), BENCHES
+# "-R GpuRead"), PYTEST_TIMEOUT (seconds for the Python tests, default 400), FIXTURE_DIR (carried fixtures folder; default .carry/fixtures), BENCHES
 # (drivers; default: bench/uc1.py uc2.py uc3.py cpu_read.py python.py, those present), BENCH_ARGS
 # (extra arguments for every driver), BENCH_ARGS_<name> (for one driver, e.g. BENCH_ARGS_patches),
 # BENCH_TIMEOUT (seconds per driver, so that one slow driver cannot eat the call; default none),
@@ -156,7 +156,7 @@ if [ "$MODE_TESTS" = 1 ]; then
       python/tests/test_errors.py python/tests/test_dask_gpu.py
       python/tests/test_read_regions.py python/tests/test_patches.py python/tests/test_loader.py"
     SLIDESTREAM_TESTDATA=$ROOT/.carry/testdata SLIDESTREAM_FIXTURES=${SLIDESTREAM_FIXTURE_DIR:-} \
-      SLIDESTREAM_CLI=$BUILD/slidestream timeout 400 python3 -m pytest ${PYTEST_FILES:-$GPU_PYTESTS} -p no:cacheprovider -rfEs \
+      SLIDESTREAM_CLI=$BUILD/slidestream timeout "${PYTEST_TIMEOUT:-400}" python3 -m pytest ${PYTEST_FILES:-$GPU_PYTESTS} -p no:cacheprovider -rfEs \
       --tb=short -o faulthandler_timeout=100 ${PYTEST_ARGS:-} \
       > "$LOGS/pytest-gpu.log" 2>&1 || status=1
     # The whole log comes back (failures need their tracebacks, not a tail).
