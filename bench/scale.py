@@ -181,6 +181,10 @@ def main():
                            "slides_per_hour": len(slides) * 3600 / seconds}
                     rows.append(row)
                     print(json.dumps(row), flush=True)
+                    if a.json:  # after every row: a call stopped at its limit keeps the rows so far
+                        a.json.parent.mkdir(parents=True, exist_ok=True)
+                        a.json.write_text(json.dumps({"device": a.device, "partial": True,
+                                                      "rows": rows}, indent=1))
         finally:
             client.close()
             cluster.close()
