@@ -59,6 +59,7 @@ struct Scratch {
   std::vector<std::byte> tile;
   std::vector<std::byte> plane;
   std::vector<std::byte> oversized;  // a decoded tile larger than the grid, before its crop
+  std::vector<std::byte> skipped;    // the columns of an uncompressed tile a region does not want
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -121,6 +122,58 @@ bool rows_are_pixels(const codec::TileFormat& format, const ImageView& dest) {
   return format.compression == Compression::none && format.predictor == 1 && host_order &&
          dest.row_bytes() ==
              size_t{format.width} * format.samples_per_pixel * (format.bits_per_sample / 8u);
+}
+
+// The part of an uncompressed tile a region wants, read straight from the file into `dest`
+// (dest.width x dest.height pixels from column `col`, row `row` of tile (tx, ty)): one preadv
+// whose vectors put each wanted row slice into its destination row and the columns around it
+// into a small scratch, so a 256² patch over a 512² tile moves its rows once instead of the
+// whole tile being read and then cut. Returns false (nothing decided, the caller takes the
+// general path, which also reports any error) where the tile is not one plain range of
+// host-order samples in one file, or a read comes short.
+bool read_uncompressed_part(const RegionSource& s, int64_t tx, int64_t ty, int64_t col, int64_t row,
+                            const ImageView& dest, uint64_t& bytes_read) {
+  if (s.tiles.planes() != 1 || s.tiles.strips()) return false;
+  const io::File* file = s.tiles.single_file();
+  if (file == nullptr) return false;
+  codec::TileFormat format = s.tiles.format();
+  format.height = s.tiles.decoded_rows(ty);
+  ImageView tile_rows = dest;
+  tile_rows.width = format.width;
+  if (!rows_are_pixels(format, tile_rows) || row + dest.height > format.height) return false;
+  const source::TileBytes bytes = s.tiles.tile(tx, ty, 0);
+  const size_t tile_row = tile_rows.row_bytes();
+  if (bytes.missing() || !bytes.single() || bytes.size() < tile_row * format.height ||
+      !source::within_stores(s.tiles, bytes)) {
+    return false;
+  }
+  const size_t before = static_cast<size_t>(col) * dest.pixel_bytes();
+  const size_t wanted = dest.row_bytes();
+  const size_t after = tile_row - before - wanted;
+  Scratch& sc = scratch();
+  ensure(sc.skipped, std::max(before, after));
+  constexpr int64_t kRowsPerCall = IOV_MAX / 3;
+  std::vector<iovec> iov;
+  for (int64_t first = 0; first < dest.height; first += kRowsPerCall) {
+    const int64_t last = std::min(dest.height, first + kRowsPerCall);
+    iov.clear();
+    for (int64_t r = first; r < last; ++r) {
+      if (before > 0) iov.push_back({sc.skipped.data(), before});
+      iov.push_back({dest.row(r), wanted});
+      if (after > 0) iov.push_back({sc.skipped.data(), after});
+    }
+    const uint64_t offset =
+        bytes.front().offset + static_cast<uint64_t>(row + first) * tile_row + before;
+    // The first row's leading columns and the last row's trailing ones are not read.
+    if (before > 0) iov.erase(iov.begin());
+    if (after > 0) iov.pop_back();
+    const size_t want = static_cast<size_t>(last - first) * tile_row - before - after;
+    const ssize_t n =
+        ::preadv(file->fd(), iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(offset));
+    if (n < 0 || static_cast<size_t>(n) != want) return false;
+    bytes_read += want;
+  }
+  return true;
 }
 
 // Decodes `encoded` into dest, cropping a decoded tile larger than the grid to its top-left.
@@ -376,6 +429,12 @@ void read_area(const RegionSource& s, int64_t x, int64_t y, int64_t width, int64
         // The full tile lands inside the output: decode straight into it.
         ImageView dest = region.crop(left - x, top - y, tw, th);
         file_bytes += decode_tile_at(s, tx, ty, dest, options.fill);
+        return;
+      }
+      uint64_t part_bytes = 0;
+      if (read_uncompressed_part(s, tx, ty, ax0 - left, ay0 - top,
+                                 region.crop(ax0 - x, ay0 - y, ax1 - ax0, ay1 - ay0), part_bytes)) {
+        file_bytes += part_bytes;
         return;
       }
       ImageView tile;
