@@ -142,5 +142,18 @@ TEST(MalformedMirax, FuzzSeedsAndTheirMutationsAreCleanReadsOrClearErrors) {
   EXPECT_GE(seeds, 2);
 }
 
+// What fuzz_mirax once found (fuzz/regressions/mirax): each a clean read or a clear error.
+TEST(MalformedMirax, FuzzFindingsAreCleanReadsOrClearErrors) {
+  const fs::path findings = fs::path(SLIDESTREAM_SOURCE_DIR) / "fuzz" / "regressions" / "mirax";
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(findings)) {
+    const fs::path dir = scratch_dir("malformed_mirax_finding_" + entry.path().stem().string());
+    const fs::path slide = fuzz::write_mirax_input(dir, read_all(entry.path()));
+    expect_clear_error(slide, entry.path().filename().string(), true);
+    ++count;
+  }
+  EXPECT_GE(count, 1);
+}
+
 }  // namespace
 }  // namespace slidestream::test

@@ -512,6 +512,14 @@ void open_mirax(const SlideProbe& probe, Slide::Impl& s) {
   positive(g.images_x, "IMAGENUMBER_X");
   positive(g.images_y, "IMAGENUMBER_Y");
   positive(g.divisions, "CameraImageDivisionsPerSide");
+  // Images are photographed divisions x divisions at a time: a count that is not a multiple has
+  // images without a camera position (OpenSlide reads past its position table there).
+  if (g.images_x % g.divisions != 0 || g.images_y % g.divisions != 0) {
+    throw mirax_error(ErrorKind::corrupt,
+                      "Slidedat.ini claims " + std::to_string(g.images_x) + " x " +
+                          std::to_string(g.images_y) + " images, not whole photos of " +
+                          std::to_string(g.divisions) + " x " + std::to_string(g.divisions));
+  }
   if (int64_t{g.images_x} * g.images_y > kMaxPositions) {
     throw mirax_error(ErrorKind::limit, "Slidedat.ini claims " + std::to_string(g.images_x) +
                                             " x " + std::to_string(g.images_y) +
