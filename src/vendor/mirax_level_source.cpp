@@ -4,9 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <list>
-#include <mutex>
-#include <unordered_map>
 #include <utility>
 
 #include "codec/jpeg_frame.hpp"
@@ -14,11 +11,11 @@
 #include "slidestream/error.hpp"
 #include "source/table_level_source.hpp"
 #include "vendor/mirax_resample.hpp"
+#include "vendor/tilemap_compose.hpp"
 
 namespace slidestream::vendor::mirax {
 namespace {
 
-constexpr size_t kTileBytes = size_t{kComposedTile} * kComposedTile * 3;
 // openslide_read_region paints a region in pieces of 4096² pixels, each a surface of its own
 // (a multiple of our tiles, so that each tile lies in one piece).
 constexpr int64_t kReadPiece = 4096;
@@ -28,48 +25,16 @@ constexpr size_t kCacheBytes = size_t{128} << 20;
 
 using Pixels = std::vector<std::byte>;
 
-// Decoded images by index, least recently used dropped first; decoding happens outside the lock
-// (two threads may decode the same image once each: both results are equal).
-class ImageCache {
+// Paints grid tile t from the camera images that overlap it (tilemap_compose.hpp serves it).
+class MiraxComposer final : public TileComposer {
  public:
-  explicit ImageCache(size_t image_bytes)
-      : capacity_(std::max<size_t>(8, kCacheBytes / std::max<size_t>(image_bytes, 1))) {}
-
-  std::shared_ptr<const Pixels> find(uint32_t image) {
-    std::lock_guard lock(mutex_);
-    auto it = map_.find(image);
-    if (it == map_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
-  }
-  void put(uint32_t image, std::shared_ptr<const Pixels> pixels) {
-    std::lock_guard lock(mutex_);
-    if (map_.contains(image)) return;
-    lru_.emplace_front(image, std::move(pixels));
-    map_[image] = lru_.begin();
-    while (lru_.size() > capacity_) {
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-
- private:
-  size_t capacity_;
-  std::mutex mutex_;
-  std::list<std::pair<uint32_t, std::shared_ptr<const Pixels>>> lru_;
-  std::unordered_map<uint32_t, decltype(lru_)::iterator> map_;
-};
-
-class ComposedStore final : public source::ByteStore {
- public:
-  ComposedStore(ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> files,
+  MiraxComposer(ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> files,
                 int level_index)
       : level_(std::move(level)),
         files_(std::move(files)),
-        across_((level_.width + kComposedTile - 1) / kComposedTile),
-        down_((level_.height + kComposedTile - 1) / kComposedTile),
-        cache_(static_cast<size_t>(level_.image_width) * level_.image_height * 3),
-        name_("MIRAX level " + std::to_string(level_index) + " (composed from its camera images)") {
+        across_(composed_tiles(level_.width)),
+        down_(composed_tiles(level_.height)),
+        cache_(kCacheBytes, static_cast<size_t>(level_.image_width) * level_.image_height * 3) {
     source::check_table_size(across_, down_, "MIRAX level " + std::to_string(level_index));
     buckets_.resize(static_cast<size_t>(across_ * down_));
     // Each bucket lists its placements in painting order (rank, lowest first).
@@ -94,51 +59,12 @@ class ComposedStore final : public source::ByteStore {
     }
   }
 
-  int64_t across() const { return across_; }
-  int64_t down() const { return down_; }
-  bool empty_tile(size_t t) const { return buckets_[t].empty(); }
-
-  uint64_t size() const noexcept override {
-    return static_cast<uint64_t>(buckets_.size()) * kTileBytes;
-  }
-  void read_exact(std::span<std::byte> buffer, uint64_t offset) const override {
-    if (offset > size() || buffer.size() > size() - offset) {
-      throw Error(ErrorKind::format,
-                  "read of " + std::to_string(buffer.size()) + " bytes runs past the level",
-                  ErrorContext{name_, -1, -1, static_cast<int64_t>(offset)});
-    }
-    copy_out(buffer, offset);
-  }
-  size_t read_some(std::span<std::byte> buffer, uint64_t offset) const override {
-    if (offset >= size()) return 0;
-    const size_t n = std::min<uint64_t>(buffer.size(), size() - offset);
-    copy_out(buffer.first(n), offset);
-    return n;
-  }
-  const std::string& name() const noexcept override { return name_; }
-
- private:
-  void copy_out(std::span<std::byte> buffer, uint64_t offset) const {
-    Pixels scratch;
-    while (!buffer.empty()) {
-      const uint64_t t = offset / kTileBytes, within = offset % kTileBytes;
-      const size_t n = std::min<uint64_t>(buffer.size(), kTileBytes - within);
-      if (within == 0 && n == kTileBytes) {
-        compose(static_cast<size_t>(t), buffer.data());
-      } else {
-        scratch.resize(kTileBytes);
-        compose(static_cast<size_t>(t), scratch.data());
-        std::memcpy(buffer.data(), scratch.data() + within, n);
-      }
-      buffer = buffer.subspan(n);
-      offset += n;
-    }
-  }
+  bool touches(size_t t) const override { return !buckets_[t].empty(); }
 
   // Paints grid tile t as OpenSlide's read_region of the whole level paints the same pixels:
   // into the 4096² surface (read_region's piece) holding the tile, its placements in painting
   // order, SATURATE onto transparent premultiplied ARGB32, then un-premultiplied to RGB.
-  void compose(size_t t, std::byte* out) const {
+  void compose(size_t t, std::byte* out) const override {
     const int64_t tx = static_cast<int64_t>(t % static_cast<size_t>(across_)) * kComposedTile;
     const int64_t ty = static_cast<int64_t>(t / static_cast<size_t>(across_)) * kComposedTile;
     const int64_t sx = tx / kReadPiece * kReadPiece, sy = ty / kReadPiece * kReadPiece;
@@ -223,25 +149,7 @@ class ComposedStore final : public source::ByteStore {
   std::vector<std::shared_ptr<const source::FileStore>> files_;
   int64_t across_, down_;
   std::vector<std::vector<uint32_t>> buckets_;  // per grid tile: placements in painting order
-  mutable ImageCache cache_;
-  std::string name_;
-};
-
-// The grid of composed tiles: tile t is range t of the store, missing where nothing covers it.
-class ComposedLevelSource final : public source::LevelSource {
- public:
-  ComposedLevelSource(const Level& layout, const codec::TileFormat& format,
-                      std::shared_ptr<const ComposedStore> store)
-      : LevelSource(layout, format, {}, {store}, false), store_(std::move(store)) {}
-
-  source::TileBytes tile(int64_t col, int64_t row, int /*plane*/) const override {
-    const size_t t = static_cast<size_t>(row * store_->across() + col);
-    if (store_->empty_tile(t)) return {};
-    return source::TileBytes({t * kTileBytes, kTileBytes, 0});
-  }
-
- private:
-  std::shared_ptr<const ComposedStore> store_;
+  mutable DecodedCache<Pixels> cache_;
 };
 
 }  // namespace
@@ -250,23 +158,11 @@ std::shared_ptr<source::LevelSource> make_composed_source(
     ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> datafiles,
     int level_index) {
   const int64_t width = level.width, height = level.height;
-  auto store = std::make_shared<ComposedStore>(std::move(level), std::move(datafiles), level_index);
-  Level l;
-  l.width = width;
-  l.height = height;
-  l.tile_width = l.tile_height = kComposedTile;
-  l.tiles_across = store->across();
-  l.tiles_down = store->down();
-  l.compression = Compression::none;
-  l.photometric = 2;
-  l.samples_per_pixel = 3;
-  l.channels = 3;
-  codec::TileFormat f;
-  f.compression = Compression::none;
-  f.photometric = 2;
-  f.samples_per_pixel = 3;
-  f.width = f.height = kComposedTile;
-  return std::make_shared<ComposedLevelSource>(l, f, std::move(store));
+  auto composer =
+      std::make_shared<MiraxComposer>(std::move(level), std::move(datafiles), level_index);
+  return make_composed_level_source(
+      width, height, std::move(composer),
+      "MIRAX level " + std::to_string(level_index) + " (composed from its camera images)");
 }
 
 }  // namespace slidestream::vendor::mirax

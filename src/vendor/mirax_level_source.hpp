@@ -1,6 +1,6 @@
 // A MIRAX level served as a tile source: the camera images OpenSlide's tilemap places (each at
 // its stored position, overlapping its neighbours, often between pixels) composed, on request,
-// into a regular grid of uncompressed tiles. The level's one store is a ComposedStore: reading
+// into a regular grid of uncompressed tiles (tilemap_compose.hpp, shared with Leica SCN): reading
 // tile t's bytes decodes the images that overlap it (kept in a small cache of decoded images)
 // and paints them as OpenSlide 4.0.1 does (mirax_resample.hpp): in its order (read_tiles walks
 // rows bottom to top and columns right to left), each at its place (bilinear resampling where
@@ -18,6 +18,7 @@
 
 #include "source/byte_store.hpp"
 #include "source/level_source.hpp"
+#include "vendor/tilemap_compose.hpp"
 
 namespace slidestream::vendor::mirax {
 
@@ -50,8 +51,6 @@ struct ComposedLevel {
   std::vector<StoredImage> images;
   std::vector<Placement> placements;
 };
-
-inline constexpr uint32_t kComposedTile = 256;
 
 // The level's source. `datafiles` are the slide's data files, shared by its levels.
 std::shared_ptr<source::LevelSource> make_composed_source(
