@@ -21,6 +21,7 @@
 #include "tiff/metadata.hpp"
 #include "tiff/tiff_level_source.hpp"
 #include "tiff/tiff_slide.hpp"
+#include "vendor/tilemap_compose.hpp"
 #include "vendor/vendor.hpp"
 
 namespace slidestream::vendor {
@@ -213,7 +214,7 @@ std::shared_ptr<source::LevelSource> composed_level(const LeicaLevel& l, const L
   std::vector<LeicaPlacedRegion> regions;
   for (size_t n = 0; n < l.areas.size(); ++n) {
     const Area& a = l.areas[n];
-    if (auto why = leica_composable(*a.source)) {
+    if (auto why = composing_problem(*a.source)) {
       throw leica_error(ErrorKind::unsupported, region_name(index, n) + " " + *why);
     }
     regions.push_back({a.source, a.x, a.y});

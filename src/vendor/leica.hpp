@@ -44,9 +44,6 @@ struct LeicaPlacedRegion {
   int64_t x = 0, y = 0;
 };
 
-// Why a region's IFD cannot be composed (not 8-bit RGB tiles we decode); nullopt when it can.
-std::optional<std::string> leica_composable(const source::LevelSource& region);
-
 // A level width × height whose regions (in the XML's order: the first is on top where they
 // overlap) do not lie on one tile grid, composed as OpenSlide paints it (leica_compose.cpp).
 std::shared_ptr<source::LevelSource> make_leica_composed_level(

@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "codec/tile_decoder.hpp"
 #include "slidestream/error.hpp"
 #include "source/table_level_source.hpp"
 #include "vendor/leica.hpp"
@@ -22,10 +21,6 @@ namespace {
 
 // Decoded region tiles kept per level: a few rows of 512² tiles of every region.
 constexpr size_t kCacheBytes = size_t{64} << 20;
-// A stored tile's bytes beyond this multiple of its decoded size (plus slack) are not a tile.
-constexpr uint64_t kMaxExpansion = 4;
-constexpr uint64_t kHeaderSlack = uint64_t{1} << 20;
-
 using Pixels = std::vector<std::byte>;
 
 struct Box {
@@ -117,41 +112,14 @@ class LeicaComposer final : public TileComposer {
     }
   }
 
-  // Region n's stored tile (col, row), decoded (format().width × height RGB); null if missing.
+  // Region n's stored tile (col, row), decoded; null where it is missing.
   std::shared_ptr<const Pixels> decoded(uint32_t n, int64_t col, int64_t row) const {
     const source::LevelSource& s = *regions_[n].source;
-    const Level& l = s.layout();
-    const uint64_t key = (uint64_t{n} << 44) | static_cast<uint64_t>(row * l.tiles_across + col);
+    const uint64_t key =
+        (uint64_t{n} << 44) | static_cast<uint64_t>(row * s.layout().tiles_across + col);
     if (auto hit = cache_.find(key)) return hit;
-    const source::TileBytes bytes = s.tile(col, row);
-    if (bytes.missing()) return nullptr;
-    const codec::TileFormat& f = s.format();
-    const uint64_t size = uint64_t{f.width} * f.height * 3;
-    const std::string where = level_name_ + ", region " + std::to_string(n) + " tile (" +
-                              std::to_string(col) + ", " + std::to_string(row) + "): ";
-    if (!source::within_stores(s, bytes)) {
-      throw Error(ErrorKind::format, where + std::to_string(bytes.size()) +
-                                         " bytes of tile data run past the end of the file");
-    }
-    if (bytes.size() > size * kMaxExpansion + kHeaderSlack) {
-      throw Error(ErrorKind::limit, where + "a byte count of " + std::to_string(bytes.size()) +
-                                        " is implausible for a " + std::to_string(size) +
-                                        "-byte tile");
-    }
-    Pixels encoded(static_cast<size_t>(bytes.size()));
-    source::read_tile_bytes(s, bytes, encoded);
-    auto pixels = std::make_shared<Pixels>(static_cast<size_t>(size));
-    const ImageView view{.data = pixels->data(),
-                         .width = f.width,
-                         .height = f.height,
-                         .channels = 3,
-                         .row_pitch = size_t{f.width} * 3};
-    try {
-      codec::decode_tile(encoded, f, view);
-    } catch (const Error& e) {
-      throw Error(e.kind(), where + e.cause());
-    }
-    cache_.put(key, pixels);
+    auto pixels = decode_stored_tile(s, col, row, level_name_ + ", region " + std::to_string(n));
+    if (pixels) cache_.put(key, pixels);
     return pixels;
   }
 
@@ -163,19 +131,6 @@ class LeicaComposer final : public TileComposer {
 };
 
 }  // namespace
-
-std::optional<std::string> leica_composable(const source::LevelSource& region) {
-  const Level& l = region.layout();
-  const codec::TileFormat& f = region.format();
-  if (region.strips() || region.planes() != 1 || region.crops()) {
-    return std::string("is stored in strips, planes or tiles larger than its grid");
-  }
-  if (l.channels != 3 || l.dtype != DataType::uint8 || f.samples_per_pixel != 3 ||
-      !codec::can_decode(f)) {
-    return std::string("is not 8-bit RGB in a codec slidestream decodes");
-  }
-  return std::nullopt;
-}
 
 std::shared_ptr<source::LevelSource> make_leica_composed_level(
     int64_t width, int64_t height, std::vector<LeicaPlacedRegion> regions, size_t level_index) {

@@ -4,11 +4,16 @@
 #include <cstring>
 #include <span>
 
+#include "codec/tile_decoder.hpp"
 #include "slidestream/error.hpp"
 #include "source/table_level_source.hpp"
 
 namespace slidestream::vendor {
 namespace {
+
+// A stored tile's bytes beyond this multiple of its decoded size (plus slack) are not a tile.
+constexpr uint64_t kMaxExpansion = 4;
+constexpr uint64_t kHeaderSlack = uint64_t{1} << 20;
 
 // The level's one store: grid tile t's "bytes" are range [t, t + 1) × kComposedTileBytes,
 // painted by the composer when read.
@@ -82,6 +87,53 @@ class ComposedLevelSource final : public source::LevelSource {
 };
 
 }  // namespace
+
+std::optional<std::string> composing_problem(const source::LevelSource& level) {
+  const Level& l = level.layout();
+  const codec::TileFormat& f = level.format();
+  if (level.strips() || level.planes() != 1 || level.crops()) {
+    return std::string("is stored in strips, planes or tiles larger than its grid");
+  }
+  if (l.channels != 3 || l.dtype != DataType::uint8 || f.samples_per_pixel != 3 ||
+      !codec::can_decode(f)) {
+    return std::string("is not 8-bit RGB in a codec slidestream decodes");
+  }
+  return std::nullopt;
+}
+
+std::shared_ptr<const std::vector<std::byte>> decode_stored_tile(const source::LevelSource& s,
+                                                                 int64_t col, int64_t row,
+                                                                 const std::string& where) {
+  const source::TileBytes bytes = s.tile(col, row);
+  if (bytes.missing()) return nullptr;
+  const codec::TileFormat& f = s.format();
+  const uint64_t size = uint64_t{f.width} * f.height * 3;
+  const std::string at =
+      where + " tile (" + std::to_string(col) + ", " + std::to_string(row) + "): ";
+  if (!source::within_stores(s, bytes)) {
+    throw Error(ErrorKind::format, at + std::to_string(bytes.size()) +
+                                       " bytes of tile data run past the end of the file");
+  }
+  if (bytes.size() > size * kMaxExpansion + kHeaderSlack) {
+    throw Error(ErrorKind::limit, at + "a byte count of " + std::to_string(bytes.size()) +
+                                      " is implausible for a " + std::to_string(size) +
+                                      "-byte tile");
+  }
+  std::vector<std::byte> encoded(static_cast<size_t>(bytes.size()));
+  source::read_tile_bytes(s, bytes, encoded);
+  auto pixels = std::make_shared<std::vector<std::byte>>(static_cast<size_t>(size));
+  const ImageView view{.data = pixels->data(),
+                       .width = f.width,
+                       .height = f.height,
+                       .channels = 3,
+                       .row_pitch = size_t{f.width} * 3};
+  try {
+    codec::decode_tile(encoded, f, view);
+  } catch (const Error& e) {
+    throw Error(e.kind(), at + e.cause());
+  }
+  return pixels;
+}
 
 std::shared_ptr<source::LevelSource> make_composed_level_source(
     int64_t width, int64_t height, std::shared_ptr<const TileComposer> composer, std::string name) {

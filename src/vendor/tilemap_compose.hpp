@@ -14,6 +14,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -45,6 +46,17 @@ inline int64_t composed_tiles(int64_t extent) {
 // store's name in error messages.
 std::shared_ptr<source::LevelSource> make_composed_level_source(
     int64_t width, int64_t height, std::shared_ptr<const TileComposer> composer, std::string name);
+
+// Why the tiles of a stored level cannot be painted into composed tiles (they are not 8-bit RGB
+// tiles of one plane that we decode); nullopt when they can.
+std::optional<std::string> composing_problem(const source::LevelSource& level);
+
+// Tile (col, row) of a stored level (8-bit RGB, one plane, tiles no larger than its grid),
+// decoded to format().width × format().height RGB; null where the tile is missing. Errors name
+// `where` (e.g. "Leica SCN level 1, region 2") and the tile; the read path adds the slide's path.
+std::shared_ptr<const std::vector<std::byte>> decode_stored_tile(const source::LevelSource& level,
+                                                                 int64_t col, int64_t row,
+                                                                 const std::string& where);
 
 // Decoded pieces by a 64-bit key, least recently used dropped first, at most `capacity_bytes`
 // worth (and at least 8 pieces). Decoding happens outside the lock: two threads may decode the
