@@ -4,7 +4,9 @@
 //   pixels on reduced levels; the first two overlap and share grid tiles; the third has 64 px
 //   tiles and ends inside a tile;
 // - ventana-overlap.bif: Ventana BIF tiles overlapping by 10 x 6 px, two areas, the second off
-//   its origin's grid, placed between pixels on levels 1 and 2.
+//   its origin's grid, placed between pixels on levels 1 and 2; ventana-overlap-uneven.bif:
+//   joints of uneven overlaps whose mean (advances 117.6 x 121.67 px) puts every tile between
+//   pixels at places no binary fraction gives exactly.
 // Every level against OpenSlide's whole-level read is in test_vendor_openslide4.cpp; here:
 // regions across the pieces' borders, their overlaps and the level's edges equal OpenSlide's
 // read of the same region, and only the levels off the grid are composed (levels on it keep
@@ -66,6 +68,18 @@ std::vector<Box> ventana_regions() {
       {2, 25, 25, 12, 12},      // overlaps between pixels at 1/4
       {2, 115, 60, 40, 30},     // area 1 at 1/4
       {2, 0, 0, 182, 102},      // the whole level
+  };
+}
+
+// Regions of ventana-overlap-uneven.bif (the same layout, advances 117.6 x 121.67 px: every tile
+// between pixels, at places that are no binary fractions).
+std::vector<Box> ventana_uneven_regions() {
+  return {
+      {0, 100, 100, 60, 60},    // where four tiles overlap
+      {0, 350, 240, 140, 60},   // area 0's bottom-right corner and the gap to area 1
+      {0, 460, 230, 270, 180},  // all of area 1, past the level's edge
+      {1, 50, 55, 20, 20},      // where four tiles overlap at 1/2
+      {1, 0, 0, 362, 204},      // the whole level
   };
 }
 
@@ -181,10 +195,18 @@ void expect_levels(const std::string& name, Compression compression, int64_t til
   }
 }
 
+TEST(ComposedLevels, VentanaRegionsWithUnevenOverlapsEqualOpenSlide) {
+  const Counts n =
+      expect_regions_equal_openslide("ventana-overlap-uneven.bif", ventana_uneven_regions());
+  EXPECT_GT(n.opaque, 100000u);
+  EXPECT_GT(n.partial, 500u);  // every tile between pixels, on both levels
+}
+
 TEST(ComposedLevels, OnlyLevelsOffTheGridAreComposed) {
   expect_levels("leica-off-grid.scn", Compression::none, 256);
   expect_levels("leica-two-regions.scn", Compression::jpeg, 128);
   expect_levels("ventana-overlap.bif", Compression::none, 256);
+  expect_levels("ventana-overlap-uneven.bif", Compression::none, 256);
   expect_levels("ventana-two-areas.bif", Compression::jpeg, 128);
   expect_levels("ventana-one-area.bif", Compression::jpeg, 256);
 }
