@@ -131,9 +131,9 @@ void place_regions(LeicaLevel& l, size_t index) {
     Area& a = l.areas[n];
     const double x = a.nm_offset_x / l.nm_per_pixel, y = a.nm_offset_y / l.nm_per_pixel;
     if (!(std::fabs(x) < kMaxOffset) || !(std::fabs(y) < kMaxOffset)) {
-      throw leica_error(ErrorKind::format, region_name(index, n) + " is placed " +
-                                               std::to_string(x) + ", " + std::to_string(y) +
-                                               " px away: implausible");
+      throw leica_error(ErrorKind::format, region_name(index, n) + " is placed at (" +
+                                               tiff::format_double(x) + ", " +
+                                               tiff::format_double(y) + ") px: implausible");
     }
     a.x = static_cast<int64_t>(x);
     a.y = static_cast<int64_t>(y);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "slidestream/error.hpp"
+#include "tiff/metadata.hpp"
 #include "vendor/tilemap_compose.hpp"
 #include "vendor/tilemap_paint.hpp"
 #include "vendor/ventana.hpp"
@@ -118,8 +119,8 @@ std::shared_ptr<source::LevelSource> make_ventana_composed_level(
             p.cut ? static_cast<int32_t>(std::ceil(sub_h)) : static_cast<int32_t>(l.tile_height);
         if (!(std::fabs(p.x) < kMaxPlace) || !(std::fabs(p.y) < kMaxPlace)) {
           throw level_error(ErrorKind::limit, name,
-                            "a scanned tile placed at " + std::to_string(p.x) + ", " +
-                                std::to_string(p.y) + " px: implausible");
+                            "a scanned tile placed at (" + tiff::format_double(p.x) + ", " +
+                                tiff::format_double(p.y) + ") px: implausible");
         }
         tiles[{row, col}] = p;
         if (tiles.size() > kMaxPlacements) {
