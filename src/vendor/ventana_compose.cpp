@@ -26,8 +26,9 @@ using mirax::Argb;
 
 // Decoded stored tiles kept per level: a few rows of them.
 constexpr size_t kCacheBytes = size_t{64} << 20;
-// Scanned tiles per level, and how far one may be placed (px), before the XML is a lie.
-constexpr size_t kMaxPlacements = size_t{1} << 24;
+// Scanned tiles per level, and how far one may be placed (px), before the XML is a lie (a
+// real BIF has thousands of tiles; this bounds the placements' memory to about 100 MiB).
+constexpr int64_t kMaxPlacements = int64_t{1} << 20;
 constexpr double kMaxPlace = 1e12;
 
 class VentanaComposer final : public TilemapComposer {
@@ -90,6 +91,14 @@ std::shared_ptr<source::LevelSource> make_ventana_composed_level(
   const double sub_h = static_cast<double>(l.tile_height) / ds;
   // (row, col) → placement: a later area's tile at the same place replaces the earlier
   // (g_hash_table_replace), and the map's reverse order is OpenSlide's painting order.
+  int64_t scanned = 0;
+  for (const VentanaArea& a : bif.areas) {
+    scanned += a.tiles_across * a.tiles_down;  // each at most 2^20 × 2^20 (ventana_xml.cpp)
+    if (scanned > kMaxPlacements) {
+      throw level_error(ErrorKind::limit, name,
+                        "more than " + std::to_string(kMaxPlacements) + " scanned tiles");
+    }
+  }
   std::map<std::pair<int64_t, int64_t>, TilemapPlacement> tiles;
   for (const VentanaArea& a : bif.areas) {
     const double offset_x =
@@ -123,10 +132,6 @@ std::shared_ptr<source::LevelSource> make_ventana_composed_level(
                                 tiff::format_double(p.y) + ") px: implausible");
         }
         tiles[{row, col}] = p;
-        if (tiles.size() > kMaxPlacements) {
-          throw level_error(ErrorKind::limit, name,
-                            "more than " + std::to_string(kMaxPlacements) + " scanned tiles");
-        }
       }
     }
   }
