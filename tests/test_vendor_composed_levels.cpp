@@ -6,7 +6,9 @@
 // - ventana-overlap.bif: Ventana BIF tiles overlapping by 10 x 6 px, two areas, the second off
 //   its origin's grid, placed between pixels on levels 1 and 2; ventana-overlap-uneven.bif:
 //   joints of uneven overlaps whose mean (advances 117.6 x 121.67 px) puts every tile between
-//   pixels at places no binary fraction gives exactly.
+//   pixels at places no binary fraction gives exactly; ventana-mag-steps.bif: levels of
+//   downsample 20 and 40 over 48 px tiles (subtiles of 2.4 and 1.2 px), composed, while its
+//   levels of downsample 1 to 8 keep their stored tiles.
 // Every level against OpenSlide's whole-level read is in test_vendor_openslide4.cpp; here:
 // regions across the pieces' borders, their overlaps and the level's edges equal OpenSlide's
 // read of the same region, and only the levels off the grid are composed (levels on it keep
@@ -200,6 +202,19 @@ TEST(ComposedLevels, VentanaRegionsWithUnevenOverlapsEqualOpenSlide) {
       expect_regions_equal_openslide("ventana-overlap-uneven.bif", ventana_uneven_regions());
   EXPECT_GT(n.opaque, 100000u);
   EXPECT_GT(n.partial, 500u);  // every tile between pixels, on both levels
+}
+
+// Per level: the stored tiles where they serve it, composed where not.
+TEST(ComposedLevels, ABifComposesOnlyTheLevelsWhoseDownsampleDoesNotDivideTheTile) {
+  Slide slide = Slide::open(vendor_fixture("ventana-mag-steps.bif"));
+  ASSERT_EQ(slide.levels().size(), 6u);
+  for (const Level& l : slide.levels()) {
+    const bool divides = 48 % static_cast<int64_t>(l.downsample) == 0;
+    EXPECT_EQ(l.compression, divides ? Compression::jpeg : Compression::none) << l.index;
+    EXPECT_EQ(l.tile_width, divides ? 48 : 256) << l.index;
+  }
+  EXPECT_EQ(slide.levels()[4].downsample, 20.0);
+  EXPECT_EQ(slide.levels()[5].downsample, 40.0);
 }
 
 TEST(ComposedLevels, OnlyLevelsOffTheGridAreComposed) {
