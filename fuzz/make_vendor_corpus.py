@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Adds tiny vendor slides to the open_read seed corpus (fuzz/corpus/open_read/): Philips TIFF
-(sparse, padded levels, XML label), Leica SCN (two regions), Ventana BIF (stitching XML) and a
+(sparse, padded levels, XML label), Leica SCN (two regions; regions off the tile grid), Ventana
+BIF (stitching XML; overlapping tiles) and a
 libvips JPEG 2000 (33004) pyramid, made by the writers of tests/fixtures/make_vendor_fixtures.py
 from a small synthetic image, each a few KB so that the fuzzer mutates structure and XML.
 Usage: make_vendor_corpus.py [OUT_DIR]   (default: fuzz/corpus next to this script)
@@ -27,7 +28,15 @@ def main():
     vf.write_leica(out / "leica.scn", img[:64, :64], 16, unit=64)
     vf.write_ventana(out / "ventana.bif", img[:32, :48], 16, [(0, 0, 3, 2, 0, 0)], 3)
     vf.write_vips_jp2k(out, img[:40, :56], "vips-jp2k.tif", "--Q", "30")
-    for name in ("philips.tiff", "leica.scn", "ventana.bif", "vips-jp2k.tif"):
+    # Composed levels: Leica regions off the tile grid (overlapping, one of 32 px tiles) and a
+    # BIF whose tiles overlap.
+    vf.write_leica_regions(out / "leica-off-grid.scn", img[:32, :32], 16, (96, 112),
+                           [(img[:24, :24], (5, 7), 16), (img[40:72, 40:72], (21, 19), 32),
+                            (img[:20, :32], (60, 80), 16)])
+    vf.write_ventana_overlap(out / "ventana-overlap.bif", img, tile=16, overlap=(2, 1),
+                             label_size=(16, 24))
+    for name in ("philips.tiff", "leica.scn", "ventana.bif", "vips-jp2k.tif",
+                 "leica-off-grid.scn", "ventana-overlap.bif"):
         print(name, (out / name).stat().st_size, "bytes")
     return 0
 

@@ -40,6 +40,20 @@ TEST(MalformedVendors, EachDamagedVariantIsAClearError) {
   }
 }
 
+// Layouts once refused as unsupported (Leica regions off the tile grid, BIF tiles that overlap,
+// BIF areas off their origin's grid, downsamples that do not divide the tile) are no longer
+// damaged variants: they read, as OpenSlide reads them (test_vendor_openslide4.cpp and
+// test_vendor_composed_levels.cpp compare their pixels).
+TEST(MalformedVendors, OnceRefusedLayoutsRead) {
+  for (const char* name : {"leica-off-grid.scn", "ventana-overlap.bif",
+                           "ventana-overlap-uneven.bif", "ventana-mag-steps.bif"}) {
+    const fs::path path = fixture_dir() / "vendors" / name;
+    SCOPED_TRACE(name);
+    Outcome o = open_and_read_isolated(path);
+    EXPECT_EQ(o.kind, Outcome::no_error) << o.stage << ": " << o.message;
+  }
+}
+
 TEST(MalformedVendors, TruncatedVendorSlidesEndInAClearError) {
   const auto fixtures = vendor_fixtures();
   ASSERT_FALSE(fixtures.empty());

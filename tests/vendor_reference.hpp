@@ -58,21 +58,42 @@ inline nlohmann::json openslide4_dump(const std::filesystem::path& slide,
 }
 
 // Empty when `ours` (RGB, read with fill `fill`) equals OpenSlide's RGBA: opaque pixels equal,
-// transparent ones (nothing drawn) equal to the fill.
-inline std::string compare_rgba(const Image& ours, const std::vector<uint8_t>& rgba, uint8_t fill) {
+// transparent ones (nothing drawn) equal to the fill. A composed level (vendor/tilemap_compose.hpp:
+// `composed_tile` > 0, its grid tile's side) fills only grid tiles where OpenSlide draws nothing;
+// inside a tile where it draws something, its transparent pixels are 0 (transparent black), and
+// its partly transparent ones (pieces painted between pixels) OpenSlide's un-premultiplied RGB.
+inline std::string compare_rgba(const Image& ours, const std::vector<uint8_t>& rgba, uint8_t fill,
+                                int64_t composed_tile = 0) {
   const size_t n = static_cast<size_t>(ours.width() * ours.height());
   if (ours.channels() != 3 || rgba.size() != n * 4) {
     return "shape: ours " + std::to_string(ours.channels()) + " channels, reference " +
            std::to_string(rgba.size()) + " bytes for " + std::to_string(n) + " pixels";
   }
   const auto* p = reinterpret_cast<const uint8_t*>(ours.data());
+  const size_t width = static_cast<size_t>(ours.width());
+  // Per composed grid tile: whether OpenSlide draws anything in it.
+  std::vector<bool> drawn;
+  size_t across = 1, side = static_cast<size_t>(composed_tile);
+  if (composed_tile > 0) {
+    across = (width + side - 1) / side;
+    drawn.resize(across * ((n / width + side - 1) / side));
+    for (size_t i = 0; i < n; ++i) {
+      if (rgba[4 * i + 3] != 0) drawn[(i / width / side) * across + i % width / side] = true;
+    }
+  }
   size_t differing = 0, first = n, transparent = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint8_t a = rgba[4 * i + 3];
+    const bool in_drawn_tile =
+        !drawn.empty() && drawn[(i / width / side) * across + i % width / side];
+    const uint8_t nothing = in_drawn_tile ? 0 : fill;
     bool same = true;
     for (int c = 0; c < 3; ++c) {
-      const uint8_t want = a == 0 ? fill : rgba[4 * i + static_cast<size_t>(c)];
-      same = same && (a == 0 || a == 255) && p[3 * i + static_cast<size_t>(c)] == want;
+      const uint8_t want = a == 0 ? nothing : rgba[4 * i + static_cast<size_t>(c)];
+      // Partly transparent (a composed level's tiles painted between pixels): OpenSlide's
+      // un-premultiplied RGB, as the composition returns it.
+      const bool alpha_ok = a == 0 || a == 255 || composed_tile > 0;
+      same = same && alpha_ok && p[3 * i + static_cast<size_t>(c)] == want;
     }
     transparent += a == 0;
     if (!same && differing++ == 0) first = i;

@@ -4,8 +4,10 @@
 // of the slide, one TIFF IFD per pyramid level), the one whose view is the whole collection is
 // the macro. A level is the collection's canvas at that resolution, with each main image's IFD
 // placed at its offset; pixels outside every region are missing (filled), as OpenSlide draws
-// nothing there. Our tile sources serve a level on one tile grid, so each region must start on
-// that grid and end on it or at the level's edge; other layouts are refused, naming the region.
+// nothing there. Where every region starts on region 0's tile grid and ends on it (or at the
+// level's edge), stored alike and sharing no grid tile, the stored tiles serve the level as one
+// table; otherwise the level is composed from its regions as OpenSlide paints it
+// (leica_compose.cpp).
 #include "vendor/leica.hpp"
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "tiff/metadata.hpp"
 #include "tiff/tiff_level_source.hpp"
 #include "tiff/tiff_slide.hpp"
+#include "vendor/tilemap_compose.hpp"
 #include "vendor/vendor.hpp"
 
 namespace slidestream::vendor {
@@ -30,6 +33,9 @@ constexpr const char* kNamespaceMark = "http://www.leica-microsystems.com/scn/";
 
 #if SLIDESTREAM_HAVE_PUGIXML
 namespace {
+
+// A region farther than this from the canvas's origin (in level pixels) is a lying XML.
+constexpr double kMaxOffset = 4e9;
 
 Error leica_error(ErrorKind kind, const std::string& cause) {
   return Error(kind, "Leica SCN: " + cause);
@@ -118,67 +124,79 @@ std::string region_name(size_t level, size_t area) {
   return "level " + std::to_string(level) + " region " + std::to_string(area);
 }
 
-// Level `index` as one tile grid over the canvas: each region's tiles at its offset.
-std::shared_ptr<source::LevelSource> build_level(const LeicaCollection& c, LeicaLevel& l,
-                                                 size_t index) {
-  const int64_t width = static_cast<int64_t>(std::ceil(c.nm_across / l.nm_per_pixel));
-  const int64_t height = static_cast<int64_t>(std::ceil(c.nm_down / l.nm_per_pixel));
-  const source::LevelSource& first = *l.areas.front().source;
-  Level layout = first.layout();
-  const int64_t tw = layout.tile_width, th = layout.tile_height;
-  layout.width = width;
-  layout.height = height;
-  layout.tiles_across = (width + tw - 1) / tw;
-  layout.tiles_down = (height + th - 1) / th;
-  source::check_table_size(layout.tiles_across, layout.tiles_down,
-                           "Leica SCN: level " + std::to_string(index) + " (" +
-                               std::to_string(width) + " x " + std::to_string(height) + " px)");
-  std::vector<source::ByteRange> tiles(
-      static_cast<size_t>(layout.tiles_across * layout.tiles_down));
-  std::vector<bool> taken(tiles.size());
+// Where each region lands on the level: its offset in whole pixels, truncated as OpenSlide's
+// int64 assignment of nm / (nm per pixel) truncates it.
+void place_regions(LeicaLevel& l, size_t index) {
   for (size_t n = 0; n < l.areas.size(); ++n) {
     Area& a = l.areas[n];
-    a.x = static_cast<int64_t>(a.nm_offset_x / l.nm_per_pixel);
-    a.y = static_cast<int64_t>(a.nm_offset_y / l.nm_per_pixel);
-    const source::LevelSource& src = *a.source;
-    const Level& al = src.layout();
-    const auto& f = src.format();
-    const auto& f0 = first.format();
-    if (al.tile_width != tw || al.tile_height != th || f.compression != f0.compression ||
-        f.photometric != f0.photometric || al.dtype != layout.dtype ||
-        al.channels != layout.channels ||
-        !std::equal(f.jpeg_tables.begin(), f.jpeg_tables.end(), f0.jpeg_tables.begin(),
-                    f0.jpeg_tables.end())) {
-      throw leica_error(ErrorKind::unsupported,
-                        region_name(index, n) +
-                            " is stored unlike region 0 (tile size, codec "
-                            "or JPEG tables): one level needs one tile format");
+    const double x = a.nm_offset_x / l.nm_per_pixel, y = a.nm_offset_y / l.nm_per_pixel;
+    if (!(std::fabs(x) < kMaxOffset) || !(std::fabs(y) < kMaxOffset)) {
+      throw leica_error(ErrorKind::format, region_name(index, n) + " is placed at (" +
+                                               tiff::format_double(x) + ", " +
+                                               tiff::format_double(y) + ") px: implausible");
     }
-    const bool ends_x = a.x + al.width >= width || al.width % tw == 0;
-    const bool ends_y = a.y + al.height >= height || al.height % th == 0;
-    if (a.x < 0 || a.y < 0 || a.x % tw != 0 || a.y % th != 0 || !ends_x || !ends_y) {
-      throw leica_error(ErrorKind::unsupported,
-                        region_name(index, n) + " (" + std::to_string(al.width) + " x " +
-                            std::to_string(al.height) + " px at " + std::to_string(a.x) + ", " +
-                            std::to_string(a.y) + ") is not on the level's " + std::to_string(tw) +
-                            " x " + std::to_string(th) +
-                            " tile grid: slidestream reads SCN regions that start and end on it");
+    a.x = static_cast<int64_t>(x);
+    a.y = static_cast<int64_t>(y);
+  }
+}
+
+// True where region n is stored as region 0 is (tile size, codec, JPEG tables): one tile
+// table can then serve both.
+bool stored_alike(const source::LevelSource& a, const source::LevelSource& b) {
+  const Level &la = a.layout(), &lb = b.layout();
+  const auto &fa = a.format(), &fb = b.format();
+  return la.tile_width == lb.tile_width && la.tile_height == lb.tile_height &&
+         fa.compression == fb.compression && fa.photometric == fb.photometric &&
+         la.dtype == lb.dtype && la.channels == lb.channels &&
+         std::equal(fa.jpeg_tables.begin(), fa.jpeg_tables.end(), fb.jpeg_tables.begin(),
+                    fb.jpeg_tables.end());
+}
+
+// The level as one tile grid over the canvas, region 0's: every region stored alike, starting
+// on the grid and ending on it (or past the canvas edge), no two sharing a grid tile. Then the
+// stored tiles serve the level directly (the fast paths, GPU decoding); else it is composed.
+bool on_one_grid(const LeicaLevel& l, const Level& layout) {
+  const source::LevelSource& first = *l.areas.front().source;
+  const int64_t tw = layout.tile_width, th = layout.tile_height;
+  std::vector<bool> taken(static_cast<size_t>(layout.tiles_across * layout.tiles_down));
+  for (const Area& a : l.areas) {
+    const Level& al = a.source->layout();
+    const bool ends_x = a.x + al.width >= layout.width || al.width % tw == 0;
+    const bool ends_y = a.y + al.height >= layout.height || al.height % th == 0;
+    if (!stored_alike(*a.source, first) || a.x < 0 || a.y < 0 || a.x % tw != 0 || a.y % th != 0 ||
+        !ends_x || !ends_y) {
+      return false;
     }
     for (int64_t row = 0; row < al.tiles_down; ++row) {
       for (int64_t col = 0; col < al.tiles_across; ++col) {
         const int64_t gc = a.x / tw + col, gr = a.y / th + row;
         if (gc >= layout.tiles_across || gr >= layout.tiles_down) continue;
         const size_t i = static_cast<size_t>(gr * layout.tiles_across + gc);
-        if (taken[i]) {
-          throw leica_error(ErrorKind::unsupported,
-                            region_name(index, n) + " overlaps another region's tiles");
-        }
+        if (taken[i]) return false;
         taken[i] = true;
-        source::TileBytes b = src.tile(col, row);
-        if (!b.missing()) tiles[i] = b.front();
       }
     }
   }
+  return true;
+}
+
+// The on-grid level: a table of the regions' stored tiles, each at its grid position.
+std::shared_ptr<source::LevelSource> grid_level(const LeicaLevel& l, const Level& layout) {
+  const int64_t tw = layout.tile_width, th = layout.tile_height;
+  std::vector<source::ByteRange> tiles(
+      static_cast<size_t>(layout.tiles_across * layout.tiles_down));
+  for (const Area& a : l.areas) {
+    const Level& al = a.source->layout();
+    for (int64_t row = 0; row < al.tiles_down; ++row) {
+      for (int64_t col = 0; col < al.tiles_across; ++col) {
+        const int64_t gc = a.x / tw + col, gr = a.y / th + row;
+        if (gc >= layout.tiles_across || gr >= layout.tiles_down) continue;
+        source::TileBytes b = a.source->tile(col, row);
+        if (!b.missing()) tiles[static_cast<size_t>(gr * layout.tiles_across + gc)] = b.front();
+      }
+    }
+  }
+  const source::LevelSource& first = *l.areas.front().source;
   const auto& tables = first.format().jpeg_tables;
   std::vector<std::shared_ptr<const source::ByteStore>> stores;
   for (size_t i = 0; i < first.store_count(); ++i) {
@@ -188,6 +206,37 @@ std::shared_ptr<source::LevelSource> build_level(const LeicaCollection& c, Leica
   return std::make_shared<source::TableLevelSource>(
       layout, first.format(), std::vector<std::byte>(tables.begin(), tables.end()),
       std::move(stores), std::move(tiles));
+}
+
+// The level off the grid: composed from its regions as OpenSlide paints them.
+std::shared_ptr<source::LevelSource> composed_level(const LeicaLevel& l, const Level& layout,
+                                                    size_t index) {
+  std::vector<LeicaPlacedRegion> regions;
+  for (size_t n = 0; n < l.areas.size(); ++n) {
+    const Area& a = l.areas[n];
+    if (auto why = composing_problem(*a.source)) {
+      throw leica_error(ErrorKind::unsupported, region_name(index, n) + " " + *why);
+    }
+    regions.push_back({a.source, a.x, a.y});
+  }
+  return make_leica_composed_level(layout.width, layout.height, std::move(regions), index);
+}
+
+// Level `index`: the collection's canvas at the level's resolution, each region at its offset.
+std::shared_ptr<source::LevelSource> build_level(const LeicaCollection& c, LeicaLevel& l,
+                                                 size_t index) {
+  Level layout = l.areas.front().source->layout();
+  layout.width = static_cast<int64_t>(std::ceil(c.nm_across / l.nm_per_pixel));
+  layout.height = static_cast<int64_t>(std::ceil(c.nm_down / l.nm_per_pixel));
+  layout.tiles_across = (layout.width + layout.tile_width - 1) / layout.tile_width;
+  layout.tiles_down = (layout.height + layout.tile_height - 1) / layout.tile_height;
+  source::check_table_size(layout.tiles_across, layout.tiles_down,
+                           "Leica SCN: level " + std::to_string(index) + " (" +
+                               std::to_string(layout.width) + " x " +
+                               std::to_string(layout.height) + " px)");
+  place_regions(l, index);
+  if (on_one_grid(l, layout)) return grid_level(l, layout);
+  return composed_level(l, layout, index);
 }
 
 void add_macro(const SlideProbe& probe, const LeicaCollection& c, Slide::Impl& s) {

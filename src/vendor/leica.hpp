@@ -1,12 +1,16 @@
-// Leica SCN's pieces shared by vendor/leica.cpp (levels) and leica_xml.cpp (the XML): the
-// collection the ImageDescription describes, as OpenSlide's openslide-vendor-leica.c reads it.
+// Leica SCN's pieces shared by vendor/leica.cpp (levels), leica_xml.cpp (the XML: the collection
+// the ImageDescription describes, as OpenSlide's openslide-vendor-leica.c reads it) and
+// leica_compose.cpp (levels whose regions are off the tile grid).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "source/level_source.hpp"
 
 namespace slidestream::vendor {
 
@@ -33,5 +37,16 @@ struct LeicaCollection {
 
 // Parses the SCN XML (either Leica namespace); Error(format) naming what is missing or bad.
 LeicaCollection parse_leica_xml(std::string_view xml);
+
+// One region of a level (its IFD's tiles) placed at (x, y) of the level's canvas.
+struct LeicaPlacedRegion {
+  std::shared_ptr<const source::LevelSource> source;
+  int64_t x = 0, y = 0;
+};
+
+// A level width × height whose regions (in the XML's order: the first is on top where they
+// overlap) do not lie on one tile grid, composed as OpenSlide paints it (leica_compose.cpp).
+std::shared_ptr<source::LevelSource> make_leica_composed_level(
+    int64_t width, int64_t height, std::vector<LeicaPlacedRegion> regions, size_t level_index);
 
 }  // namespace slidestream::vendor

@@ -4,167 +4,40 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <list>
-#include <mutex>
-#include <unordered_map>
 #include <utility>
 
 #include "codec/jpeg_frame.hpp"
 #include "codec/tile_decoder.hpp"
 #include "slidestream/error.hpp"
 #include "source/table_level_source.hpp"
-#include "vendor/mirax_resample.hpp"
+#include "vendor/tilemap_compose.hpp"
+#include "vendor/tilemap_paint.hpp"
 
 namespace slidestream::vendor::mirax {
 namespace {
 
-constexpr size_t kTileBytes = size_t{kComposedTile} * kComposedTile * 3;
-// openslide_read_region paints a region in pieces of 4096² pixels, each a surface of its own
-// (a multiple of our tiles, so that each tile lies in one piece).
-constexpr int64_t kReadPiece = 4096;
-static_assert(kReadPiece % kComposedTile == 0);
 // Decoded camera images kept per level: enough for the images under a few rows of tiles.
 constexpr size_t kCacheBytes = size_t{128} << 20;
 
 using Pixels = std::vector<std::byte>;
 
-// Decoded images by index, least recently used dropped first; decoding happens outside the lock
-// (two threads may decode the same image once each: both results are equal).
-class ImageCache {
+// Paints grid tile t from the camera images that overlap it (tilemap_paint.hpp), decoding
+// each from its data file: an opaque RGB24 surface.
+class MiraxComposer final : public TilemapComposer {
  public:
-  explicit ImageCache(size_t image_bytes)
-      : capacity_(std::max<size_t>(8, kCacheBytes / std::max<size_t>(image_bytes, 1))) {}
-
-  std::shared_ptr<const Pixels> find(uint32_t image) {
-    std::lock_guard lock(mutex_);
-    auto it = map_.find(image);
-    if (it == map_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
-  }
-  void put(uint32_t image, std::shared_ptr<const Pixels> pixels) {
-    std::lock_guard lock(mutex_);
-    if (map_.contains(image)) return;
-    lru_.emplace_front(image, std::move(pixels));
-    map_[image] = lru_.begin();
-    while (lru_.size() > capacity_) {
-      map_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
-  }
-
- private:
-  size_t capacity_;
-  std::mutex mutex_;
-  std::list<std::pair<uint32_t, std::shared_ptr<const Pixels>>> lru_;
-  std::unordered_map<uint32_t, decltype(lru_)::iterator> map_;
-};
-
-class ComposedStore final : public source::ByteStore {
- public:
-  ComposedStore(ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> files,
+  MiraxComposer(ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> files,
                 int level_index)
-      : level_(std::move(level)),
+      : TilemapComposer(level.width, level.height, std::move(level.placements),
+                        "MIRAX level " + std::to_string(level_index)),
+        level_(std::move(level)),
         files_(std::move(files)),
-        across_((level_.width + kComposedTile - 1) / kComposedTile),
-        down_((level_.height + kComposedTile - 1) / kComposedTile),
-        cache_(static_cast<size_t>(level_.image_width) * level_.image_height * 3),
-        name_("MIRAX level " + std::to_string(level_index) + " (composed from its camera images)") {
-    source::check_table_size(across_, down_, "MIRAX level " + std::to_string(level_index));
-    buckets_.resize(static_cast<size_t>(across_ * down_));
-    // Each bucket lists its placements in painting order (rank, lowest first).
-    std::sort(level_.placements.begin(), level_.placements.end(),
-              [](const Placement& a, const Placement& b) { return a.rank < b.rank; });
-    for (uint32_t i = 0; i < level_.placements.size(); ++i) {
-      const Placement& p = level_.placements[i];
-      // A surface painted between pixels reaches the pixel its left (top) edge falls in and the
-      // one its right (bottom) edge falls in: bilinear samples blend with transparency there.
-      const int64_t x0 = std::max<int64_t>(static_cast<int64_t>(std::floor(p.x)), 0);
-      const int64_t y0 = std::max<int64_t>(static_cast<int64_t>(std::floor(p.y)), 0);
-      const int64_t x1 = std::min<int64_t>(static_cast<int64_t>(std::ceil(p.x + p.width)),
-                                           across_ * kComposedTile);
-      const int64_t y1 =
-          std::min<int64_t>(static_cast<int64_t>(std::ceil(p.y + p.height)), down_ * kComposedTile);
-      if (x0 >= x1 || y0 >= y1) continue;
-      for (int64_t r = y0 / kComposedTile; r <= (y1 - 1) / kComposedTile; ++r) {
-        for (int64_t c = x0 / kComposedTile; c <= (x1 - 1) / kComposedTile; ++c) {
-          buckets_[static_cast<size_t>(r * across_ + c)].push_back(i);
-        }
-      }
-    }
-  }
-
-  int64_t across() const { return across_; }
-  int64_t down() const { return down_; }
-  bool empty_tile(size_t t) const { return buckets_[t].empty(); }
-
-  uint64_t size() const noexcept override {
-    return static_cast<uint64_t>(buckets_.size()) * kTileBytes;
-  }
-  void read_exact(std::span<std::byte> buffer, uint64_t offset) const override {
-    if (offset > size() || buffer.size() > size() - offset) {
-      throw Error(ErrorKind::format,
-                  "read of " + std::to_string(buffer.size()) + " bytes runs past the level",
-                  ErrorContext{name_, -1, -1, static_cast<int64_t>(offset)});
-    }
-    copy_out(buffer, offset);
-  }
-  size_t read_some(std::span<std::byte> buffer, uint64_t offset) const override {
-    if (offset >= size()) return 0;
-    const size_t n = std::min<uint64_t>(buffer.size(), size() - offset);
-    copy_out(buffer.first(n), offset);
-    return n;
-  }
-  const std::string& name() const noexcept override { return name_; }
+        cache_(kCacheBytes, static_cast<size_t>(level_.image_width) * level_.image_height * 3) {}
 
  private:
-  void copy_out(std::span<std::byte> buffer, uint64_t offset) const {
-    Pixels scratch;
-    while (!buffer.empty()) {
-      const uint64_t t = offset / kTileBytes, within = offset % kTileBytes;
-      const size_t n = std::min<uint64_t>(buffer.size(), kTileBytes - within);
-      if (within == 0 && n == kTileBytes) {
-        compose(static_cast<size_t>(t), buffer.data());
-      } else {
-        scratch.resize(kTileBytes);
-        compose(static_cast<size_t>(t), scratch.data());
-        std::memcpy(buffer.data(), scratch.data() + within, n);
-      }
-      buffer = buffer.subspan(n);
-      offset += n;
-    }
-  }
-
-  // Paints grid tile t as OpenSlide's read_region of the whole level paints the same pixels:
-  // into the 4096² surface (read_region's piece) holding the tile, its placements in painting
-  // order, SATURATE onto transparent premultiplied ARGB32, then un-premultiplied to RGB.
-  void compose(size_t t, std::byte* out) const {
-    const int64_t tx = static_cast<int64_t>(t % static_cast<size_t>(across_)) * kComposedTile;
-    const int64_t ty = static_cast<int64_t>(t / static_cast<size_t>(across_)) * kComposedTile;
-    const int64_t sx = tx / kReadPiece * kReadPiece, sy = ty / kReadPiece * kReadPiece;
-    std::vector<Argb> plane(size_t{kComposedTile} * kComposedTile, 0);
-    const Canvas canvas{
-        plane.data(),
-        {tx, ty, kComposedTile, kComposedTile},
-        {sx, sy, std::min(kReadPiece, level_.width - sx), std::min(kReadPiece, level_.height - sy)},
-        kComposedTile};
-    for (const uint32_t index : buckets_[t]) {
-      const Placement& p = level_.placements[index];
-      // tilemap_read_tile skips a tile ending at or before the surface's start (with its
-      // nominal size: a tile cut at a fractional size may reach one pixel further).
-      if (p.x + p.tile_w <= static_cast<double>(sx) || p.y + p.tile_h <= static_cast<double>(sy))
-        continue;
-      const auto pixels = decoded(p.image);
-      const Surface image{pixels->data(), nullptr, level_.image_width, level_.image_height};
-      if (!p.cut) {
-        paint_saturate(image, sampling_at(p.x, p.y), p.x, p.y, canvas);
-        continue;
-      }
-      const std::vector<Argb> cut = cut_tile(image, p.src_x, p.src_y, p.width, p.height);
-      paint_saturate(Surface{nullptr, cut.data(), p.width, p.height}, sampling_at(p.x, p.y), p.x,
-                     p.y, canvas);
-    }
-    unpremultiply_rgb(plane, out);
+  DecodedSurface surface_of(uint32_t index) const override {
+    auto pixels = decoded(index);
+    const mirax::Surface image{pixels->data(), nullptr, level_.image_width, level_.image_height};
+    return {image, std::move(pixels)};
   }
 
   std::shared_ptr<const Pixels> decoded(uint32_t index) const {
@@ -219,29 +92,9 @@ class ComposedStore final : public source::ByteStore {
     return pixels;
   }
 
-  ComposedLevel level_;
+  ComposedLevel level_;  // its images (the placements are the composer's)
   std::vector<std::shared_ptr<const source::FileStore>> files_;
-  int64_t across_, down_;
-  std::vector<std::vector<uint32_t>> buckets_;  // per grid tile: placements in painting order
-  mutable ImageCache cache_;
-  std::string name_;
-};
-
-// The grid of composed tiles: tile t is range t of the store, missing where nothing covers it.
-class ComposedLevelSource final : public source::LevelSource {
- public:
-  ComposedLevelSource(const Level& layout, const codec::TileFormat& format,
-                      std::shared_ptr<const ComposedStore> store)
-      : LevelSource(layout, format, {}, {store}, false), store_(std::move(store)) {}
-
-  source::TileBytes tile(int64_t col, int64_t row, int /*plane*/) const override {
-    const size_t t = static_cast<size_t>(row * store_->across() + col);
-    if (store_->empty_tile(t)) return {};
-    return source::TileBytes({t * kTileBytes, kTileBytes, 0});
-  }
-
- private:
-  std::shared_ptr<const ComposedStore> store_;
+  mutable DecodedCache<Pixels> cache_;
 };
 
 }  // namespace
@@ -250,23 +103,11 @@ std::shared_ptr<source::LevelSource> make_composed_source(
     ComposedLevel level, std::vector<std::shared_ptr<const source::FileStore>> datafiles,
     int level_index) {
   const int64_t width = level.width, height = level.height;
-  auto store = std::make_shared<ComposedStore>(std::move(level), std::move(datafiles), level_index);
-  Level l;
-  l.width = width;
-  l.height = height;
-  l.tile_width = l.tile_height = kComposedTile;
-  l.tiles_across = store->across();
-  l.tiles_down = store->down();
-  l.compression = Compression::none;
-  l.photometric = 2;
-  l.samples_per_pixel = 3;
-  l.channels = 3;
-  codec::TileFormat f;
-  f.compression = Compression::none;
-  f.photometric = 2;
-  f.samples_per_pixel = 3;
-  f.width = f.height = kComposedTile;
-  return std::make_shared<ComposedLevelSource>(l, f, std::move(store));
+  auto composer =
+      std::make_shared<MiraxComposer>(std::move(level), std::move(datafiles), level_index);
+  return make_composed_level_source(
+      width, height, std::move(composer),
+      "MIRAX level " + std::to_string(level_index) + " (composed from its camera images)");
 }
 
 }  // namespace slidestream::vendor::mirax

@@ -1,6 +1,6 @@
 // A MIRAX level served as a tile source: the camera images OpenSlide's tilemap places (each at
 // its stored position, overlapping its neighbours, often between pixels) composed, on request,
-// into a regular grid of uncompressed tiles. The level's one store is a ComposedStore: reading
+// into a regular grid of uncompressed tiles (tilemap_compose.hpp, shared with Leica SCN): reading
 // tile t's bytes decodes the images that overlap it (kept in a small cache of decoded images)
 // and paints them as OpenSlide 4.0.1 does (mirax_resample.hpp): in its order (read_tiles walks
 // rows bottom to top and columns right to left), each at its place (bilinear resampling where
@@ -18,6 +18,7 @@
 
 #include "source/byte_store.hpp"
 #include "source/level_source.hpp"
+#include "vendor/tilemap_paint.hpp"
 
 namespace slidestream::vendor::mirax {
 
@@ -28,21 +29,8 @@ struct StoredImage {
   uint64_t length = 0;
 };
 
-// One tile of OpenSlide's tilemap: a surface of width × height pixels painted with its
-// top-left corner at (x, y) of the level (any real numbers: cairo resamples where they are not
-// whole). The surface is the whole image, or (`cut`, an image split into tiles: read_tile's
-// copy) the ceil(tile) pixels of the image from (src_x, src_y) on, itself resampled where that
-// corner is not whole. `rank` is OpenSlide's painting order: the lower one is painted first.
-struct Placement {
-  uint32_t image = 0;  // index into the level's images
-  double x = 0, y = 0;
-  double src_x = 0, src_y = 0;
-  // The tilemap tile's size: OpenSlide skips a tile that ends at or before the surface's start.
-  double tile_w = 0, tile_h = 0;
-  int32_t width = 0, height = 0;
-  bool cut = false;
-  uint64_t rank = 0;
-};
+// One tile of OpenSlide's tilemap (tilemap_paint.hpp).
+using Placement = TilemapPlacement;
 
 struct ComposedLevel {
   int64_t width = 0, height = 0;
@@ -50,8 +38,6 @@ struct ComposedLevel {
   std::vector<StoredImage> images;
   std::vector<Placement> placements;
 };
-
-inline constexpr uint32_t kComposedTile = 256;
 
 // The level's source. `datafiles` are the slide's data files, shared by its levels.
 std::shared_ptr<source::LevelSource> make_composed_source(

@@ -177,7 +177,16 @@ void paint_nearest(const Surface& source, const Sampling& at, const Canvas& canv
     }
     for (int64_t x = s.x0; x < s.x1; ++x) {
       Argb& d = row[x - canvas.area.x];
-      d = saturate_wide(d, widen(fetch(source, x - at.shift_x, y - at.shift_y)));
+      const Argb p = fetch(source, x - at.shift_x, y - at.shift_y);
+      // The float combine's common cases, exactly: onto an opaque pixel it leaves the
+      // destination ((1 - da) / sa is 0, and widening then narrowing a channel gives it back);
+      // an opaque source onto a clear pixel gives the source itself.
+      if ((d >> 24) == 255) continue;
+      if (d == 0 && (p >> 24) == 255) {
+        d = p;
+        continue;
+      }
+      d = saturate_wide(d, widen(p));
     }
   }
 }

@@ -6,10 +6,11 @@
 // A BIF's level 0 also carries an XMLPacket stitching its areas of interest: OpenSlide places
 // each scanned tile at its area's position, a tile advance apart (the tile size less the mean
 // overlap of the joints), and draws nothing between areas; a level is large enough for every
-// placed tile. Our tile sources serve that exactly where the overlap is 0 and the areas start
-// on the tile grid: tiles in an area are the TIFF's, others missing. Overlapping tiles are
-// drawn over one another at the mean advance (at fractional positions, resampled, on reduced
-// levels), which no tile grid can serve: such slides are refused, saying so.
+// placed tile. Where the overlap is 0 and the areas start on the tile grid, a level is a table
+// of its stored tiles (tiles in an area are the TIFF's, others missing). Otherwise (tiles drawn
+// over one another at the mean advance, at fractional positions resampled on reduced levels;
+// areas off their origin's grid) the level is composed as OpenSlide paints it
+// (ventana_compose.cpp).
 #include "vendor/ventana.hpp"
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "tiff/metadata.hpp"
 #include "tiff/tiff_level_source.hpp"
 #include "tiff/tiff_slide.hpp"
+#include "vendor/tilemap_compose.hpp"
 #include "vendor/vendor.hpp"
 
 namespace slidestream::vendor {
@@ -80,20 +82,16 @@ std::optional<LevelInfo> parse_level_info(const std::string& desc, size_t dir) {
   return LevelInfo{static_cast<int64_t>(*level), *mag};
 }
 
-// A BIF level: level-0 tile (c, r) of an area is subtile (c % ds, r % ds) of this level's TIFF
-// tile (c / ds, r / ds). Each TIFF tile must be wholly inside the areas or wholly outside.
-std::shared_ptr<source::LevelSource> stitched_level(
-    const std::shared_ptr<tiff::TiffLevelSource>& src, const VentanaStitching& bif, double ds,
-    size_t index) {
+// A BIF level on the tile grid as a table of its stored tiles: level-0 tile (c, r) of an area
+// is subtile (c % d, r % d) of this level's TIFF tile (c / d, r / d). Null where a table cannot
+// serve it (d does not divide the tile size, or a TIFF tile is partly inside the areas).
+std::shared_ptr<source::LevelSource> table_level(const std::shared_ptr<tiff::TiffLevelSource>& src,
+                                                 const VentanaStitching& bif, int64_t d,
+                                                 size_t index) {
   const Level& in = src->layout();
   const int64_t tw = in.tile_width, th = in.tile_height;
-  const auto d = static_cast<int64_t>(ds);
   const std::string where = "level " + std::to_string(index);
-  if (ds != static_cast<double>(d) || d < 1 || tw % d != 0 || th % d != 0) {
-    throw ventana_error(ErrorKind::unsupported,
-                        where + ": downsample " + tiff::format_double(ds) +
-                            " does not divide the tile size: OpenSlide resamples such levels");
-  }
+  if (tw % d != 0 || th % d != 0) return nullptr;
   int64_t cols = 0, rows = 0;  // level-0 tiles spanned
   for (const auto& a : bif.areas) {
     cols = std::max(cols, a.start_col + a.tiles_across);
@@ -122,9 +120,7 @@ std::shared_ptr<source::LevelSource> stitched_level(
       const bool inside_image = std::min((C + 1) * tw, out.width) <= in.width &&
                                 std::min((R + 1) * th, out.height) <= in.height;
       if (n != sub_c * sub_r || !inside_image || C >= in.tiles_across || R >= in.tiles_down) {
-        throw ventana_error(ErrorKind::unsupported,
-                            where + " tile (" + std::to_string(C) + ", " + std::to_string(R) +
-                                ") is partly outside the scanned areas or the stored image");
+        return nullptr;
       }
       source::TileBytes b = src->tile(C, R);
       if (!b.missing()) tiles[static_cast<size_t>(R * out.tiles_across + C)] = b.front();
@@ -138,25 +134,51 @@ std::shared_ptr<source::LevelSource> stitched_level(
       std::move(tiles));
 }
 
-void check_stitching(const VentanaStitching& bif, int64_t tw, int64_t th) {
+// Whether the scanned tiles lie on the stored tile grid: no overlap, and every area at its
+// origin's grid position. Then reduced levels may be tables of their stored tiles.
+bool on_tile_grid(const VentanaStitching& bif, int64_t tw, int64_t th) {
   if (bif.tile_advance_x != static_cast<double>(tw) ||
       bif.tile_advance_y != static_cast<double>(th)) {
-    throw ventana_error(ErrorKind::unsupported,
-                        "tiles overlap (advance " + tiff::format_double(bif.tile_advance_x) +
-                            " x " + tiff::format_double(bif.tile_advance_y) + " for " +
-                            std::to_string(tw) + " x " + std::to_string(th) +
-                            " tiles): OpenSlide draws each tile over its neighbours at the "
-                            "mean advance (fractional, resampled, on reduced levels), which a "
-                            "tile grid cannot serve; slidestream reads BIF slides without overlap");
+    return false;
   }
-  for (size_t i = 0; i < bif.areas.size(); ++i) {
-    const auto& a = bif.areas[i];
-    if (a.x != a.start_col * tw || a.y != a.start_row * th) {
-      throw ventana_error(ErrorKind::unsupported,
-                          "area " + std::to_string(i) + " is placed at " + std::to_string(a.x) +
-                              ", " + std::to_string(a.y) + ", off the tile grid of its origin");
-    }
+  return std::all_of(bif.areas.begin(), bif.areas.end(), [&](const VentanaArea& a) {
+    return a.x == a.start_col * tw && a.y == a.start_row * th;
+  });
+}
+
+// A tile advance OpenSlide could place tiles by: positive and less than four tiles.
+void check_advance(const VentanaStitching& bif, int64_t tw, int64_t th) {
+  const auto plausible = [](double advance, int64_t tile) {
+    return advance > 0 && advance < 4.0 * static_cast<double>(tile);
+  };
+  if (!plausible(bif.tile_advance_x, tw) || !plausible(bif.tile_advance_y, th)) {
+    throw ventana_error(ErrorKind::format, "tile advance " +
+                                               tiff::format_double(bif.tile_advance_x) + " x " +
+                                               tiff::format_double(bif.tile_advance_y) + " for " +
+                                               std::to_string(tw) + " x " + std::to_string(th) +
+                                               " tiles (the joints' mean overlap) is implausible");
   }
+}
+
+// A BIF level: the table of its stored tiles where the scanned tiles lie on the grid, else
+// composed as OpenSlide paints them (ventana_compose.cpp).
+std::shared_ptr<source::LevelSource> stitched_level(
+    const std::shared_ptr<tiff::TiffLevelSource>& src, const VentanaStitching& bif, double ds,
+    size_t index) {
+  const auto d = static_cast<int64_t>(ds);
+  if (ds != static_cast<double>(d) || d < 1) {
+    throw ventana_error(ErrorKind::unsupported, "level " + std::to_string(index) + ": downsample " +
+                                                    tiff::format_double(ds) +
+                                                    " is not a whole number");
+  }
+  const Level& l = src->layout();
+  if (on_tile_grid(bif, l.tile_width, l.tile_height)) {
+    if (auto table = table_level(src, bif, d, index)) return table;
+  }
+  if (auto why = composing_problem(*src)) {
+    throw ventana_error(ErrorKind::unsupported, "level " + std::to_string(index) + " " + *why);
+  }
+  return make_ventana_composed_level(src, bif, d, index);
 }
 
 void add_region_properties(const VentanaStitching& bif, int64_t tw, int64_t th, Slide::Impl& s) {
@@ -228,7 +250,7 @@ void open_ventana(const SlideProbe& probe, Slide::Impl& s) {
     if (info->level == 0) {
       if (auto xml = xml_packet(tf, ifds[dir])) {
         bif = parse_ventana_level0(*xml, src->layout().tile_width, src->layout().tile_height);
-        check_stitching(*bif, src->layout().tile_width, src->layout().tile_height);
+        check_advance(*bif, src->layout().tile_width, src->layout().tile_height);
       }
     } else if (src->layout().tile_width != levels.front().source->layout().tile_width ||
                src->layout().tile_height != levels.front().source->layout().tile_height) {

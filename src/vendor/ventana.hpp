@@ -1,12 +1,16 @@
-// Ventana BIF's pieces shared by vendor/ventana.cpp (levels) and ventana_xml.cpp (the XML), as
-// OpenSlide's openslide-vendor-ventana.c reads them.
+// Ventana BIF's pieces shared by vendor/ventana.cpp (levels), ventana_xml.cpp (the XML) and
+// ventana_compose.cpp (levels off the tile grid), as OpenSlide's openslide-vendor-ventana.c
+// reads them.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "source/level_source.hpp"
 
 namespace slidestream::vendor {
 
@@ -28,5 +32,12 @@ struct VentanaStitching {
 // Level 0's XMLPacket; Error(format) naming what is missing or inconsistent.
 VentanaStitching parse_ventana_level0(std::string_view xml, int64_t tile_width,
                                       int64_t tile_height);
+
+// A BIF level `stored` (the TIFF's tile grid at a whole `downsample`) as OpenSlide paints its
+// scanned tiles: each at its place, over its neighbours where they overlap, resampled where
+// that is between pixels (ventana_compose.cpp). Error(format / limit) for lying placements.
+std::shared_ptr<source::LevelSource> make_ventana_composed_level(
+    std::shared_ptr<const source::LevelSource> stored, const VentanaStitching& bif,
+    int64_t downsample, size_t level_index);
 
 }  // namespace slidestream::vendor
