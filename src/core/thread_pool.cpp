@@ -100,7 +100,13 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t)>& body,
   std::unique_lock lock(shared->mutex);
   shared->closed = true;
   shared->done.wait(lock, [&] { return shared->active == 0; });
-  if (shared->error) std::rethrow_exception(shared->error);
+  // The error leaves the shared state here, so that the exception object ends on this thread: a
+  // helper's task may hold the last reference to `shared` and free it later, and the exception's
+  // reference count lives in the (uninstrumented) C++ runtime, where ThreadSanitizer cannot see
+  // that the caller was done with it.
+  std::exception_ptr error = std::move(shared->error);
+  lock.unlock();
+  if (error) std::rethrow_exception(error);
 }
 
 namespace {
