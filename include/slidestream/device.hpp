@@ -1,6 +1,7 @@
 // Where work runs: the CPU or one of the machine's CUDA GPUs. Every option struct that can touch
-// a GPU names the GPU by its index (ReadOptions::cuda_device, pipeline::Options::cuda_device,
-// zarr::WriteOptions::cuda_device); front ends take it as text ("cpu", "cuda", "cuda:N").
+// a GPU names the GPU by its index (ReadOptions::cuda_device, pipeline::Options::cuda_device;
+// the Zarr writer works on the GPU of its source, ImageView::cuda_device); front ends take it as
+// text ("cpu", "cuda", "cuda:N").
 #pragma once
 
 #include <string>

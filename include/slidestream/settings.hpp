@@ -35,8 +35,13 @@ struct Settings {
   // Uncompressed levels: coalesced file ranges read at once into pinned memory, per process
   // (1..64). Read once, when the first GPU read starts.
   int64_t direct_in_flight = 16;
-  // Idle pinned staging slots (each 8 MiB + a device twin by default) kept for reuse (0..1024).
+  // Idle pinned staging slots (each 8 MiB by default) kept for reuse (0..1024).
   int64_t staging_idle_slots = 64;
+  // Device memory one GPU read's CPU workers share to bring their pinned slots (file ranges,
+  // CPU-decoded tiles) to the GPU, MiB (16..1 TiB); at least two slots' worth. The copies take
+  // turns on the copy engine, so a few buffers serve many workers (issue 16.4: a read's device
+  // memory beyond its output at most 256 MiB).
+  int64_t read_device_staging_mib = 64;
 
   // ---- Tiled pipeline (pipeline::process on a GPU) ----
   // Tile-rows the band executor's row reader reads at once (1..16).

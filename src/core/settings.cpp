@@ -67,6 +67,7 @@ const std::vector<SettingInfo>& setting_fields() {
       field("gpu_codec_output_bytes", kMiB, 4 * kGiB, &Settings::gpu_codec_output_bytes),
       field("direct_in_flight", 1, 64, &Settings::direct_in_flight),
       field("staging_idle_slots", 0, 1024, &Settings::staging_idle_slots),
+      field("read_device_staging_mib", 16, kTiBInMiB, &Settings::read_device_staging_mib),
       field("band_readers", 1, 16, &Settings::band_readers),
       field("band_task_mib", 1, 64, &Settings::band_task_mib),
       field("band_row_tiles", 0, 64, &Settings::band_row_tiles),

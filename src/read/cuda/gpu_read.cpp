@@ -7,7 +7,8 @@
 //    taking tiles as it becomes free, so every decoder on the machine works until the level is
 //    done;
 //  - other codecs: CPU threads decode into pinned staging, then the same copy + placement.
-// Nothing is allocated per call beyond small vectors: staging comes from a process-wide pool.
+// Pinned staging comes from a process-wide pool; the device buffers the CPU workers' slots pass
+// through are the read's own, a few shared by all (read/cuda/device_twins.hpp).
 #include "read/gpu_read.hpp"
 
 #include <fcntl.h>
@@ -33,6 +34,7 @@
 #include "cuda/check.hpp"
 #include "io/cuda/staging_pool.hpp"
 #include "io/file.hpp"
+#include "read/cuda/device_twins.hpp"
 #include "read/cuda/gpu_codec_read.hpp"
 #include "read/cuda/nvjpeg_route.hpp"
 #include "read/cuda/placement.hpp"
@@ -139,7 +141,8 @@ struct Shared {
   std::atomic<uint64_t> direct_bytes{0};
   std::atomic<int64_t> cpu_decoded{0}, nv_decoded{0};
   std::string nv_name;
-  size_t slot_bytes = 0;  // staging each CPU worker needs (two slots each)
+  size_t slot_bytes = 0;             // staging each CPU worker needs (two slots each)
+  std::optional<DeviceTwins> twins;  // where the CPU workers' slots go on the GPU
 
   ErrorContext where(int64_t tile = -1, int64_t offset = -1) const {
     return ErrorContext{slide.path.string(), level_index, tile, offset};
@@ -180,21 +183,26 @@ bool mostly_uncached(const Shared& s, uint64_t begin, uint64_t end) {
   return in * 4 < pages;
 }
 
-// Copies the slot's data [0, used) and its placements to the GPU and places them. The slot is
-// busy until its event fires.
-void flush(StagingSlot& slot, size_t used, int placements, uint32_t max_rows, bool data_on_device) {
+// Copies the slot's data [0, used) and its placements to the GPU (through one of the read's
+// shared device buffers, or in place when cuFile read the data into the slot's own device
+// memory) and places them. The slot is busy until its event fires.
+void flush(Shared& s, StagingSlot& slot, size_t used, int placements, uint32_t max_rows,
+           bool data_on_device) {
   if (placements == 0) return;
   cudaStream_t stream = slot.stream.get();
-  if (!data_on_device && used > 0) {
-    cuda::check(cudaMemcpyAsync(slot.staging.data(), slot.host.data(), used, cudaMemcpyHostToDevice,
-                                stream),
-                "cudaMemcpyAsync (staging)");
+  const size_t descriptor_bytes = sizeof(Placement) * static_cast<size_t>(placements);
+  if (data_on_device) {
+    cuda::check(cudaMemcpyAsync(device_placements(slot), host_placements(slot), descriptor_bytes,
+                                cudaMemcpyHostToDevice, stream),
+                "cudaMemcpyAsync (placements)");
+    read::place(slot.staging.data(), device_placements(slot), placements, max_rows, stream);
+  } else {
+    s.twins->copy_then(slot.host.data(), used, slot.host_descriptors(), descriptor_bytes, stream,
+                       [&](const std::byte* data, const std::byte* descriptors) {
+                         read::place(data, reinterpret_cast<const Placement*>(descriptors),
+                                     placements, max_rows, stream);
+                       });
   }
-  cuda::check(cudaMemcpyAsync(device_placements(slot), host_placements(slot),
-                              sizeof(Placement) * static_cast<size_t>(placements),
-                              cudaMemcpyHostToDevice, stream),
-              "cudaMemcpyAsync (placements)");
-  read::place(slot.staging.data(), device_placements(slot), placements, max_rows, stream);
   slot.idle.record(stream);
   slot.busy = true;
 }
@@ -261,7 +269,7 @@ void read_raw_range(Shared& s, StagingSlot& slot, const RawRange& r) {
     placements[count++] = placement_for(s, t, t.offset - r.begin);
     max_rows = std::max(max_rows, static_cast<uint32_t>(t.height));
   }
-  flush(slot, size, count, max_rows, on_device);
+  flush(s, slot, size, count, max_rows, on_device);
 }
 
 // Decodes tiles on this CPU thread into `slot` until it is full or the queues are empty; then
@@ -273,6 +281,9 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
   int count = 0;
   uint32_t max_rows = 0;
   size_t used = 0;
+  // The slot may be larger than this read's device buffers (a pooled slot, or an nvJPEG
+  // worker's): fill only what one of them takes.
+  const size_t room = std::min(slot.capacity, s.twins->data_bytes());
   ReadReport tile_report;
   auto decode_one = [&](const TileJob& t) {
     ImageView tile;
@@ -292,8 +303,8 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
   if (extra) {
     // Tiles another decoder gave back (nvJPEG refused a batch): all of them, in slot-fulls.
     for (const TileJob& t : *extra) {
-      if (used + s.tile_bytes > slot.capacity || count == int(kMaxPlacements)) {
-        flush(slot, used, count, max_rows, false);
+      if (used + s.tile_bytes > room || count == int(kMaxPlacements)) {
+        flush(s, slot, used, count, max_rows, false);
         slot.wait_idle();
         count = 0;
         used = 0;
@@ -302,7 +313,7 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
       decode_one(t);
     }
   } else {
-    while (used + s.tile_bytes <= slot.capacity && count < int(kMaxPlacements) && !s.failed) {
+    while (used + s.tile_bytes <= room && count < int(kMaxPlacements) && !s.failed) {
       size_t i = s.next_decode.fetch_add(1);
       if (i < s.decode.size()) {
         decode_one(s.decode[i]);
@@ -316,7 +327,7 @@ bool decode_batch_cpu(Shared& s, StagingSlot& slot, std::vector<TileJob>* extra 
     }
   }
   s.file_bytes += tile_report.file_bytes;
-  flush(slot, used, count, max_rows, false);
+  flush(s, slot, used, count, max_rows, false);
   return count > 0;
 }
 
@@ -463,6 +474,13 @@ bool is_plain_raw(const source::LevelSource& tiles) {
 std::optional<shim::cufile::FileHandle> choose_cufile(const io::File& file, IoBackend backend,
                                                       std::string* note) {
   if (backend == IoBackend::posix) return std::nullopt;
+  if (backend == IoBackend::automatic && !shim::cufile::nvidia_fs_present()) {
+    // Without nvidia-fs, registration fails (or cuFile would run its own POSIX path), and only
+    // opening cuFile's driver to find that out took about 390 MiB of GPU memory for the rest of
+    // the process on the lent H100 (bench/uc1: io=auto 520 MiB beyond the output, posix 133).
+    *note = "cufile unavailable: nvidia-fs kernel module absent";
+    return std::nullopt;
+  }
   static std::mutex mutex;
   static std::string remembered;  // why registration cannot work on this machine
   std::string why;
@@ -688,8 +706,12 @@ int size_cpu_workers(Shared& s, size_t task_bytes) {
     const size_t per_worker = (decoded + cpu_workers - 1) / static_cast<size_t>(cpu_workers);
     s.slot_bytes = std::max<size_t>(
         s.slot_bytes, std::min<size_t>(task_bytes, per_worker * align_up(s.tile_bytes)));
-    s.slot_bytes = std::max<size_t>(s.slot_bytes, align_up(s.tile_bytes));
   }
+  // Also what nvJPEG's workers need when they hand a batch back to be decoded on the CPU.
+  s.slot_bytes = std::max<size_t>(s.slot_bytes, align_up(s.tile_bytes));
+  const size_t budget = static_cast<size_t>(settings().read_device_staging_mib) << 20;
+  s.twins.emplace(s.slot_bytes, StagingSlot::kDescriptorBytes, budget,
+                  2 * static_cast<size_t>(std::max(cpu_workers, 1)));
   return cpu_workers;
 }
 
