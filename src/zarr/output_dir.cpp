@@ -56,6 +56,21 @@ void check_replaceable(const fs::path& path, bool overwrite, bool overwrite_any)
   }
 }
 
+// Removes the old output. An entry that vanishes while the tree is walked (a writer of an
+// earlier, failed run still renaming its last chunk into place: Dask lets the tasks of a failed
+// compute finish) makes remove_all fail with ENOENT; walking again removes the rest.
+void remove_existing(const fs::path& path) {
+  std::error_code ec;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    fs::remove_all(path, ec);
+    if (!ec || ec != std::errc::no_such_file_or_directory) break;
+  }
+  std::error_code gone;
+  if (ec && fs::exists(fs::symlink_status(path, gone))) {
+    throw fs_error(ec, "cannot remove the existing output", path);
+  }
+}
+
 }  // namespace
 
 bool is_zarr_directory(const fs::path& path) {
@@ -77,10 +92,7 @@ OutputDir OutputDir::create(const fs::path& given, bool overwrite, bool overwrit
   std::error_code ec;
   const bool exists = fs::exists(fs::symlink_status(path, ec));
   if (exists) check_replaceable(path, overwrite, overwrite_any);
-  if (exists && !stage_existing) {
-    fs::remove_all(path, ec);
-    if (ec) throw fs_error(ec, "cannot remove the existing output", path);
-  }
+  if (exists && !stage_existing) remove_existing(path);
   OutputDir out;
   out.path_ = path;
   if ((exists && stage_existing) || always_stage) {
