@@ -63,7 +63,7 @@ void remove_existing(const fs::path& path) {
   std::error_code ec;
   for (int attempt = 0; attempt < 5; ++attempt) {
     fs::remove_all(path, ec);
-    if (!ec || ec != std::errc::no_such_file_or_directory) break;
+    if (ec != std::errc::no_such_file_or_directory) break;
   }
   std::error_code gone;
   if (ec && fs::exists(fs::symlink_status(path, gone))) {

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -28,7 +27,6 @@ class DeviceTwins {
   // holds as many as its copies keep in flight, not as many as it may.
   DeviceTwins(size_t data_bytes, size_t descriptor_bytes, size_t budget, size_t most);
 
-  size_t count() const noexcept { return twins_.size(); }
   size_t data_bytes() const noexcept { return data_bytes_; }
 
   // Copies `data_used` bytes from `host_data` and `descriptor_used` from `host_descriptors` to a
