@@ -11,6 +11,8 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "slidestream/error.hpp"
 #include "slidestream/zarr.hpp"
@@ -161,6 +163,74 @@ TEST(ZarrAttach, FinishChunksWritesNoMetadataAndEndsWriting) {
   creator.finish();
   Image back = ArrayReader::open(dir / "a.zarr").read();
   EXPECT_EQ(std::memcmp(back.data(), img.data(), img.size_bytes()), 0);
+}
+
+// Siblings "<name>.partial-*" of `path`.
+std::vector<std::string> partial_siblings(const fs::path& path) {
+  std::vector<std::string> names;
+  const std::string prefix = path.filename().string() + ".partial-";
+  for (const auto& entry : fs::directory_iterator(path.parent_path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  return names;
+}
+
+TEST(ZarrStagedReplacement, OldOutputStaysUntilTheStagedOneIsCompleteThenIsSwappedOut) {
+  auto dir = test::scratch_dir("zarr_staged_replacement");
+  ArraySpec spec{.height = 64, .width = 64, .chunk_height = 32, .chunk_width = 32};
+  const fs::path out = dir / "out.zarr";
+  auto old_writer = ArrayWriter::create(out, spec);
+  old_writer.write(noise(64, 64, 1).view());
+  old_writer.finish();
+  const auto old_files = files_under(out);
+
+  const fs::path staged = stage_replacement(out, false);
+  EXPECT_EQ(staged.parent_path(), out.parent_path());
+  EXPECT_TRUE(fs::is_directory(staged) && fs::is_empty(staged));
+  EXPECT_EQ(files_under(out), old_files);
+  try {
+    commit_replacement(staged, out, true);
+    FAIL() << "an incomplete staged output replaced the old one";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_argument) << e.what();
+    EXPECT_NE(std::string(e.what()).find(staged.string()), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(files_under(out), old_files);
+
+  Image fresh = Image::allocate(64, 64, 1, DataType::uint8);
+  std::memset(fresh.data(), 0x5a, fresh.size_bytes());
+  auto creator = ArrayWriter::create(staged, spec, {.overwrite = true, .stage_overwrite = false});
+  auto attached = ArrayWriter::attach(staged, spec);
+  attached.write_region(0, 0, fresh.view().crop(0, 0, 64, 32));
+  attached.finish_chunks();
+  creator.write_region(32, 0, fresh.view().crop(0, 32, 64, 32));
+  creator.finish();
+  EXPECT_EQ(files_under(out), old_files) << "the old output changed before the commit";
+
+  commit_replacement(staged, out, true);
+  EXPECT_TRUE(partial_siblings(out).empty());
+  EXPECT_TRUE(is_complete(out));
+  Image back = ArrayReader::open(out).read();
+  EXPECT_EQ(std::memcmp(back.data(), fresh.data(), fresh.size_bytes()), 0);
+}
+
+TEST(ZarrStagedReplacement, RefusesWhatTheOverwritePolicyRefuses) {
+  auto dir = test::scratch_dir("zarr_staged_replacement_policy");
+  const fs::path notes = dir / "notes";
+  fs::create_directories(notes);
+  std::ofstream(notes / "keep.txt") << "not a Zarr";
+  try {
+    (void)stage_replacement(notes, false);
+    FAIL() << "a directory that is not a Zarr was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_argument) << e.what();
+  }
+  EXPECT_TRUE(partial_siblings(notes).empty());
+  const fs::path staged = stage_replacement(notes, true);
+  EXPECT_EQ(partial_siblings(notes).size(), 1u);
+  fs::remove_all(staged);
+  EXPECT_TRUE(fs::exists(notes / "keep.txt"));
 }
 
 }  // namespace

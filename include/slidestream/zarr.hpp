@@ -203,4 +203,16 @@ class OmeZarrWriter {
 // Batch runs skip the slides whose output is_complete().
 bool is_complete(const std::filesystem::path& root);
 
+// Many writers replacing an old output (Dask with overwrite): the old output must stay, byte for
+// byte, until the new one is complete, but attached writers find the array by its path. So the
+// array is create()d at a fresh sibling that stage_replacement() makes ("<path>.partial-XXXXXX",
+// empty, after WriteOptions' policy has accepted what is at `path`; nothing there changes), every
+// writer attaches to that sibling, and once finish() wrote its metadata, commit_replacement()
+// swaps it into `path`'s place (renameat2 RENAME_EXCHANGE where the file system has it) and
+// removes the old output. Error(invalid_argument) when `staged` is not complete; a failed swap
+// removes `staged` and leaves `path` as it was.
+std::filesystem::path stage_replacement(const std::filesystem::path& path, bool overwrite_any);
+void commit_replacement(const std::filesystem::path& staged, const std::filesystem::path& path,
+                        bool durable);
+
 }  // namespace slidestream::zarr

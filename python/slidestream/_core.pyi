@@ -97,6 +97,14 @@ def is_complete(root: str) -> bool:
     True when root holds a finished output of slidestream's writers (its metadata landed last).
     """
 
+def stage_replacement(path: str, overwrite_any: bool = False) -> str:
+    """
+    A fresh empty sibling of path to write its replacement into (many writers, one array).
+    """
+
+def commit_replacement(staged: str, path: str, durable: bool = True) -> None:
+    """The complete array at staged takes path's place; the old output is removed."""
+
 class OmeZarrWriter:
     def __init__(self, root: str, zarr_format: int = 3, name: str = 'image', mpp_x: float | None = None, mpp_y: float | None = None, overwrite: bool = False, durable: bool = True) -> None: ...
 

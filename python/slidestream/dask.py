@@ -253,11 +253,16 @@ def to_zarr(
     1024). ``shard`` (v3): shard edge(s), a multiple of the chunk. The Dask array is rechunked so
     that every block holds whole chunks (shards), so no two workers ever write one file. The
     metadata is written once, by a last task after every block has landed (synced when
-    ``durable``): until then, and forever if the computation fails, the array has no metadata
-    and no reader takes it for complete. ``compute=False`` returns a ``dask.delayed`` that writes
-    when computed (the empty array directory is made now). Returns the ``WriteReport``-like dict
-    of the whole write when computed. ``layout``: "yxc" (default; the (H, W, C) array
-    ``dask.array.to_zarr`` writes) or "cyx" (OME-NGFF's (c, y, x)), as in
+    ``durable``): until then the array has no metadata and no reader takes it for complete.
+    ``overwrite``: what is at ``path`` (a Zarr, a partial output, anything) is replaced, but only
+    once the new array is complete: the blocks are written into a sibling
+    (``<path>.partial-XXXXXX``) that the last task swaps into place, so a failed run leaves the
+    old output byte for byte. A failed computation returns (raises) only after every block task
+    it started has ended, and then removes what it wrote. ``compute=False`` returns a
+    ``dask.delayed`` that writes when computed (the empty array directory is made now; a failed
+    compute of it leaves its partial output, which has no metadata). Returns the
+    ``WriteReport``-like dict of the whole write when computed. ``layout``: "yxc" (default; the
+    (H, W, C) array ``dask.array.to_zarr`` writes) or "cyx" (OME-NGFF's (c, y, x)), as in
     :func:`slidestream.write_zarr`.
     """
     import dask
@@ -293,12 +298,15 @@ def to_zarr(
     path = os.path.abspath(os.fspath(path))
     units = math.ceil(array.chunks[0][0] / unit_h) * math.ceil(array.chunks[1][0] / unit_w)
     io_depth = max(1, min(units, 64))  # a block's units at once; more would be idle threads
-    # The array's directory, no metadata: the blocks attach to it.
-    _core().create_zarr(path, **spec, overwrite=overwrite, durable=durable)
+    # The array's directory, no metadata: the blocks attach to it. An old output stays where it
+    # is until the new array is complete.
+    replacing = overwrite and os.path.lexists(path)
+    write_path = _core()._core.stage_replacement(path, overwrite_any=True) if replacing else path
+    _core().create_zarr(write_path, **spec, overwrite=replacing, durable=durable)
 
     def write_block(block, block_info=None):
         (y0, _), (x0, _) = block_info[0]["array-location"][:2]
-        writer = _core().attach_zarr(path, **spec, durable=durable, threads=io_depth,
+        writer = _core().attach_zarr(write_path, **spec, durable=durable, threads=io_depth,
                                      io_depth=io_depth)
         writer.write_region(int(y0), int(x0), _contiguous(block))
         report = writer.finish_chunks()
@@ -311,20 +319,66 @@ def to_zarr(
         dtype=np.int64,
         chunks=tuple((1,) * len(c) for c in array.chunks),
         meta=np.empty((0,) * array.ndim, dtype=np.int64),
-        name="slidestream-to-zarr-" + _tokenize(array.name, path, spec),
+        # Writing is a side effect: every call's tasks are its own (a rerun after a failure must
+        # not find the failed run's keys still held on a cluster).
+        name="slidestream-to-zarr-" + _tokenize(array.name, path, spec, uuid.uuid4().hex),
     )
 
     @dask.delayed(pure=False)
     def finish(chunk_bytes):
-        writer = _core().attach_zarr(path, **spec, durable=durable, threads=1, io_depth=1)
+        writer = _core().attach_zarr(write_path, **spec, durable=durable, threads=1, io_depth=1)
         if attributes is not None:
             writer.set_attributes(attributes)
         report = dict(writer.finish())
+        if replacing:
+            _core()._core.commit_replacement(write_path, path, durable)
         report["bytes_written"] += int(np.sum(chunk_bytes))
         return report
 
-    done = finish(written.sum())
-    return done.compute() if compute else done
+    if not compute:
+        return finish(written.sum())
+    try:
+        return _compute_settled(written, lambda landed: finish(landed.sum()))
+    except BaseException:
+        # Every block task of this compute has ended: nothing writes here any more.
+        shutil.rmtree(write_path, ignore_errors=True)
+        raise
+
+
+def _compute_settled(blocks, then):
+    """``then(blocks).compute()``, but a failure raises only after every task of the computation
+    that is running has ended. Dask raises at a task's first error while the computation's other
+    running tasks go on (the local schedulers' pool threads, a cluster's workers), and a block
+    writer that outlives the call would write into what the caller does next at that path (a
+    cleanup, a rerun with overwrite)."""
+    import dask
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    get = get_scheduler(collections=[blocks])
+    client = get if "Client" in type(get).__name__ else getattr(get, "__self__", None)
+    if client is not None and hasattr(client, "persist") and hasattr(client, "gather"):
+        from distributed import futures_of, wait
+
+        landed = client.persist(blocks)
+        futures = futures_of(landed)
+        wait(futures)  # returns when every block has finished or failed
+        for future in futures:
+            if future.status != "finished":
+                future.result()  # raises the block's error
+        return then(landed).compute()
+    if get is dask.threaded.get:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from dask.system import CPU_COUNT
+
+        pool = ThreadPoolExecutor(dask.config.get("num_workers", None) or CPU_COUNT)
+        try:
+            return then(blocks).compute(scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    # The synchronous scheduler runs one task at a time; other schedulers: as Dask does.
+    return then(blocks).compute()
 
 
 def _contiguous(block):

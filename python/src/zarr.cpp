@@ -271,6 +271,22 @@ void bind_zarr(nb::module_& m) {
       nb::arg("root"),
       "True when root holds a finished output of slidestream's writers (its metadata landed "
       "last).");
+  m.def(
+      "stage_replacement",
+      [](const std::string& path, bool overwrite_any) {
+        nb::gil_scoped_release unlocked;
+        return zarr::stage_replacement(path, overwrite_any).string();
+      },
+      nb::arg("path"), nb::arg("overwrite_any") = false,
+      "A fresh empty sibling of path to write its replacement into (many writers, one array).");
+  m.def(
+      "commit_replacement",
+      [](const std::string& staged, const std::string& path, bool durable) {
+        nb::gil_scoped_release unlocked;
+        zarr::commit_replacement(staged, path, durable);
+      },
+      nb::arg("staged"), nb::arg("path"), nb::arg("durable") = true,
+      "The complete array at staged takes path's place; the old output is removed.");
   nb::class_<PyOmeZarrWriter>(m, "OmeZarrWriter")
       .def(nb::init<const std::string&, int, const std::string&, std::optional<double>,
                     std::optional<double>, bool, bool>(),

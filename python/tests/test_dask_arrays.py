@@ -5,12 +5,14 @@ two worker processes equal to one writer, with no metadata until every block lan
 from __future__ import annotations
 
 import pickle
+import time
 
 import numpy as np
 import pytest
 
 from dask_support import SHARED, cli_process, files_under, make_cluster, scan_pixels, write_pyramid
 
+import dask
 import dask.array as da
 
 import slidestream
@@ -133,22 +135,83 @@ def test_to_zarr_from_two_workers_equals_one_writer(client, pyramid, tmp_path, z
     np.testing.assert_array_equal(back, image)  # (H, W, C): the default "yxc"
 
 
-def test_to_zarr_leaves_no_metadata_when_a_block_fails(client, pyramid, tmp_path):
+def fail_on_one_block(block, block_info=None):
+    if block_info[0]["chunk-location"][:2] == (2, 3):
+        raise RuntimeError("this block cannot be computed")
+    return block
+
+
+def partial_siblings(out):
+    return sorted(p.name for p in out.parent.glob(out.name + ".partial-*"))
+
+
+def test_to_zarr_that_fails_leaves_nothing_and_a_rerun_replaces_a_killed_runs_output(
+        client, pyramid, tmp_path):
     arr = ssd.read_level(pyramid, 0, chunks=256)
-
-    def fail_on_one_block(block, block_info=None):
-        if block_info[0]["chunk-location"][:2] == (2, 3):
-            raise RuntimeError("this block cannot be computed")
-        return block
-
     broken = arr.map_blocks(fail_on_one_block, dtype=arr.dtype)
     out = tmp_path / "broken.zarr"
     with client.as_current(), pytest.raises(RuntimeError, match="cannot be computed"):
         ssd.to_zarr(broken, out, chunks=256)
-    assert out.exists() and not ssd.is_complete(out)
-    names = {p.name for p in out.rglob("*")}
-    assert not names & {"zarr.json", ".zarray", ".zattrs"}
-    # A second run over the partial output replaces it.
+    # Every block task had ended when it raised; then what they wrote was removed.
+    assert not out.exists() and partial_siblings(out) == []
+    # A killed run leaves chunks and no metadata: not complete, and a rerun replaces it.
+    with client.as_current():
+        ssd.to_zarr(arr, out, chunks=256)
+    (out / "zarr.json").unlink()
+    assert not ssd.is_complete(out)
     with client.as_current():
         ssd.to_zarr(arr, out, chunks=256, overwrite=True)
-    assert ssd.is_complete(out)
+    assert ssd.is_complete(out) and partial_siblings(out) == []
+    np.testing.assert_array_equal(slidestream.read_zarr(out), arr.compute(scheduler="threads"))
+
+
+def test_to_zarr_overwrite_that_fails_keeps_the_old_output_byte_for_byte(client, pyramid,
+                                                                         tmp_path):
+    arr = ssd.read_level(pyramid, 0, chunks=256)
+    out = tmp_path / "kept.zarr"
+    with client.as_current():
+        ssd.to_zarr(arr, out, chunks=256, codec="zstd")
+    before = files_under(out)
+    broken = arr.map_blocks(fail_on_one_block, dtype=arr.dtype)
+    with client.as_current(), pytest.raises(RuntimeError, match="cannot be computed"):
+        ssd.to_zarr(broken, out, chunks=256, overwrite=True)
+    assert files_under(out) == before and partial_siblings(out) == []
+    # A run that succeeds replaces it (another codec: other bytes) and leaves no sibling.
+    with client.as_current():
+        ssd.to_zarr(arr, out, chunks=256, codec="none", overwrite=True)
+    assert files_under(out) != before and partial_siblings(out) == []
+    np.testing.assert_array_equal(slidestream.read_zarr(out), arr.compute(scheduler="threads"))
+
+
+def slow_blocks_and_one_failure(markers):
+    """A block function: block (0, 0) fails at once, every other block sleeps, then leaves a
+    marker file (its task ended after the failure was known)."""
+    def run(block, block_info=None):
+        y, x = block_info[0]["chunk-location"][:2]
+        if (y, x) == (0, 0):
+            raise RuntimeError("this block cannot be computed")
+        time.sleep(0.5)
+        (markers / f"{y}-{x}").touch()
+        return block
+    return run
+
+
+@pytest.mark.parametrize("scheduler", ["distributed", "threads"])
+def test_to_zarr_that_fails_returns_after_every_started_block_ended(client, pyramid, tmp_path,
+                                                                   scheduler):
+    arr = ssd.read_level(pyramid, 0, chunks=512)  # 3 x 4 blocks
+    markers = tmp_path / "ended"
+    markers.mkdir()
+    broken = arr.map_blocks(slow_blocks_and_one_failure(markers), dtype=arr.dtype)
+    out = tmp_path / "slow.zarr"
+    context = client.as_current() if scheduler == "distributed" else dask.config.set(
+        scheduler="threads", num_workers=4)
+    with context, pytest.raises(RuntimeError, match="cannot be computed"):
+        ssd.to_zarr(broken, out, chunks=256)
+    ended = set(p.name for p in markers.iterdir())
+    # Some blocks were running when (0, 0) failed; they had ended (and written) before it raised,
+    # so nothing wrote into the output after it was removed.
+    assert ended, "no block was running alongside the failing one"
+    time.sleep(1.0)
+    assert set(p.name for p in markers.iterdir()) == ended
+    assert not out.exists() and partial_siblings(out) == []

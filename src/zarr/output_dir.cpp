@@ -11,6 +11,7 @@
 
 #include "io/file.hpp"
 #include "slidestream/error.hpp"
+#include "slidestream/zarr.hpp"
 
 namespace slidestream::zarr::detail {
 namespace {
@@ -56,14 +57,15 @@ void check_replaceable(const fs::path& path, bool overwrite, bool overwrite_any)
   }
 }
 
-// Removes the old output. An entry that vanishes while the tree is walked (a writer of an
-// earlier, failed run still renaming its last chunk into place: Dask lets the tasks of a failed
-// compute finish) makes remove_all fail with ENOENT; walking again removes the rest.
+// Removes the old output. An entry that vanishes or appears while the tree is walked (a writer
+// of another process still renaming a chunk into place) makes remove_all fail with ENOENT or
+// ENOTEMPTY; walking again removes the rest. (slidestream.dask waits for a failed compute's
+// writers before it returns, so this is for writers outside our control.)
 void remove_existing(const fs::path& path) {
   std::error_code ec;
   for (int attempt = 0; attempt < 5; ++attempt) {
     fs::remove_all(path, ec);
-    if (ec != std::errc::no_such_file_or_directory) break;
+    if (ec != std::errc::no_such_file_or_directory && ec != std::errc::directory_not_empty) break;
   }
   std::error_code gone;
   if (ec && fs::exists(fs::symlink_status(path, gone))) {
@@ -106,6 +108,14 @@ OutputDir OutputDir::create(const fs::path& given, bool overwrite, bool overwrit
     if (ec) throw fs_error(ec, "cannot create directory", path);
     out.write_dir_ = path;
   }
+  out.kept_ = false;
+  return out;
+}
+
+OutputDir OutputDir::adopt(const fs::path& path, const fs::path& write_dir) {
+  OutputDir out;
+  out.path_ = path;
+  out.write_dir_ = write_dir;
   out.kept_ = false;
   return out;
 }
@@ -168,3 +178,24 @@ void OutputDir::commit(bool durable) {
 }
 
 }  // namespace slidestream::zarr::detail
+
+namespace slidestream::zarr {
+
+std::filesystem::path stage_replacement(const std::filesystem::path& path, bool overwrite_any) {
+  detail::OutputDir staged = detail::OutputDir::create(path, true, overwrite_any, true);
+  staged.keep();  // the writers attach to it; commit_replacement() or the caller removes it
+  return staged.write_dir();
+}
+
+void commit_replacement(const std::filesystem::path& staged, const std::filesystem::path& path,
+                        bool durable) {
+  if (!is_complete(staged)) {
+    throw Error(
+        ErrorKind::invalid_argument,
+        "the staged output is not complete (no metadata): it does not replace " + path.string(),
+        {.file = staged.string()});
+  }
+  detail::OutputDir::adopt(path, staged).commit(durable);
+}
+
+}  // namespace slidestream::zarr

@@ -28,6 +28,9 @@ class OutputDir {
   // written in its place (for outputs that other writers attach to by path).
   static OutputDir create(const std::filesystem::path& path, bool overwrite, bool overwrite_any,
                           bool always_stage, bool stage_existing = true);
+  // The OutputDir of a staged output written elsewhere (zarr::commit_replacement): commit()
+  // swaps `write_dir` into `path`'s place; destroyed uncommitted, it removes `write_dir`.
+  static OutputDir adopt(const std::filesystem::path& path, const std::filesystem::path& write_dir);
   OutputDir(OutputDir&& other) noexcept;
   OutputDir& operator=(OutputDir&& other) noexcept;
   OutputDir(const OutputDir&) = delete;
