@@ -59,6 +59,96 @@ TEST(Patches, IntegerFactorIsTheBlockMeanRoundedHalfUp) {
   }
 }
 
+// The CPU loop sums the same products in another order (columns first) and divides without a
+// 64-bit division; area_sample, per sample, is what the CUDA kernel runs. Every byte must agree.
+void expect_cpu_loop_equals_area_sample(const Image& in, int64_t regions, int64_t w, int64_t h,
+                                        double fx, double fy, const std::string& what) {
+  const ops::AreaAxis ax = ops::area_axis(w, fx), ay = ops::area_axis(h, fy);
+  const int c = in.channels();
+  Image out = Image::allocate(w, regions * h, c, DataType::uint8);
+  ops::area_resample_cpu(in.view(), out.view(), regions, ax, ay, 2);
+  const ops::AreaAxisView vx{ax.first.data(), ax.count.data(), ax.offset.data(), ax.weights.data(),
+                             ax.total.data()};
+  const ops::AreaAxisView vy{ay.first.data(), ay.count.data(), ay.offset.data(), ay.weights.data(),
+                             ay.total.data()};
+  const auto* o = reinterpret_cast<const uint8_t*>(out.data());
+  int64_t wrong = 0;
+  for (int64_t r = 0; r < regions; ++r) {
+    const auto* src = reinterpret_cast<const uint8_t*>(in.view().row(r * (in.height() / regions)));
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x) {
+        for (int k = 0; k < c; ++k) {
+          const uint8_t want = ops::area_sample(src, in.view().row_pitch, c, vx, vy, x, y, k);
+          wrong += o[((r * h + y) * w + x) * c + k] != want;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(wrong, 0) << what;
+}
+
+Image random_image(int64_t w, int64_t h, int c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Image img = Image::allocate(w, h, c, DataType::uint8);
+  auto* p = reinterpret_cast<uint8_t*>(img.data());
+  for (size_t i = 0; i < img.size_bytes(); ++i) p[i] = static_cast<uint8_t>(rng());
+  return img;
+}
+
+TEST(Patches, AreaDivideRoundsAsTheExactDivisionAtEveryQuotientBoundary) {
+  // Axis totals as the tables make them (near 4096 × factor, up to the 2^48 bound on their
+  // product), quotients on both sides of every integer: where the estimate from the reciprocals
+  // falls just short or just past.
+  int64_t checked = 0, wrong = 0;
+  for (uint64_t tx :
+       {4096u, 4104u, 4105u, 5120u, 6144u, 9707u, 12288u, 32768u, 136397u, 8000001u, 16769023u}) {
+    for (uint64_t ty : {4096u, 4104u, 5120u, 12288u, 28672u, 136397u, 9999991u, 16769021u}) {
+      const uint64_t total = tx * ty;
+      const double inverse = (1.0 / static_cast<double>(tx)) * (1.0 / static_cast<double>(ty));
+      for (uint64_t k = 0; k <= 255; ++k) {
+        for (int64_t d : {-2, -1, 0, 1, 2}) {
+          // sum + total / 2 == k × total + d, within the sums a region can have.
+          const int64_t n = static_cast<int64_t>(k * total) + d;
+          const int64_t sum = n - static_cast<int64_t>(total / 2);
+          if (sum < 0 || sum > static_cast<int64_t>(255 * total)) continue;
+          const auto s = static_cast<uint64_t>(sum);
+          wrong += ops::area_divide(s, total, inverse) != (s + total / 2) / total;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 50000);
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST(Patches, CpuResamplingEqualsTheKernelsPerSampleArithmetic) {
+  const int64_t w = 13, h = 11, regions = 2;
+  for (double fx : {256.5 / 256, 1.5, 2.37, 3.0, 7.9999999, 33.3}) {
+    const double fy = fx == 3.0 ? 1.25 : fx;  // one case with unequal axes
+    for (int c : {1, 2, 3, 4, 5}) {
+      const ops::AreaAxis ax = ops::area_axis(w, fx), ay = ops::area_axis(h, fy);
+      Image in = random_image(ax.source_extent, regions * ay.source_extent, c, 7);
+      expect_cpu_loop_equals_area_sample(
+          in, regions, w, h, fx, fy,
+          "factor " + std::to_string(fx) + ", " + std::to_string(c) + " channels");
+      // Extremes: every sum at its largest, and sums landing on exact halves.
+      for (uint8_t v : {uint8_t{255}, uint8_t{0}, uint8_t{128}}) {
+        std::memset(in.data(), v, in.size_bytes());
+        expect_cpu_loop_equals_area_sample(
+            in, regions, w, h, fx, fy,
+            "flat " + std::to_string(v) + ", factor " + std::to_string(fx));
+      }
+    }
+  }
+  // Factors past 4096: totals beyond 2^48 (exact division) and column sums beyond 32 bits.
+  const ops::AreaAxis big = ops::area_axis(1, 4500.25);
+  Image in = random_image(big.source_extent, big.source_extent, 1, 9);
+  expect_cpu_loop_equals_area_sample(in, 1, 1, 1, 4500.25, 4500.25, "factor 4500.25");
+  std::memset(in.data(), 255, in.size_bytes());
+  expect_cpu_loop_equals_area_sample(in, 1, 1, 1, 4500.25, 4500.25, "factor 4500.25, flat 255");
+}
+
 TEST(Patches, MppReadsPickTheLevelAndSayWhyTheyCannot) {
   Slide ome = Slide::open(fixture("tf-ome-subifd-256.ome.tif"));
   const double mpp0 = *ome.mpp_x();
