@@ -359,6 +359,60 @@ TEST(ZarrSafety, DamagedShardIndexChunkAndMetadataAreErrorsNamingTheFile) {
   EXPECT_EQ(read_error(dir / "nothing.zarr").kind(), ErrorKind::not_found);
 }
 
+// A fill value its data type cannot hold (converting it would be undefined behaviour: found by
+// fuzz_zarr_metadata) is an Error(format) naming the metadata file, v2 and v3, and a spec asking
+// for one is refused before anything is written.
+TEST(ZarrSafety, AFillValueBeyondTheDataTypeIsAnErrorNamingTheFile) {
+  auto dir = test::scratch_dir("zarr_fill_range");
+  struct Case {
+    const char* dtype_v2;
+    const char* dtype_v3;
+    const char* fill;
+  };
+  for (const Case& c : {Case{"<u2", "uint16", "9999999999999999990"}, Case{"|u1", "uint8", "256"},
+                        Case{"|u1", "uint8", "-1"}, Case{"<u4", "uint32", "2.5"},
+                        Case{"<f4", "float32", "1e300"}}) {
+    SCOPED_TRACE(std::string(c.dtype_v3) + " " + c.fill);
+    const fs::path v2 = dir / (std::string("v2-") + c.dtype_v3 + "-" + c.fill + ".zarr");
+    fs::create_directories(v2);
+    std::ofstream(v2 / ".zarray") << R"({"zarr_format":2,"shape":[24,20],"chunks":[16,16],)"
+                                  << R"("dtype":")" << c.dtype_v2 << R"(","fill_value":)" << c.fill
+                                  << R"(,"order":"C","filters":null,"compressor":null})";
+    Error e2 = read_error(v2);
+    EXPECT_EQ(e2.kind(), ErrorKind::format) << e2.what();
+    EXPECT_NE(std::string(e2.what()).find(".zarray"), std::string::npos) << e2.what();
+    EXPECT_NE(std::string(e2.what()).find("fill_value"), std::string::npos) << e2.what();
+
+    const fs::path v3 = dir / (std::string("v3-") + c.dtype_v3 + "-" + c.fill + ".zarr");
+    fs::create_directories(v3);
+    std::ofstream(v3 / "zarr.json")
+        << R"({"zarr_format":3,"node_type":"array","shape":[24,20],"data_type":")" << c.dtype_v3
+        << R"(","chunk_grid":{"name":"regular","configuration":{"chunk_shape":[16,16]}},)"
+        << R"("chunk_key_encoding":{"name":"default"},"fill_value":)" << c.fill
+        << R"(,"codecs":[{"name":"bytes","configuration":{"endian":"little"}}]})";
+    Error e3 = read_error(v3);
+    EXPECT_EQ(e3.kind(), ErrorKind::format) << e3.what();
+    EXPECT_NE(std::string(e3.what()).find("zarr.json"), std::string::npos) << e3.what();
+  }
+  // In range, they open (the boundaries included).
+  const fs::path ok = dir / "ok.zarr";
+  fs::create_directories(ok);
+  std::ofstream(ok / ".zarray") << R"({"zarr_format":2,"shape":[24,20],"chunks":[16,16],)"
+                                << R"("dtype":"<u2","fill_value":65535,"order":"C",)"
+                                << R"("filters":null,"compressor":null})";
+  EXPECT_EQ(ArrayReader::open(ok).read().height(), 24);
+
+  const ArraySpec spec{
+      .height = 8, .width = 8, .chunk_height = 8, .chunk_width = 8, .fill_value = 300};
+  try {
+    (void)ArrayWriter::create(dir / "never.zarr", spec);
+    FAIL() << "a uint8 array with fill value 300 was created";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_argument) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "never.zarr"));
+}
+
 }  // namespace
 }  // namespace slidestream::zarr
 

@@ -84,6 +84,24 @@ json fill_json(const Layout& l) {
   return static_cast<int64_t>(v);
 }
 
+// Whether `v` is a value of type t: integer types take whole numbers in their range, float32 NaN,
+// the infinities and finite values within its range. Converting any other double to the type is
+// undefined behaviour (fuzz_zarr_metadata: "fill_value": 9999999999999999990 for "<u2").
+bool fill_fits(DataType t, double v) {
+  auto whole_up_to = [v](double largest) { return v >= 0 && v <= largest && std::floor(v) == v; };
+  switch (t) {
+    case DataType::uint8:
+      return whole_up_to(std::numeric_limits<uint8_t>::max());
+    case DataType::uint16:
+      return whole_up_to(std::numeric_limits<uint16_t>::max());
+    case DataType::uint32:
+      return whole_up_to(std::numeric_limits<uint32_t>::max());
+    case DataType::float32:
+      return !std::isfinite(v) || std::abs(v) <= std::numeric_limits<float>::max();
+  }
+  return false;
+}
+
 std::array<std::byte, 8> fill_sample_of(DataType t, double v) {
   std::array<std::byte, 8> out{};
   switch (t) {
@@ -238,7 +256,14 @@ void check_chunk_size(const Layout& l, const std::filesystem::path& file) {
 
 double parse_fill(const json& v, DataType t, const std::filesystem::path& file) {
   if (v.is_null()) return 0;
-  if (v.is_number()) return v.get<double>();
+  if (v.is_number()) {
+    const double d = v.get<double>();
+    if (!fill_fits(t, d)) {
+      bad(ErrorKind::format, file,
+          "fill_value " + v.dump() + " is not a value of " + std::string(to_string(t)));
+    }
+    return d;
+  }
   if (v.is_string() && t == DataType::float32) {
     auto s = v.get<std::string>();
     if (s == "NaN") return std::numeric_limits<double>::quiet_NaN();
@@ -496,6 +521,10 @@ Layout Layout::from_spec(const ArraySpec& s) {
     l.sharded = true;
     l.unit_h = s.shard_height;
     l.unit_w = s.shard_width;
+  }
+  if (!fill_fits(s.dtype, s.fill_value)) {
+    fail("fill_value " + json(s.fill_value).dump() + " is not a value of " +
+         std::string(to_string(s.dtype)));
   }
   l.fill_value = s.fill_value;
   l.fill_sample = fill_sample_of(s.dtype, s.fill_value);
