@@ -2,6 +2,7 @@
 // read at the best level with read_regions (tiles decoded once, cache, GPU or host), then
 // area-averaged to the target by ops/area_resample on the same device.
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "ops/area_resample.hpp"
@@ -43,6 +44,42 @@ MppSource mpp_source(const Slide& slide, double mpp, int64_t width, int64_t heig
   return s;
 }
 
+namespace {
+
+// The batch's regions at the source level, before resampling, on the output's device. On a GPU
+// from the stream-ordered pool (ops::device_scratch): a cudaMalloc and cudaFree of a batch's
+// source (about 200 MB for 1,024 patches) per call would cost their own time, and the cudaFree
+// would wait for the whole device, a model running beside the loader included.
+struct SourceRegions {
+  Image host;
+  std::shared_ptr<std::byte> device_memory;
+  ImageView view;
+};
+
+SourceRegions source_regions(const MppSource& source, int64_t n, const Level& l,
+                             const ImageView& out) {
+  SourceRegions s;
+  if (out.device == Device::cuda) {
+#if SLIDESTREAM_HAVE_CUDA
+    s.view = ImageView{.width = source.source_width,
+                       .height = n * source.source_height,
+                       .channels = l.channels,
+                       .dtype = l.dtype,
+                       .device = Device::cuda,
+                       .cuda_device = out.cuda_device};
+    s.view.row_pitch = s.view.row_bytes();
+    s.device_memory = ops::device_scratch(s.view.tight_bytes(), out.cuda_device);
+    s.view.data = s.device_memory.get();
+    return s;
+#endif
+  }
+  s.host = Image::allocate(source.source_width, n * source.source_height, l.channels, l.dtype);
+  s.view = s.host.view();
+  return s;
+}
+
+}  // namespace
+
 void read_regions_at_mpp(const Slide& slide, double mpp, std::span<const RegionLocation> locations,
                          int64_t width, int64_t height, const ImageView& out,
                          const ReadOptions& options, TileCache* cache, ReadReport* report) {
@@ -70,18 +107,17 @@ void read_regions_at_mpp(const Slide& slide, double mpp, std::span<const RegionL
   ReadOptions at_source = options;
   at_source.device = out.device;
   at_source.cuda_device = out.cuda_device;
-  Image src = Image::allocate(source.source_width, n * source.source_height, l.channels, l.dtype,
-                              out.device, out.cuda_device);
-  read_regions(slide, source.level, locations, source.source_width, source.source_height,
-               src.view(), at_source, cache, report);
+  const SourceRegions src = source_regions(source, n, l, out);
+  read_regions(slide, source.level, locations, source.source_width, source.source_height, src.view,
+               at_source, cache, report);
   if (n == 0 || width == 0 || height == 0) return;
   if (out.device == Device::cuda) {
 #if SLIDESTREAM_HAVE_CUDA
-    ops::area_resample_cuda(src.view(), out.crop(0, 0, width, n * height), n, ax, ay);
+    ops::area_resample_cuda(src.view, out.crop(0, 0, width, n * height), n, ax, ay);
     return;
 #endif
   }
-  ops::area_resample_cpu(src.view(), out.crop(0, 0, width, n * height), n, ax, ay, options.threads);
+  ops::area_resample_cpu(src.view, out.crop(0, 0, width, n * height), n, ax, ay, options.threads);
 }
 
 Image read_regions_at_mpp(const Slide& slide, double mpp, std::span<const RegionLocation> locations,
