@@ -184,14 +184,19 @@ def test_to_zarr_overwrite_that_fails_keeps_the_old_output_byte_for_byte(client,
 
 
 def slow_blocks_and_one_failure(markers):
-    """A block function: block (0, 0) fails at once, every other block sleeps, then leaves a
-    marker file (its task ended after the failure was known)."""
+    """A block function: every block but (0, 0) leaves a "started" marker, sleeps, then an
+    "ended" one; block (0, 0) fails once another block has started (or after 20 s), so that the
+    failure always meets a block still running."""
     def run(block, block_info=None):
         y, x = block_info[0]["chunk-location"][:2]
         if (y, x) == (0, 0):
+            deadline = time.monotonic() + 20
+            while not any(markers.glob("started-*")) and time.monotonic() < deadline:
+                time.sleep(0.01)
             raise RuntimeError("this block cannot be computed")
+        (markers / f"started-{y}-{x}").touch()
         time.sleep(0.5)
-        (markers / f"{y}-{x}").touch()
+        (markers / f"ended-{y}-{x}").touch()
         return block
     return run
 
@@ -200,7 +205,7 @@ def slow_blocks_and_one_failure(markers):
 def test_to_zarr_that_fails_returns_after_every_started_block_ended(client, pyramid, tmp_path,
                                                                    scheduler):
     arr = ssd.read_level(pyramid, 0, chunks=512)  # 3 x 4 blocks
-    markers = tmp_path / "ended"
+    markers = tmp_path / "markers"
     markers.mkdir()
     broken = arr.map_blocks(slow_blocks_and_one_failure(markers), dtype=arr.dtype)
     out = tmp_path / "slow.zarr"
@@ -208,10 +213,15 @@ def test_to_zarr_that_fails_returns_after_every_started_block_ended(client, pyra
         scheduler="threads", num_workers=4)
     with context, pytest.raises(RuntimeError, match="cannot be computed"):
         ssd.to_zarr(broken, out, chunks=256)
-    ended = set(p.name for p in markers.iterdir())
-    # Some blocks were running when (0, 0) failed; they had ended (and written) before it raised,
-    # so nothing wrote into the output after it was removed.
-    assert ended, "no block was running alongside the failing one"
+
+    def names(kind):
+        return {p.name.split("-", 1)[1] for p in markers.glob(kind + "-*")}
+
+    started, ended = names("started"), names("ended")
+    # A block was running when (0, 0) failed; every started block had ended (and written) before
+    # to_zarr raised, and none starts after: nothing writes into the output once it is removed.
+    assert started, "no block started alongside the failing one"
+    assert ended == started
     time.sleep(1.0)
-    assert set(p.name for p in markers.iterdir()) == ended
+    assert names("started") == started and names("ended") == ended
     assert not out.exists() and partial_siblings(out) == []
