@@ -19,7 +19,11 @@ times, goal 50 ms), random (random 256^2 level-0 patches: slidestream read_regio
 OpenSlide 1/N threads, the format's reader N threads, each checked against OpenSlide on the
 first 64 patches; goal 3x OpenSlide), level (whole level 0: `slidestream read` cpu/cuda,
 OpenSlide and the format's reader in 4096^2 pieces; goal GPU 10x). DICOM's own reader is
-wsidicom; MIRAX has none but OpenSlide. A slide that cannot be made here is recorded as skipped. Writes JSON after every row.
+wsidicom; MIRAX has none but OpenSlide. A slide that cannot be made here is recorded as skipped.
+Writes JSON after every row. Each format runs in a child process: one that dies of a signal is
+recorded as a crash (Python's stack from faulthandler on stderr) and run again under cuda-gdb
+where it is installed (the device image's debugger), its backtrace in the JSON and its whole log
+in OUT-FORMAT-backtrace.log beside --out.
 """
 import argparse
 import os
@@ -205,6 +209,49 @@ FORMATS = {
 }
 
 
+def run_isolated(kind, args):
+    """Runs one format's cases in a child process (this script with --in-process), so that a crash
+    in one format (MIRAX's open died of SIGSEGV on the device, twice, and nowhere else) costs only
+    that format's rows and leaves a native backtrace: the child is run again under cuda-gdb, the
+    device image's only debugger (it debugs host code too), and its log lands beside --out."""
+    import json
+    import shutil
+    import subprocess
+
+    out = pathlib.Path(args.out) if args.out else pathlib.Path(args.slides) / "formats.json"
+    child_out = out.with_name(f"{out.stem}-{kind}.json")
+    child_out.unlink(missing_ok=True)
+    cmd = [sys.executable, "-X", "faulthandler", str(pathlib.Path(__file__).resolve()),
+           "--in-process", "--only", kind,
+           "--slides", args.slides, "--out", str(child_out), "--cli", args.cli,
+           "--source", args.source, "--patches", str(args.patches),
+           "--peer-patches", str(args.peer_patches), "--workers", str(args.workers),
+           "--scale", str(args.scale)]
+    done = subprocess.run(cmd)
+    if child_out.exists():
+        child = json.loads(child_out.read_text())
+        bench.META.setdefault("slides", {}).update(child.get("slides", {}))
+        bench.RESULTS.extend(child["results"])
+    if done.returncode >= 0:
+        return
+    fields = {"signal": -done.returncode}
+    debugger = shutil.which("cuda-gdb")
+    if debugger:
+        log = out.with_name(f"{out.stem}-{kind}-backtrace.log")
+        try:
+            traced = subprocess.run([debugger, "-q", "-batch", "-ex", "run", "-ex", "bt 60",
+                                     "-ex", "info sharedlibrary", "--args", *cmd],
+                                    capture_output=True, text=True, timeout=600)
+            log.write_text(traced.stdout + traced.stderr)
+            frames = [line for line in traced.stdout.splitlines() if line.startswith("#")]
+            fields.update(backtrace_log=str(log), backtrace=frames[:25])
+        except subprocess.TimeoutExpired:
+            fields["backtrace"] = "cuda-gdb run timed out after 600 s"
+    else:
+        fields["backtrace"] = "no cuda-gdb on PATH"
+    bench.record("crash", kind, **fields)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -221,9 +268,20 @@ def main():
     ap.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
     ap.add_argument("--only", default=",".join(FORMATS))
     ap.add_argument("--scale", type=int, default=1, help="divide the slides' sides (quick runs)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run the formats in this process (default: each in a child process)")
     args = ap.parse_args()
     bench.OUT = args.out
     bench.META.update({"cpus": os.cpu_count(), "slides": {}})
+    if not args.in_process:
+        for kind in args.only.split(","):
+            run_isolated(kind, args)
+        if args.out:
+            import json
+
+            pathlib.Path(args.out).write_text(
+                json.dumps({**bench.META, "results": bench.RESULTS}, indent=1))
+        return 0
     for kind in args.only.split(","):
         spec = FORMATS[kind]
         directory = pathlib.Path(args.slides) / (
