@@ -47,12 +47,11 @@ namespace {
 // area_divide with the reciprocal of the sample's total as the product of its axes' (from the
 // tables), or area_sample's exact division where the totals reach 2^48 (factors beyond 4096).
 struct RowDivider {
-  bool exact_only = false;
   double inv_y = 0;
-  const double* inv_x = nullptr;
+  const double* inv_x = nullptr;  // nullptr: exact division
 
   uint8_t operator()(uint64_t sum, uint64_t total, int64_t ox) const {
-    if (exact_only) return static_cast<uint8_t>((sum + total / 2) / total);
+    if (inv_x == nullptr) return static_cast<uint8_t>((sum + total / 2) / total);
     return area_divide(sum, total, inv_x[ox] * inv_y);
   }
 };
@@ -82,9 +81,8 @@ void resample_row(const uint8_t* src, size_t pitch, int channel_count, const Are
     }
   }
   const auto total_y = static_cast<uint64_t>(ay.total[oy]);
-  const RowDivider divide{.exact_only = inv_x.empty(),
-                          .inv_y = 1.0 / static_cast<double>(total_y),
-                          .inv_x = inv_x.data()};
+  const RowDivider divide{.inv_y = 1.0 / static_cast<double>(total_y),
+                          .inv_x = inv_x.empty() ? nullptr : inv_x.data()};
   for (int64_t ox = 0; ox < width; ++ox, dst += channels) {
     const int32_t nx = ax.count[ox];
     const int32_t* wx = ax.weights.data() + ax.offset[ox];
