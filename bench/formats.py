@@ -249,7 +249,50 @@ def run_isolated(kind, args):
             fields["backtrace"] = "cuda-gdb run timed out after 600 s"
     else:
         fields["backtrace"] = "no cuda-gdb on PATH"
+    fields.update(crash_probes(kind, args, out))
     bench.record("crash", kind, **fields)
+
+
+def crash_probes(kind, args, out):
+    """After a crash: which part of the process it needs. The same slide opened by the CLI (no
+    Python, no OpenSlide) and by a Python process that never imports OpenSlide (its libraries
+    stay out of the process), each in a child of its own; and the slide's small files (the
+    index, the key file, the data files' sizes) packed beside --out, to replay the open here."""
+    import subprocess
+    import tarfile
+
+    spec = FORMATS[kind]
+    directory = pathlib.Path(args.slides) / (
+        spec["name"] if args.scale == 1 else f"s{args.scale}-{spec['name']}")
+    marker = directory / ".made"
+    if not marker.exists():
+        return {"probes": "the slide was not made"}
+    path = str(directory / marker.read_text())
+    probes = {}
+    runs = {
+        "cli_info": [args.cli, "info", path],
+        "python_without_openslide": [
+            sys.executable, "-X", "faulthandler", "-c",
+            "import sys, slidestream; s = slidestream.Slide(sys.argv[1]); "
+            "w, h = s.dimensions; s.read_region((w // 2, h // 2), 0, (256, 256)); print('ok')",
+            path],
+    }
+    for name, cmd in runs.items():
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            probes[name] = {"returncode": done.returncode,
+                            "tail": (done.stdout + done.stderr)[-1500:]}
+        except (OSError, subprocess.TimeoutExpired) as e:
+            probes[name] = {"error": f"{type(e).__name__}: {e}"[:300]}
+    pack = out.with_name(f"{out.stem}-{kind}-slide.tar.gz")
+    with tarfile.open(pack, "w:gz") as tar:
+        for p in sorted(directory.rglob("*")):
+            if p.is_file() and p.stat().st_size <= (4 << 20):
+                tar.add(p, arcname=str(p.relative_to(directory)))
+    probes["slide_files"] = {str(p.relative_to(directory)): p.stat().st_size
+                             for p in sorted(directory.rglob("*")) if p.is_file()}
+    probes["slide_pack"] = str(pack)
+    return {"probes": probes}
 
 
 def main():
