@@ -44,10 +44,11 @@ import patches_peers as peers  # noqa: E402
 
 
 def tissue_tiles(source, scale):
-    import tifffile
+    # The scan's level 0 as bench/make_bench_slides.py decodes it (Pillow): tifffile would need
+    # imagecodecs for JPEG tiles, which the GPU machine lacks unless carried (27 MB).
+    from make_bench_slides import decode_svs_level0
 
-    with tifffile.TiffFile(source) as tif:
-        tissue = np.ascontiguousarray(tif.pages[0].asarray()[:2048 // scale, :2048 // scale])
+    tissue = np.ascontiguousarray(decode_svs_level0(source)[:2048 // scale, :2048 // scale])
     return np.ascontiguousarray(np.tile(tissue, (3, 4, 1)))  # 6144 x 8192 at scale 1
 
 
