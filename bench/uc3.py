@@ -55,8 +55,6 @@ import time
 import cli_backends  # bench/cli_backends.py, next to this file
 import gpu_memory  # bench/gpu_memory.py, next to this file
 
-MIB = 1 << 20
-
 HERE = pathlib.Path(__file__).resolve().parent
 
 
@@ -369,11 +367,6 @@ def main():
                             rec, wall = run_json(cmd, env={**os.environ, **run_env})
                         memory = {"device_peak_mib": round(peak.above_idle_mib, 1),
                                   "above_bare_mib": round(peak.above_idle_mib - bare_mib, 1)}
-                        if rec.get("gpu_memory_at_start_bytes"):
-                            # What the process held before the run started (context extras,
-                            # modules): the part of above_bare_mib no run budget governs.
-                            start = (rec["gpu_memory_at_start_bytes"] - peak.idle_bytes) / MIB
-                            memory["start_above_bare_mib"] = round(start - bare_mib, 1)
                     else:
                         rec, wall = run_json(cmd, env={**os.environ, **run_env})
                     pixels = pixels or rec["width"] * rec["height"]

@@ -69,9 +69,6 @@ struct Summary {
   // Peak of (device memory in use − in use at the start), from cudaMemGetInfo: includes what the
   // read path, the Zarr writer and CUDA libraries allocated, and anything else on the device.
   uint64_t gpu_memory_delta_bytes = 0;
-  // Device memory in use (cudaMemGetInfo, device-wide) when the run started: this process's CUDA
-  // context and modules, and whatever else holds the device.
-  uint64_t gpu_memory_at_start_bytes = 0;
   int slots = 0;              // tiles in flight (tiled mode)
   int levels = 1;             // OME-Zarr levels written (process)
   std::string write_io_path;  // the Zarr writer's I/O path (process)

@@ -152,7 +152,6 @@ int run_process(const ProcessArgs& args) {
                         {"megapixels_per_second", pixels / seconds / 1e6},
                         {"peak_gpu_bytes", s.peak_gpu_bytes},
                         {"gpu_memory_delta_bytes", s.gpu_memory_delta_bytes},
-                        {"gpu_memory_at_start_bytes", s.gpu_memory_at_start_bytes},
                         {"io_path", s.io_path},
                         {"write_io_path", s.write_io_path},
                         {"executor", s.executor},

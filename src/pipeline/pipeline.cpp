@@ -162,11 +162,6 @@ class GpuMemoryMeter {
   uint64_t device_delta_peak() const {
     return device_peak_;
   }
-  // Device-wide memory in use when the pipeline started: this process's context, its modules
-  // and anything made before the run (with a bare context subtracted: what the run starts from).
-  uint64_t device_used_at_start() const {
-    return baseline_;
-  }
 
  private:
   bool enabled_;
@@ -368,7 +363,6 @@ class SlotRun {
     summary.bytes_written = bytes_written_;
     summary.peak_gpu_bytes = meter_.peak();
     summary.gpu_memory_delta_bytes = meter_.device_delta_peak();
-    summary.gpu_memory_at_start_bytes = meter_.device_used_at_start();
     summary.io_path = cache_ ? cache_->io_path() : io_path_;
     if (summary.io_path.empty()) summary.io_path = "posix";
     summary.slots = static_cast<int>(pool_.size());
@@ -482,7 +476,6 @@ std::optional<Summary> run_bands_if_taken(const Slide& slide, const Plan& plan,
                   : static_cast<uint64_t>(plan.width * plan.height) * sink.image->pixel_bytes();
   summary.peak_gpu_bytes = meter.peak();
   summary.gpu_memory_delta_bytes = meter.device_delta_peak();
-  summary.gpu_memory_at_start_bytes = meter.device_used_at_start();
   summary.io_path = report.io_path.empty() ? "posix" : report.io_path;
   summary.executor = "bands";
   summary.streamed = report.streamed;
@@ -594,7 +587,6 @@ Image process_to_image(const Slide& slide, const std::vector<ops::Op>& chain,
   result.seconds = seconds_since(start);
   result.peak_gpu_bytes = meter.peak();
   result.gpu_memory_delta_bytes = meter.device_delta_peak();
-  result.gpu_memory_at_start_bytes = meter.device_used_at_start();
   if (summary) *summary = result;
   return image;
 }
@@ -683,7 +675,6 @@ Summary process(const Slide& slide, const std::vector<ops::Op>& chain,
   result.seconds = seconds_since(start);
   result.peak_gpu_bytes = meter.peak();
   result.gpu_memory_delta_bytes = meter.device_delta_peak();
-  result.gpu_memory_at_start_bytes = meter.device_used_at_start();
   return result;
 }
 
