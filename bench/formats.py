@@ -242,12 +242,12 @@ def run_isolated(kind, args):
         try:
             traced = subprocess.run([debugger, "-q", "-batch", "-ex", "run", "-ex", "bt 60",
                                      "-ex", "info sharedlibrary", "--args", *cmd],
-                                    capture_output=True, text=True, timeout=600)
+                                    capture_output=True, text=True, timeout=150)
             log.write_text(traced.stdout + traced.stderr)
             frames = [line for line in traced.stdout.splitlines() if line.startswith("#")]
             fields.update(backtrace_log=str(log), backtrace=frames[:25])
         except subprocess.TimeoutExpired:
-            fields["backtrace"] = "cuda-gdb run timed out after 600 s"
+            fields["backtrace"] = "cuda-gdb run timed out after 150 s"
     else:
         fields["backtrace"] = "no cuda-gdb on PATH"
     fields.update(crash_probes(kind, args, out))
