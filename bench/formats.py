@@ -236,6 +236,9 @@ def run_isolated(kind, args):
     if done.returncode >= 0:
         return
     fields = {"signal": -done.returncode}
+    # The quick probes first, recorded (the JSON is written per row) before the slow debugger run.
+    fields.update(crash_probes(kind, args, out))
+    bench.record("crash", kind, **fields)
     debugger = shutil.which("cuda-gdb")
     if debugger:
         log = out.with_name(f"{out.stem}-{kind}-backtrace.log")
@@ -250,8 +253,7 @@ def run_isolated(kind, args):
             fields["backtrace"] = "cuda-gdb run timed out after 150 s"
     else:
         fields["backtrace"] = "no cuda-gdb on PATH"
-    fields.update(crash_probes(kind, args, out))
-    bench.record("crash", kind, **fields)
+    bench.record("crash-backtrace", kind, **fields)
 
 
 def crash_probes(kind, args, out):
