@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "shim/cufile.hpp"
 #include "slidestream/error.hpp"
 #include "slidestream/zarr.hpp"
 #include "support/test_support.hpp"
@@ -228,6 +229,35 @@ TEST(GpuZarrWrite, RegionReadIntoAGpuViewIsExact) {
   const size_t px = back.view().pixel_bytes();
   for (int64_t y = 0; y < 90; ++y) {
     ASSERT_EQ(std::memcmp(back.view().row(y), host.view().row(70 + y) + 51 * px, 100 * px), 0);
+  }
+}
+
+// io auto where nvidia-fs is absent writes through POSIX whatever cuFile would answer, so the
+// writer must not open cuFile's driver to ask (the driver takes device memory of its own, which
+// a tiled run's budget would pay for nothing: issue 16.4). Each gtest runs in a process of its
+// own under ctest, so nothing earlier in this process opened it.
+TEST(GpuZarrWrite, AutoWithoutNvidiaFsWritesThroughPosixWithoutOpeningCufile) {
+  SLIDESTREAM_REQUIRE_GPU();
+  if (shim::cufile::nvidia_fs_present()) GTEST_SKIP() << "nvidia-fs is present here";
+  ASSERT_FALSE(shim::cufile::driver_open_tried());
+  auto dir = test::scratch_dir("gpu_zarr_auto_no_cufile");
+  Image host = random_image(200, 150, 3, DataType::uint8, 5);
+  Image dev = to_device(host);
+  ArraySpec spec{.height = 150,
+                 .width = 200,
+                 .channels = 3,
+                 .dtype = DataType::uint8,
+                 .chunk_height = 64,
+                 .chunk_width = 64};
+  auto writer = ArrayWriter::create(dir / "auto.zarr", spec, {.io = IoBackend::automatic});
+  writer.write(dev.view());
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.io_path.rfind("posix", 0), 0u) << summary.io_path;
+  EXPECT_FALSE(shim::cufile::driver_open_tried());
+  Image back = Image::allocate(200, 150, 3, DataType::uint8);
+  ArrayReader::open(dir / "auto.zarr").read_region(0, 0, back.view());
+  for (int64_t y = 0; y < 150; ++y) {
+    ASSERT_EQ(std::memcmp(back.view().row(y), host.view().row(y), 200 * 3), 0);
   }
 }
 

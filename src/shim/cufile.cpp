@@ -2,6 +2,7 @@
 
 #include <cufile.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +34,8 @@ std::string describe(CUfileError_t status) {
   return text;
 }
 
+std::atomic<bool> open_tried{false};
+
 struct Loaded {
   Availability availability;
   Symbols symbols;
@@ -55,6 +58,7 @@ Loaded load() {
   a.why = library.why();
   if (!library.ok()) return result;
   a.library_loaded = true;
+  open_tried.store(true);
   // Opened once per process and left open: cuFileDriverClose at exit would run after the CUDA
   // runtime may already be gone. The driver is cheap to keep.
   CUfileError_t status = s.driver_open();
@@ -81,6 +85,10 @@ bool nvidia_fs_present() {
     if (entry.path().filename().string().starts_with("nvidia-fs")) return true;
   }
   return false;
+}
+
+bool driver_open_tried() {
+  return open_tried.load();
 }
 
 const Availability& availability() {

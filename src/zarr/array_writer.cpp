@@ -304,10 +304,16 @@ void ArrayWriter::Impl::choose_gpu_path() {
   std::lock_guard lock(path_mutex);
   if (path_chosen) return;
   const bool layout_ok = detail::cufile_can_write(layout);
+  const bool compat_only = device::cufile_compat_mode();
+  // io auto without nvidia-fs writes through POSIX whatever cuFile would say (it could only run
+  // its compatibility mode), so its driver is not opened to ask: cuFileDriverOpen costs time and
+  // device memory that a tiled run's budget must not pay for nothing (issue 16.4).
+  const bool ask_cufile = options.io == IoBackend::cufile ||
+                          (options.io == IoBackend::automatic && !compat_only);
   std::string problem;
-  if (options.io != IoBackend::posix && layout_ok) problem = device::cufile_write_problem(path);
+  if (ask_cufile && layout_ok) problem = device::cufile_write_problem(path);
   detail::WritePathChoice choice =
-      detail::choose_write_path(options.io, layout_ok, problem, device::cufile_compat_mode(), path);
+      detail::choose_write_path(options.io, layout_ok, problem, compat_only, path);
   use_cufile = choice.cufile;
   if (!choice.note.empty()) io_note += (io_note.empty() ? "" : "; ") + choice.note;
   if (use_cufile) {

@@ -128,7 +128,8 @@ std::string cufile_write_problem(const std::filesystem::path& directory) {
 }
 
 bool cufile_compat_mode() {
-  return !shim::cufile::availability().nvidia_fs;
+  // The kernel module alone decides it: asking cuFile would open its driver.
+  return !shim::cufile::nvidia_fs_present();
 }
 
 }  // namespace slidestream::zarr::device
