@@ -154,7 +154,8 @@ if [ "$MODE_TESTS" = 1 ]; then
     GPU_PYTESTS="python/tests/test_gpu.py python/tests/test_arrays.py
       python/tests/test_threads_and_processes.py python/tests/test_zarr.py
       python/tests/test_errors.py python/tests/test_dask_gpu.py
-      python/tests/test_read_regions.py python/tests/test_patches.py python/tests/test_loader.py"
+      python/tests/test_read_regions.py python/tests/test_patches.py python/tests/test_loader.py
+      python/tests/test_mirax.py"
     SLIDESTREAM_TESTDATA=$ROOT/.carry/testdata SLIDESTREAM_FIXTURES=${SLIDESTREAM_FIXTURE_DIR:-} \
       SLIDESTREAM_CLI=$BUILD/slidestream timeout "${PYTEST_TIMEOUT:-400}" python3 -m pytest ${PYTEST_FILES:-$GPU_PYTESTS} -p no:cacheprovider -rfEs \
       --tb=short -o faulthandler_timeout=100 ${PYTEST_ARGS:-} \

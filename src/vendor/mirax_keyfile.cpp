@@ -1,9 +1,10 @@
 #include "vendor/mirax_keyfile.hpp"
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include "slidestream/error.hpp"
 
@@ -128,14 +129,17 @@ int32_t KeyFile::require_int(const std::string& group, const std::string& key) c
   return *v;
 }
 
+// std::from_chars, not an istream: no locale, no facets. An istream's extraction died of SIGSEGV
+// in a Python process where OpenSlide had read a slide before (the lent GPU machine, issue 18),
+// while the CLI and a Python process without OpenSlide read the same file.
 double KeyFile::require_double(const std::string& group, const std::string& key) const {
   const std::string v = require_value(group, key);
-  const std::string s(trim_right(v));
-  std::istringstream in(s);
-  in.imbue(std::locale::classic());
+  std::string_view s = trim_right(trim_left(v));
+  // A leading '+', as strtod (OpenSlide's g_ascii_strtod) takes it; from_chars takes only '-'.
+  if (s.size() > 1 && s.front() == '+' && s[1] != '-' && s[1] != '+') s.remove_prefix(1);
   double d = 0;
-  in >> d;
-  if (s.empty() || in.fail() || !in.eof())
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(d))
     throw key_error(group, key, "is not a number: \"" + v + "\"");
   return d;
 }
