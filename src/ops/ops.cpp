@@ -6,9 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <optional>
-#include <sstream>
+#include <string>
 
 #include "ops/kernels.hpp"
 #include "ops/op_table.hpp"
@@ -25,10 +26,13 @@ using detail::Pointwise;
   throw Error(kind, "ops: " + what);
 }
 
+// An ostream's default float format (printf's %g), without an ostream: iostream number
+// formatting goes through locale facets, which died of SIGSEGV in a Python process on the lent GPU
+// machine (vendor/mirax_keyfile.cpp says how); op names must not depend on a locale either.
 std::string number(float v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", static_cast<double>(v));
+  return text;
 }
 
 std::string describe(PixelFormat f) {
@@ -36,9 +40,8 @@ std::string describe(PixelFormat f) {
 }
 
 std::string describe(const ImageView& v, Window at) {
-  std::ostringstream s;
-  s << v.width << " x " << v.height << " at (" << at.x << ", " << at.y << ")";
-  return s.str();
+  return std::to_string(v.width) + " x " + std::to_string(v.height) + " at (" +
+         std::to_string(at.x) + ", " + std::to_string(at.y) + ")";
 }
 
 void check_view(const ImageView& v, const char* name) {
@@ -209,13 +212,12 @@ std::string to_string(const Op& op) {
   const auto table = detail::op_table();
   if (static_cast<size_t>(op.kind) >= table.size()) return "unknown";
   const OpEntry& entry = table[static_cast<size_t>(op.kind)];
-  std::ostringstream s;
-  s << entry.name;
+  std::string s = entry.name;
   Op copy = op;
   for (const auto& p : entry.params) {
-    if (p.at(copy) != p.fallback) s << ':' << p.at(copy);
+    if (p.at(copy) != p.fallback) s += ":" + number(p.at(copy));
   }
-  return s.str();
+  return s;
 }
 
 std::vector<std::string> op_names() {
