@@ -42,6 +42,7 @@ struct Loaded {
 };
 
 Loaded load() {
+  open_tried.store(true);
   Loaded result;
   Availability& a = result.availability;
   a.nvidia_fs = nvidia_fs_present();
@@ -58,7 +59,6 @@ Loaded load() {
   a.why = library.why();
   if (!library.ok()) return result;
   a.library_loaded = true;
-  open_tried.store(true);
   // Opened once per process and left open: cuFileDriverClose at exit would run after the CUDA
   // runtime may already be gone. The driver is cheap to keep.
   CUfileError_t status = s.driver_open();

@@ -25,8 +25,8 @@ const Availability& availability();
 // True when the nvidia-fs kernel module shows itself; GDS proper needs it (without it cuFile can
 // only run in compatibility mode, or, as on our lent GPU machine, not register files at all).
 bool nvidia_fs_present();
-// Whether this process has tried to open cuFile's driver (availability() was asked): the paths
-// that decide without it (io auto where nvidia-fs is absent) must leave it closed.
+// Whether this process has asked availability(), which loads libcufile and opens its driver: the
+// paths that decide without it (io auto where nvidia-fs is absent) must leave it unasked.
 bool driver_open_tried();
 
 // A file registered with cuFile (cuFileHandleRegister), deregistered on destruction.

@@ -306,8 +306,9 @@ void ArrayWriter::Impl::choose_gpu_path() {
   const bool layout_ok = detail::cufile_can_write(layout);
   const bool compat_only = device::cufile_compat_mode();
   // io auto without nvidia-fs writes through POSIX whatever cuFile would say (it could only run
-  // its compatibility mode), so its driver is not opened to ask: cuFileDriverOpen costs time and
-  // device memory that a tiled run's budget must not pay for nothing (issue 16.4).
+  // its compatibility mode), so cuFile is not asked: asking opens its driver and registers a probe
+  // file, which costs time and may hold device memory (its bounce buffers) that a tiled run's
+  // budget would pay for nothing (issue 16.4).
   const bool ask_cufile = options.io == IoBackend::cufile ||
                           (options.io == IoBackend::automatic && !compat_only);
   std::string problem;
