@@ -235,10 +235,9 @@ def run_isolated(kind, args):
         bench.RESULTS.extend(child["results"])
     if done.returncode >= 0:
         return
-    fields = {"signal": -done.returncode}
     # The quick probes first, recorded (the JSON is written per row) before the slow debugger run.
-    fields.update(crash_probes(kind, args, out))
-    bench.record("crash", kind, **fields)
+    bench.record("crash", kind, signal=-done.returncode, **crash_probes(kind, args, out))
+    fields = {"signal": -done.returncode}
     debugger = shutil.which("cuda-gdb")
     if debugger:
         log = out.with_name(f"{out.stem}-{kind}-backtrace.log")
