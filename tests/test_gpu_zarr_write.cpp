@@ -233,9 +233,9 @@ TEST(GpuZarrWrite, RegionReadIntoAGpuViewIsExact) {
 }
 
 // io auto where nvidia-fs is absent writes through POSIX whatever cuFile would answer, so the
-// writer must not open cuFile's driver to ask (the driver takes device memory of its own, which
-// a tiled run's budget would pay for nothing: issue 16.4). Each gtest runs in a process of its
-// own under ctest, so nothing earlier in this process opened it.
+// writer must not ask cuFile (asking opens its driver and registers a probe file: time, and
+// perhaps device memory, that a tiled run would pay for nothing: issue 16.4). Each gtest runs in a
+// process of its own under ctest, so nothing earlier in this process asked.
 TEST(GpuZarrWrite, AutoWithoutNvidiaFsWritesThroughPosixWithoutOpeningCufile) {
   SLIDESTREAM_REQUIRE_GPU();
   if (shim::cufile::nvidia_fs_present()) GTEST_SKIP() << "nvidia-fs is present here";
