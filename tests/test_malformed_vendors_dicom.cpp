@@ -63,21 +63,26 @@ TEST(MalformedDicom, TruncatedLevelFilesEndInAClearError) {
   }
 }
 
-// fuzz_dicom's seeds (fuzz/corpus/dicom), each the only file of a directory as the target writes
-// it, open and read cleanly or end in a clear error.
-TEST(MalformedDicom, FuzzSeedsEndCleanly) {
+// fuzz_dicom's seeds (fuzz/corpus/dicom) and findings (fuzz/regressions/dicom), each the only
+// file of a directory as the target writes it, open and read cleanly or end in a clear error.
+TEST(MalformedDicom, FuzzSeedsAndFindingsEndCleanly) {
   int replayed = 0;
-  const fs::path seeds = fs::path(SLIDESTREAM_SOURCE_DIR) / "fuzz" / "corpus" / "dicom";
-  for (const auto& entry : fs::directory_iterator(seeds)) {
-    const fs::path lone = scratch_dir("malformed_dicom_seed_" + entry.path().stem().string()) /
-                          entry.path().filename();
-    fs::copy_file(entry.path(), lone);
-    Outcome o = open_and_read_isolated(lone);
-    SCOPED_TRACE(entry.path().string());
-    EXPECT_TRUE(o.kind == Outcome::error || o.kind == Outcome::no_error) << o.message;
-    ++replayed;
+  for (const char* sub : {"corpus", "regressions"}) {
+    const fs::path inputs = fs::path(SLIDESTREAM_SOURCE_DIR) / "fuzz" / sub / "dicom";
+    for (const auto& entry : fs::directory_iterator(inputs)) {
+      const fs::path lone = scratch_dir(std::string("malformed_dicom_") + sub + "_" +
+                                        entry.path().stem().string()) /
+                            (entry.path().extension() == ".dcm"
+                                 ? entry.path().filename().string()
+                                 : entry.path().filename().string() + ".dcm");
+      fs::copy_file(entry.path(), lone, fs::copy_options::overwrite_existing);
+      Outcome o = open_and_read_isolated(lone);
+      SCOPED_TRACE(entry.path().string());
+      EXPECT_TRUE(o.kind == Outcome::error || o.kind == Outcome::no_error) << o.message;
+      ++replayed;
+    }
   }
-  EXPECT_GE(replayed, 6);
+  EXPECT_GE(replayed, 7);
 }
 
 }  // namespace
