@@ -70,11 +70,10 @@ TEST(MalformedDicom, FuzzSeedsAndFindingsEndCleanly) {
   for (const char* sub : {"corpus", "regressions"}) {
     const fs::path inputs = fs::path(SLIDESTREAM_SOURCE_DIR) / "fuzz" / sub / "dicom";
     for (const auto& entry : fs::directory_iterator(inputs)) {
-      const fs::path lone = scratch_dir(std::string("malformed_dicom_") + sub + "_" +
-                                        entry.path().stem().string()) /
-                            (entry.path().extension() == ".dcm"
-                                 ? entry.path().filename().string()
-                                 : entry.path().filename().string() + ".dcm");
+      const fs::path lone =
+          scratch_dir(std::string("malformed_dicom_") + sub + "_" + entry.path().stem().string()) /
+          (entry.path().extension() == ".dcm" ? entry.path().filename().string()
+                                              : entry.path().filename().string() + ".dcm");
       fs::copy_file(entry.path(), lone, fs::copy_options::overwrite_existing);
       Outcome o = open_and_read_isolated(lone);
       SCOPED_TRACE(entry.path().string());

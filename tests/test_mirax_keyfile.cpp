@@ -27,8 +27,8 @@ TEST(MiraxKeyFile, NumbersParseAsTheCLocalesStrtod) {
 }
 
 TEST(MiraxKeyFile, WhatIsNotAFiniteNumberIsAnErrorNamingGroupAndKey) {
-  for (const char* text : {"", "abc", "0.5x", "0,5", "1e", "--1", "+-1", "inf", "nan", "1e999",
-                           "0x10"}) {
+  for (const char* text :
+       {"", "abc", "0.5x", "0,5", "1e", "--1", "+-1", "inf", "nan", "1e999", "0x10"}) {
     SCOPED_TRACE(text);
     try {
       (void)one_value(text).require_double("GENERAL", "MPP");
@@ -46,7 +46,8 @@ struct DecimalComma : std::numpunct<char> {
 };
 
 TEST(MiraxKeyFile, TheGlobalLocaleDoesNotChangeANumber) {
-  const std::locale before = std::locale::global(std::locale(std::locale::classic(), new DecimalComma));
+  const std::locale before =
+      std::locale::global(std::locale(std::locale::classic(), new DecimalComma));
   double got = 0;
   EXPECT_NO_THROW(got = one_value("0.2428").require_double("GENERAL", "MPP"));
   std::locale::global(before);
