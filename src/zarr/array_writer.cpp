@@ -309,8 +309,8 @@ void ArrayWriter::Impl::choose_gpu_path() {
   // its compatibility mode), so cuFile is not asked: asking opens its driver and registers a probe
   // file, which costs time and may hold device memory (its bounce buffers) that a tiled run's
   // budget would pay for nothing (issue 16.4).
-  const bool ask_cufile = options.io == IoBackend::cufile ||
-                          (options.io == IoBackend::automatic && !compat_only);
+  const bool ask_cufile =
+      options.io == IoBackend::cufile || (options.io == IoBackend::automatic && !compat_only);
   std::string problem;
   if (ask_cufile && layout_ok) problem = device::cufile_write_problem(path);
   detail::WritePathChoice choice =
