@@ -408,5 +408,19 @@ TEST(ZarrWritePath, InFlightDepthChangesNoByteOfTheOutput) {
   }
 }
 
+// cuFile is asked whether it can write only where its answer can change the path: an explicit
+// `cufile` request, or `auto` where nvidia-fs would give GDS proper. `auto` without nvidia-fs
+// writes through POSIX whatever it says, so it leaves cuFile's driver closed (issue 16.4).
+TEST(ZarrWritePath, CufileIsAskedOnlyWhereItsAnswerDecides) {
+  using detail::cufile_problem_needed;
+  for (bool compat : {false, true}) {
+    EXPECT_FALSE(cufile_problem_needed(IoBackend::posix, true, compat));
+    EXPECT_FALSE(cufile_problem_needed(IoBackend::cufile, false, compat));
+    EXPECT_FALSE(cufile_problem_needed(IoBackend::automatic, false, compat));
+    EXPECT_TRUE(cufile_problem_needed(IoBackend::cufile, true, compat));
+  }
+  EXPECT_TRUE(cufile_problem_needed(IoBackend::automatic, true, false));
+  EXPECT_FALSE(cufile_problem_needed(IoBackend::automatic, true, true));
+}
 }  // namespace
 }  // namespace slidestream::zarr

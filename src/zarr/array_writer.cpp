@@ -305,14 +305,10 @@ void ArrayWriter::Impl::choose_gpu_path() {
   if (path_chosen) return;
   const bool layout_ok = detail::cufile_can_write(layout);
   const bool compat_only = device::cufile_compat_mode();
-  // io auto without nvidia-fs writes through POSIX whatever cuFile would say (it could only run
-  // its compatibility mode), so cuFile is not asked: asking opens its driver and registers a probe
-  // file, which costs time and may hold device memory (its bounce buffers) that a tiled run's
-  // budget would pay for nothing (issue 16.4).
-  const bool ask_cufile =
-      options.io == IoBackend::cufile || (options.io == IoBackend::automatic && !compat_only);
   std::string problem;
-  if (ask_cufile && layout_ok) problem = device::cufile_write_problem(path);
+  if (detail::cufile_problem_needed(options.io, layout_ok, compat_only)) {
+    problem = device::cufile_write_problem(path);
+  }
   detail::WritePathChoice choice =
       detail::choose_write_path(options.io, layout_ok, problem, compat_only, path);
   use_cufile = choice.cufile;

@@ -40,4 +40,9 @@ WritePathChoice choose_write_path(IoBackend requested, bool layout_ok,
           .note = "cufile unavailable (" + cufile_problem + "), fell back to posix"};
 }
 
+bool cufile_problem_needed(IoBackend requested, bool layout_ok, bool compat_only) {
+  if (requested == IoBackend::posix || !layout_ok) return false;
+  return !(requested == IoBackend::automatic && compat_only);
+}
+
 }  // namespace slidestream::zarr::detail

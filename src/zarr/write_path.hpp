@@ -32,4 +32,10 @@ WritePathChoice choose_write_path(IoBackend requested, bool layout_ok,
                                   const std::string& cufile_problem, bool compat_only,
                                   const std::filesystem::path& where);
 
+// Whether choose_write_path needs cufile_write_problem()'s answer: not for `posix`, nor for a
+// layout cuFile cannot write, nor for `auto` where cuFile could only run its compatibility mode
+// (auto writes through POSIX then whatever the answer, and asking opens cuFile's driver and
+// registers a probe file: time, and perhaps device memory, for nothing; issue 16.4).
+bool cufile_problem_needed(IoBackend requested, bool layout_ok, bool compat_only);
+
 }  // namespace slidestream::zarr::detail
