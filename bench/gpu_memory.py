@@ -61,13 +61,15 @@ class UsedMemory:
 
 
 class DevicePeak:
-    """The most memory in use on the GPU while the `with` block runs, device-wide."""
+    """The most memory in use on the GPU while the `with` block runs, device-wide; `samples`
+    keeps every reading as (time.perf_counter(), bytes), for when in the block it came."""
 
     def __init__(self, gpu=0, period=0.002):
         self.meter = UsedMemory(gpu)
         self.period = period if self.meter.source == "NVML" else 0.05
         self.idle_bytes = 0
         self.peak_bytes = 0
+        self.samples = []
         self._stop = threading.Event()
         self._thread = None
 
@@ -79,7 +81,9 @@ class DevicePeak:
 
     def _poll(self):
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self.meter.used_bytes())
+            used = self.meter.used_bytes()
+            self.samples.append((time.perf_counter(), used))
+            self.peak_bytes = max(self.peak_bytes, used)
             time.sleep(self.period)
 
     def __exit__(self, *exc):

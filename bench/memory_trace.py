@@ -16,7 +16,6 @@ import json
 import shlex
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,26 +23,6 @@ import gpu_memory  # bench/gpu_memory.py, next to this file
 
 MIB = 1 << 20
 PIECES = 25
-
-
-def trace(cmd, gpu):
-    meter = gpu_memory.UsedMemory(gpu)
-    idle = meter.used_bytes()
-    series, stop = [], threading.Event()
-
-    def poll():
-        while not stop.is_set():
-            series.append((time.perf_counter(), meter.used_bytes()))
-            time.sleep(0.002)
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    t1 = time.perf_counter()
-    stop.set()
-    poller.join()
-    return done, idle, series, t0, t1
 
 
 def main():
@@ -67,19 +46,23 @@ def main():
         cmd = [a.cli, "process", str(slide), str(Path(a.scratch) / f"{name}.zarr"), "--op", a.op,
                "--mode", "tiled", "--device", f"cuda:{a.gpu}", "--overwrite",
                "--json", *shlex.split(a.extra_args)]
-        done, idle, series, t0, t1 = trace(cmd, a.gpu)
+        with gpu_memory.DevicePeak(a.gpu) as watch:
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            t1 = time.perf_counter()
+        series, idle = watch.samples, watch.idle_bytes
         run = {"slide": name, "seconds": round(t1 - t0, 3), "returncode": done.returncode}
         if done.returncode != 0 or not series:
             run["error"] = done.stderr[-800:]
         else:
-            peak_t, peak = max(series, key=lambda s: s[1])
+            peak_t = max(series, key=lambda s: s[1])[0]
             pieces = []
             for k in range(PIECES):
                 lo, hi = t0 + (t1 - t0) * k / PIECES, t0 + (t1 - t0) * (k + 1) / PIECES
                 vals = [u for t, u in series if lo <= t < hi]
                 pieces.append(round((max(vals) - idle) / MIB - bare, 1) if vals else None)
             rec = json.loads(done.stdout)
-            run.update(peak_above_bare_mib=round((peak - idle) / MIB - bare, 1),
+            run.update(peak_above_bare_mib=round(watch.above_idle_mib - bare, 1),
                        peak_at=round((peak_t - t0) / (t1 - t0), 3), above_bare_by_piece=pieces,
                        executor=rec.get("executor"), own_peak_bytes=rec.get("peak_gpu_bytes"),
                        pipeline_delta_bytes=rec.get("gpu_memory_delta_bytes"),
