@@ -210,6 +210,12 @@ FORMATS = {
 }
 
 
+def slide_directory(kind, args):
+    """Where a format's slide is made (once) and read: --slides/NAME, or s<scale>-NAME."""
+    name = FORMATS[kind]["name"]
+    return pathlib.Path(args.slides) / (name if args.scale == 1 else f"s{args.scale}-{name}")
+
+
 def run_isolated(kind, args):
     """Runs one format's cases in a child process (this script with --in-process), so that a crash
     in one format (MIRAX's open died of SIGSEGV on the device, twice, and nowhere else) costs only
@@ -263,9 +269,7 @@ def crash_probes(kind, args, out):
     import subprocess
     import tarfile
 
-    spec = FORMATS[kind]
-    directory = pathlib.Path(args.slides) / (
-        spec["name"] if args.scale == 1 else f"s{args.scale}-{spec['name']}")
+    directory = slide_directory(kind, args)
     marker = directory / ".made"
     if not marker.exists():
         return {"probes": "the slide was not made"}
@@ -329,8 +333,7 @@ def main():
         return 0
     for kind in args.only.split(","):
         spec = FORMATS[kind]
-        directory = pathlib.Path(args.slides) / (
-            spec["name"] if args.scale == 1 else f"s{args.scale}-{spec['name']}")
+        directory = slide_directory(kind, args)
         marker = directory / ".made"
         if not marker.exists():
             import shutil
